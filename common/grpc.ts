@@ -1,0 +1,72 @@
+import { basename, dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import * as grpc from "@grpc/grpc-js";
+import * as protoLoader from "@grpc/proto-loader";
+import { ERROR_TABLE, ErrorCode, MinikvError, isErrorCode, toMinikvError } from "./errors.js";
+import { limits } from "./limits.js";
+
+/** Directory holding the .proto files, both from source (tsx/vitest) and from dist/. */
+export function protoDir(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  // common/ in source, dist/common/ when compiled: proto/ sits at the package root.
+  const root = basename(dirname(here)) === "dist" ? join(here, "..", "..") : join(here, "..");
+  return join(root, "proto");
+}
+
+/** Loads a proto file with the same options the type generator uses (scripts/proto-gen.mjs). */
+export function loadProto<T>(file: string): T {
+  const definition = protoLoader.loadSync(join(protoDir(), file), {
+    keepCase: true,
+    longs: String,
+    enums: String,
+    defaults: true,
+    oneofs: true,
+    includeDirs: [protoDir()],
+  });
+  return grpc.loadPackageDefinition(definition) as unknown as T;
+}
+
+/** Channel options shared by every client and server: bounded messages, keepalive on. */
+export const grpcChannelOptions: grpc.ChannelOptions = {
+  "grpc.max_receive_message_length": limits.grpcMessageBytesMax,
+  "grpc.max_send_message_length": limits.grpcMessageBytesMax,
+  "grpc.keepalive_time_ms": 10_000,
+  "grpc.keepalive_timeout_ms": 5_000,
+  "grpc.keepalive_permit_without_calls": 1,
+};
+
+const CODE_METADATA_KEY = "minikv-code";
+
+/** Turns a MinikvError (or anything thrown) into a gRPC ServiceError carrying the stable code. */
+export function toGrpcError(err: unknown): Partial<grpc.StatusObject> & Error {
+  const e = toMinikvError(err);
+  const metadata = new grpc.Metadata();
+  metadata.set(CODE_METADATA_KEY, e.code);
+  for (const [key, value] of Object.entries(e.detail ?? {}))
+    metadata.set(`minikv-detail-${key.toLowerCase()}`, value);
+  return Object.assign(new Error(e.message), { code: e.grpcStatus, details: e.message, metadata });
+}
+
+/** Turns a gRPC client error back into a MinikvError with the server's code. */
+export function fromGrpcError(err: unknown): MinikvError {
+  if (err instanceof MinikvError) return err;
+  const service = err as Partial<grpc.ServiceError>;
+  const sent = service.metadata?.get(CODE_METADATA_KEY)[0];
+  if (typeof sent === "string" && isErrorCode(sent)) {
+    return new MinikvError(sent, service.details ?? service.message ?? sent, { cause: err });
+  }
+  const byStatus: Partial<Record<grpc.status, ErrorCode>> = {
+    [grpc.status.UNAVAILABLE]: ErrorCode.UNAVAILABLE,
+    [grpc.status.DEADLINE_EXCEEDED]: ErrorCode.TIMEOUT,
+    [grpc.status.CANCELLED]: ErrorCode.CLIENT_ABORTED,
+    [grpc.status.NOT_FOUND]: ErrorCode.KEY_NOT_FOUND,
+    [grpc.status.RESOURCE_EXHAUSTED]: ErrorCode.OVERLOADED,
+  };
+  const code = (service.code !== undefined ? byStatus[service.code] : undefined) ?? ErrorCode.UNAVAILABLE;
+  return new MinikvError(code, service.details ?? service.message ?? "gRPC call failed", { cause: err });
+}
+
+/** The gRPC status a code maps to (exported for tests). */
+export function grpcStatusOf(code: ErrorCode): grpc.status {
+  return ERROR_TABLE[code].grpc;
+}

@@ -1,0 +1,8 @@
+// Original file: /work/main/proto/coordinator.proto
+
+
+export interface HeartbeatReply {
+}
+
+export interface HeartbeatReply__Output {
+}

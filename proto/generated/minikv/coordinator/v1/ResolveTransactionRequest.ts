@@ -1,0 +1,12 @@
+// Original file: /work/main/proto/coordinator.proto
+
+
+export interface ResolveTransactionRequest {
+  'txid'?: (string);
+  'volume_id'?: (string);
+}
+
+export interface ResolveTransactionRequest__Output {
+  'txid': (string);
+  'volume_id': (string);
+}

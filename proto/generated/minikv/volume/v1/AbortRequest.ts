@@ -1,0 +1,10 @@
+// Original file: /work/main/proto/volume.proto
+
+
+export interface AbortRequest {
+  'txid'?: (string);
+}
+
+export interface AbortRequest__Output {
+  'txid': (string);
+}

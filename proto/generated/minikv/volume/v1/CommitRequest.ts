@@ -1,0 +1,13 @@
+// Original file: /work/main/proto/volume.proto
+
+import type { Long } from '@grpc/proto-loader';
+
+export interface CommitRequest {
+  'txid'?: (string);
+  'version'?: (number | string | Long);
+}
+
+export interface CommitRequest__Output {
+  'txid': (string);
+  'version': (string);
+}

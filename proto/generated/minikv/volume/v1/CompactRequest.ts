@@ -1,0 +1,12 @@
+// Original file: /work/main/proto/volume.proto
+
+
+export interface CompactRequest {
+  'has_shard'?: (boolean);
+  'shard'?: (number);
+}
+
+export interface CompactRequest__Output {
+  'has_shard': (boolean);
+  'shard': (number);
+}

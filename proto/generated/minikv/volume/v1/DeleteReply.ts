@@ -1,0 +1,10 @@
+// Original file: /work/main/proto/volume.proto
+
+
+export interface DeleteReply {
+  'existed'?: (boolean);
+}
+
+export interface DeleteReply__Output {
+  'existed': (boolean);
+}

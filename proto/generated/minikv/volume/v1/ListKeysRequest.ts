@@ -1,0 +1,14 @@
+// Original file: /work/main/proto/volume.proto
+
+
+export interface ListKeysRequest {
+  'shard'?: (number);
+  'all_shards'?: (boolean);
+  'include_prepared'?: (boolean);
+}
+
+export interface ListKeysRequest__Output {
+  'shard': (number);
+  'all_shards': (boolean);
+  'include_prepared': (boolean);
+}

@@ -1,0 +1,19 @@
+// Original file: /work/main/proto/volume.proto
+
+import type { Long } from '@grpc/proto-loader';
+
+export interface PrepareHeader {
+  'txid'?: (string);
+  'key'?: (string);
+  'size'?: (number | string | Long);
+  'crc32c'?: (number);
+  'content_type'?: (string);
+}
+
+export interface PrepareHeader__Output {
+  'txid': (string);
+  'key': (string);
+  'size': (string);
+  'crc32c': (number);
+  'content_type': (string);
+}

@@ -1,0 +1,12 @@
+// Original file: /work/main/proto/volume.proto
+
+
+export interface PrepareReply {
+  'txid'?: (string);
+  'volume_id'?: (string);
+}
+
+export interface PrepareReply__Output {
+  'txid': (string);
+  'volume_id': (string);
+}

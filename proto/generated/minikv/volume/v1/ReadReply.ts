@@ -1,0 +1,10 @@
+// Original file: /work/main/proto/volume.proto
+
+
+export interface ReadReply {
+  'chunk'?: (Buffer | Uint8Array | string);
+}
+
+export interface ReadReply__Output {
+  'chunk': (Buffer);
+}

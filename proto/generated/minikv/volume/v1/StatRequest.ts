@@ -1,0 +1,10 @@
+// Original file: /work/main/proto/volume.proto
+
+
+export interface StatRequest {
+  'key'?: (string);
+}
+
+export interface StatRequest__Output {
+  'key': (string);
+}
