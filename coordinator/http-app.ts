@@ -1,0 +1,220 @@
+import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Router } from "express";
+import { ErrorCode, MinikvError, errorBody, toMinikvError } from "../common/errors.js";
+import { SHARD_COUNT } from "../common/hashing.js";
+import { validateKey } from "../common/keys.js";
+import { limits } from "../common/limits.js";
+import type { Logger } from "../common/logger.js";
+import type { CoordinatorMetrics } from "./coord-metrics.js";
+import type { ClusterView, CoordinatorNode } from "./coord-node.js";
+
+/**
+ * What `GET /v1/cluster` shows besides the Raft group: volumes, shards and the replication
+ * summary. The volume registry fills these in; until it exists they are empty.
+ */
+export interface ClusterExtras {
+  volumes(): Promise<readonly unknown[]>;
+  shards(): Promise<Readonly<Record<string, unknown>>>;
+  replication(): Promise<Readonly<Record<string, unknown>>>;
+}
+
+/** Everything the coordinator's HTTP API needs. createApp() builds the app; it never listens. */
+export interface AppDeps {
+  readonly node: CoordinatorNode;
+  readonly metrics: CoordinatorMetrics;
+  readonly logger: Logger;
+  /** `--replicas`: copies of each blob. */
+  readonly replicas: number;
+  readonly extras?: ClusterExtras;
+  /** Further APIs (blobs, admin jobs), mounted after the built-in routes and before the 404. */
+  readonly routers?: readonly Router[];
+}
+
+/** Header (or `key` query parameter) naming the key of `POST /v1/internal/raft/propose`. */
+export const KEY_HEADER = "x-minikv-key";
+/** Header carrying the Raft index of an internal read or write. */
+export const INDEX_HEADER = "x-minikv-raft-index";
+/** Header naming the leader on NOT_LEADER answers. */
+export const LEADER_HEADER = "x-minikv-leader";
+
+/** The coordinator's HTTP API (DESIGN.md §4) as an express 5 app. */
+export function createApp(deps: AppDeps): express.Express {
+  const app = express();
+  app.disable("x-powered-by");
+  app.disable("etag");
+  app.set("query parser", "simple");
+  app.use(observeRequests(deps.metrics));
+  app.use(statusRoutes(deps));
+  app.use(internalRaftRoutes(deps.node));
+  for (const router of deps.routers ?? []) app.use(router);
+  app.use(notFound);
+  app.use(errorHandler(deps.logger));
+  return app;
+}
+
+function statusRoutes(deps: AppDeps): Router {
+  const router = express.Router();
+  router
+    .route("/health")
+    .get((_req, res) => {
+      const status = deps.node.status();
+      res.json({
+        status: "ok",
+        id: status.id,
+        role: status.role,
+        leader: status.leader,
+        grpcAddress: deps.node.grpcAddress,
+      });
+    })
+    .all(methodNotAllowed);
+  router
+    .route("/v1/cluster")
+    .get(async (_req, res) => {
+      res.json(await clusterBody(deps, await deps.node.cluster()));
+    })
+    .all(methodNotAllowed);
+  router
+    .route("/metrics")
+    .get(async (_req, res) => {
+      const text = await deps.metrics.registry.metrics();
+      res.type(deps.metrics.registry.contentType).send(text);
+    })
+    .all(methodNotAllowed);
+  return router;
+}
+
+async function clusterBody(deps: AppDeps, view: ClusterView): Promise<Record<string, unknown>> {
+  const { id, role, term, commitIndex, appliedIndex } = view.self;
+  const extras = deps.extras;
+  return {
+    self: { id, role, term, commitIndex, appliedIndex },
+    leader: view.self.leader,
+    coordinators: view.members.map((m) => ({
+      id: m.id,
+      role: m.role,
+      term: m.term,
+      commitIndex: m.commitIndex,
+      appliedIndex: m.appliedIndex,
+      address: m.address,
+      httpUrl: m.httpUrl,
+      reachable: m.reachable,
+    })),
+    volumes: extras === undefined ? [] : await extras.volumes(),
+    shards: extras === undefined ? { count: SHARD_COUNT } : await extras.shards(),
+    replication: {
+      replicas: deps.replicas,
+      raft: view.replication,
+      ...(extras === undefined ? {} : await extras.replication()),
+    },
+  };
+}
+
+/**
+ * Internal endpoints that put entries through Raft before the blob API exists (tests and
+ * `npm run bench:raft`). Documented in docs/coordinator.md; not part of the public API.
+ */
+function internalRaftRoutes(node: CoordinatorNode): Router {
+  const router = express.Router();
+  const rawBody = express.raw({ type: () => true, limit: limits.raftEntryBytesMax });
+  router
+    .route("/v1/internal/raft/propose")
+    .post(rawBody, async (req, res) => {
+      const key = validateKey(keyOf(req));
+      const value: unknown = req.body;
+      const { index } = await node.put(key, Buffer.isBuffer(value) ? value : Buffer.alloc(0));
+      res.setHeader(INDEX_HEADER, String(index)).json({ index });
+    })
+    .all(methodNotAllowed);
+  router
+    .route("/v1/internal/raft/read")
+    .get(async (req, res) => {
+      const key = validateKey(keyOf(req));
+      const { index, value } = await node.read(key);
+      res.setHeader(INDEX_HEADER, String(index));
+      if (value === undefined) throw new MinikvError(ErrorCode.KEY_NOT_FOUND, `no value for key "${key}"`);
+      res
+        .type("application/octet-stream")
+        .send(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
+    })
+    .all(methodNotAllowed);
+  return router;
+}
+
+function keyOf(req: Request): string {
+  const header = req.get(KEY_HEADER);
+  if (header !== undefined) return decodeHeaderKey(header);
+  const query: unknown = (req.query as Record<string, unknown>)["key"];
+  if (typeof query === "string") return query;
+  throw new MinikvError(
+    ErrorCode.INVALID_KEY,
+    `give the key in the ${KEY_HEADER} header or the key query parameter`,
+  );
+}
+
+/** Header values are latin1 on the wire: the key travels percent-encoded. */
+function decodeHeaderKey(header: string): string {
+  try {
+    return decodeURIComponent(header);
+  } catch (cause) {
+    throw new MinikvError(ErrorCode.INVALID_KEY, `${KEY_HEADER} is not valid percent-encoded UTF-8`, {
+      cause,
+    });
+  }
+}
+
+const methodNotAllowed: RequestHandler = (req) => {
+  throw new MinikvError(ErrorCode.METHOD_NOT_ALLOWED, `${req.method} is not allowed on ${req.path}`);
+};
+
+const notFound: RequestHandler = (req) => {
+  throw new MinikvError(ErrorCode.NOT_FOUND, `no route for ${req.method} ${req.path}`);
+};
+
+/** Records every answer under its route pattern (never the raw path: keys would explode the label set). */
+function observeRequests(metrics: CoordinatorMetrics): RequestHandler {
+  return (req, res, next) => {
+    const startNs = process.hrtime.bigint();
+    res.once("finish", () => {
+      const route = (req.route as { path?: unknown } | undefined)?.path;
+      const label = typeof route === "string" ? `${req.baseUrl}${route}` : "unmatched";
+      const seconds = Number(process.hrtime.bigint() - startNs) / 1e9;
+      metrics.observeHttp(req.method, label, res.statusCode, seconds);
+    });
+    next();
+  };
+}
+
+/** body-parser's error types → stable codes. */
+const BODY_ERRORS: Readonly<Record<string, ErrorCode>> = {
+  "entity.too.large": ErrorCode.TOO_LARGE,
+  "request.aborted": ErrorCode.CLIENT_ABORTED,
+  "request.size.invalid": ErrorCode.SIZE_MISMATCH,
+};
+
+/** Maps anything thrown to a JSON error with its stable code; never lets an error escape. */
+function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (err: unknown, req, res, _next) => {
+    const e = fromHttpError(err);
+    if (e.code === ErrorCode.INTERNAL)
+      logger.error({ err, method: req.method, path: req.path }, "request failed");
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    const leader = e.detail?.["leader"];
+    if (leader !== undefined) res.setHeader(LEADER_HEADER, leader);
+    const body = errorBody(e);
+    res.status(e.httpStatus).json(e.detail === undefined ? body : { error: { ...body.error, ...e.detail } });
+  };
+}
+
+function fromHttpError(err: unknown): MinikvError {
+  if (err instanceof MinikvError) return err;
+  const parserType = (err as { type?: unknown } | null)?.type;
+  const code = typeof parserType === "string" ? BODY_ERRORS[parserType] : undefined;
+  if (code !== undefined) return new MinikvError(code, (err as Error).message, { cause: err });
+  const status = (err as { status?: unknown } | null)?.status;
+  if (typeof status === "number" && status >= 400 && status < 500) {
+    return toMinikvError(err, ErrorCode.INVALID_ARGUMENT);
+  }
+  return toMinikvError(err);
+}
