@@ -1,8 +1,12 @@
 #!/usr/bin/env node
-import { Command } from "commander";
+import { CommanderError } from "commander";
+import { createProgram, exitCodeOf } from "./program.js";
+import { formatError } from "./output.js";
 
-const program = new Command("minikv")
-  .description("minikv: a distributed blob store. Client and operator commands.")
-  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
-
-program.parse();
+try {
+  await createProgram().parseAsync(process.argv);
+} catch (err) {
+  // Commander already printed its own usage message.
+  if (!(err instanceof CommanderError)) process.stderr.write(`${formatError(err)}\n`);
+  process.exitCode = exitCodeOf(err);
+}
