@@ -1,0 +1,121 @@
+/**
+ * Commands of the plain key-value state machine: put, delete, and an atomic batch of both.
+ *
+ * Encoding (big-endian): u8 tag (1 put, 2 delete, 3 batch), then
+ *   put:    u32 keyLength, key, u32 valueLength, value
+ *   delete: u32 keyLength, key
+ *   batch:  u32 count, then `count` put/delete commands, each with its tag.
+ */
+import { ErrorCode, MinikvError } from "../../common/errors.js";
+import type { ApplyTx, CommandHandler } from "./command-handler.js";
+
+export type KvOp =
+  | { readonly type: "put"; readonly key: Uint8Array; readonly value: Uint8Array }
+  | { readonly type: "delete"; readonly key: Uint8Array };
+
+export type KvCommand = KvOp | { readonly type: "batch"; readonly ops: readonly KvOp[] };
+
+/** For each op of the command, whether its key held a value before. */
+export interface KvResult {
+  readonly existed: readonly boolean[];
+}
+
+/** Point reads of a key-value-backed state machine (state as of its applied index). */
+export interface KvReader {
+  get(key: Uint8Array): Promise<Uint8Array | undefined>;
+}
+
+const TAG = { put: 1, delete: 2, batch: 3 } as const;
+
+function u32(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(n);
+  return b;
+}
+
+function encodeOp(op: KvOp): Buffer[] {
+  if (op.key.byteLength === 0) throw new MinikvError(ErrorCode.INVALID_ARGUMENT, "empty key");
+  const head = [Buffer.from([TAG[op.type]]), u32(op.key.byteLength), Buffer.from(op.key)];
+  return op.type === "put" ? [...head, u32(op.value.byteLength), Buffer.from(op.value)] : head;
+}
+
+export function encodeKvCommand(command: KvCommand): Uint8Array {
+  if (command.type !== "batch") return Buffer.concat(encodeOp(command));
+  return Buffer.concat([Buffer.from([TAG.batch]), u32(command.ops.length), ...command.ops.flatMap(encodeOp)]);
+}
+
+class Reader {
+  private at = 0;
+  constructor(private readonly bytes: Buffer) {}
+
+  u8(): number {
+    this.need(1);
+    return this.bytes.readUInt8(this.at++);
+  }
+
+  u32(): number {
+    this.need(4);
+    const n = this.bytes.readUInt32BE(this.at);
+    this.at += 4;
+    return n;
+  }
+
+  slice(length: number): Uint8Array {
+    this.need(length);
+    const out = Uint8Array.from(this.bytes.subarray(this.at, this.at + length));
+    this.at += length;
+    return out;
+  }
+
+  done(): boolean {
+    return this.at === this.bytes.length;
+  }
+
+  private need(n: number): void {
+    if (this.at + n > this.bytes.length)
+      throw new MinikvError(ErrorCode.INVALID_ARGUMENT, "truncated command");
+  }
+}
+
+function decodeOp(reader: Reader, tag: number): KvOp {
+  const keyLength = reader.u32();
+  if (keyLength === 0) throw new MinikvError(ErrorCode.INVALID_ARGUMENT, "empty key");
+  const key = reader.slice(keyLength);
+  if (tag === TAG.delete) return { type: "delete", key };
+  if (tag === TAG.put) return { type: "put", key, value: reader.slice(reader.u32()) };
+  throw new MinikvError(ErrorCode.INVALID_ARGUMENT, `unknown command tag ${tag}`);
+}
+
+/** Decodes a command; INVALID_ARGUMENT on anything malformed (never a crash). */
+export function decodeKvCommand(data: Uint8Array): KvCommand {
+  const reader = new Reader(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+  const tag = reader.u8();
+  let command: KvCommand;
+  if (tag === TAG.batch) {
+    const count = reader.u32();
+    const ops: KvOp[] = [];
+    // Each op takes at least 6 bytes, which bounds the loop by the command's own size.
+    if (count * 6 > data.byteLength) throw new MinikvError(ErrorCode.INVALID_ARGUMENT, "truncated command");
+    for (let i = 0; i < count; i++) ops.push(decodeOp(reader, reader.u8()));
+    command = { type: "batch", ops };
+  } else {
+    command = decodeOp(reader, tag);
+  }
+  if (!reader.done()) throw new MinikvError(ErrorCode.INVALID_ARGUMENT, "trailing bytes after command");
+  return command;
+}
+
+/** Executes key-value commands against a state machine's keyspace. */
+export const kvCommandHandler: CommandHandler<KvResult> = {
+  async apply(data: Uint8Array, tx: ApplyTx): Promise<KvResult> {
+    const command = decodeKvCommand(data);
+    const ops = command.type === "batch" ? command.ops : [command];
+    const existed: boolean[] = [];
+    for (const op of ops) {
+      existed.push((await tx.get(op.key)) !== undefined);
+      if (op.type === "put") tx.put(op.key, op.value);
+      else tx.del(op.key);
+    }
+    return { existed };
+  },
+};
