@@ -1,0 +1,372 @@
+import { Readable } from "node:stream";
+import * as grpc from "@grpc/grpc-js";
+import type { ProtoGrpcType } from "../proto/generated/volume.js";
+import type { VolumeClient as GrpcVolumeClient } from "../proto/generated/minikv/volume/v1/Volume.js";
+import type { KeyEntry__Output } from "../proto/generated/minikv/volume/v1/KeyEntry.js";
+import type { PrepareRequest } from "../proto/generated/minikv/volume/v1/PrepareRequest.js";
+import type { DeleteReply__Output } from "../proto/generated/minikv/volume/v1/DeleteReply.js";
+import type { StatReply__Output } from "../proto/generated/minikv/volume/v1/StatReply.js";
+import type { ChecksumReply__Output } from "../proto/generated/minikv/volume/v1/ChecksumReply.js";
+import type { CompactReply__Output } from "../proto/generated/minikv/volume/v1/CompactReply.js";
+import type { HealthReply__Output } from "../proto/generated/minikv/volume/v1/HealthReply.js";
+import { waitForDrain } from "./backpressure.js";
+import { ErrorCode, MinikvError, isMinikvError } from "./errors.js";
+import { fromGrpcError, grpcChannelOptions, loadProto } from "./grpc.js";
+import { limits } from "./limits.js";
+
+/** What a prepare announces before its bytes (proto PrepareHeader). */
+export interface VolumePrepareHeader {
+  readonly txid: string;
+  readonly key: string;
+  /** Exact value length in bytes. */
+  readonly size: number;
+  /** CRC32C (Castagnoli) of the whole value. */
+  readonly crc32c: number;
+  readonly contentType?: string;
+}
+
+/** A value as a volume reports it (Stat and ListKeys). */
+export interface VolumeKeyInfo {
+  readonly key: string;
+  readonly size: number;
+  readonly crc32c: number;
+  /** Metadata version; 0 while prepared. */
+  readonly version: number;
+  readonly contentType: string;
+  readonly createdAtMs: number;
+  readonly prepared: boolean;
+  readonly txid: string;
+}
+
+export interface VolumeChecksum {
+  readonly key: string;
+  readonly size: number;
+  readonly version: number;
+  /** Computed by the volume over the stored bytes just now. */
+  readonly crc32c: number;
+  /** What the record says; differs from `crc32c` only when the data is corrupt. */
+  readonly recordedCrc32c: number;
+}
+
+export interface VolumeHealth {
+  readonly volumeId: string;
+  readonly state: string;
+  readonly capacityBytes: number;
+  readonly usedBytes: number;
+  readonly keys: number;
+}
+
+export interface VolumeClientOptions {
+  /** Deadline of each unary call (commit, abort, stat, ...). Default 10 s. */
+  readonly unaryDeadlineMs?: number;
+  /**
+   * Deadline of a whole Prepare or Read stream. Default none: a multi-GiB stream may take
+   * long, and a dead peer is still caught by the channel's keepalive.
+   */
+  readonly streamDeadlineMs?: number;
+}
+
+/** Per-call options: an explicit deadline and/or a signal that cancels the call. */
+export interface VolumeCallOptions {
+  readonly deadlineMs?: number;
+  readonly signal?: AbortSignal;
+}
+
+export interface VolumeReadOptions extends VolumeCallOptions {
+  readonly offset?: number;
+  /** Bytes to read; undefined means to the end of the value. */
+  readonly length?: number;
+  /** When set, the read fails with KEY_NOT_FOUND unless exactly this version is stored. */
+  readonly version?: number;
+}
+
+const UNARY_DEADLINE_MS_DEFAULT = 10_000;
+
+let volumeProto: ProtoGrpcType | undefined;
+
+function loadVolumeProto(): ProtoGrpcType {
+  volumeProto ??= loadProto<ProtoGrpcType>("volume.proto");
+  return volumeProto;
+}
+
+type UnaryStart<T> = (
+  metadata: grpc.Metadata,
+  options: grpc.CallOptions,
+  callback: grpc.requestCallback<T>,
+) => grpc.ClientUnaryCall;
+
+/**
+ * A typed promise/stream client for one volume's gRPC `Volume` service. Every failure
+ * rejects (or destroys the stream) with a MinikvError carrying the volume's stable code;
+ * transport failures become UNAVAILABLE or TIMEOUT. Buffers yielded by reads belong to the
+ * caller. One client holds one channel: reuse it, and close() it when done.
+ */
+export class VolumeClient {
+  readonly address: string;
+  private readonly client: GrpcVolumeClient;
+  private readonly unaryDeadlineMs: number;
+  private readonly streamDeadlineMs: number | undefined;
+
+  constructor(address: string, options: VolumeClientOptions = {}) {
+    const { Volume } = loadVolumeProto().minikv.volume.v1;
+    this.address = address;
+    this.client = new Volume(address, grpc.credentials.createInsecure(), grpcChannelOptions);
+    this.unaryDeadlineMs = options.unaryDeadlineMs ?? UNARY_DEADLINE_MS_DEFAULT;
+    this.streamDeadlineMs = options.streamDeadlineMs;
+  }
+
+  /**
+   * Phase one of a write: sends the header, then `body` in chunks of at most
+   * limits.streamChunkBytes, waiting whenever the stream is full (backpressure reaches the
+   * body's producer). Resolves with the volume's "yes" vote once the volume has fsynced the
+   * bytes and checked size and CRC32C. If `body` throws, the call is cancelled and the
+   * promise rejects with CLIENT_ABORTED: the volume keeps nothing visible.
+   */
+  async prepare(
+    header: VolumePrepareHeader,
+    body: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+    options: VolumeCallOptions = {},
+  ): Promise<{ txid: string; volumeId: string }> {
+    let call: grpc.ClientWritableStream<PrepareRequest> | undefined;
+    const reply = new Promise<{ txid: string; volumeId: string }>((resolve, reject) => {
+      call = this.client.Prepare(
+        new grpc.Metadata(),
+        this.callOptions(options, this.streamDeadlineMs),
+        (err, value) => {
+          if (err !== null || value === undefined) reject(fromGrpcError(err));
+          else resolve({ txid: value.txid, volumeId: value.volume_id });
+        },
+      );
+    });
+    if (call === undefined) throw new Error("grpc-js did not start the Prepare call");
+    let settled = false;
+    const done = reply.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    const cancel = (): void => call?.cancel();
+    options.signal?.addEventListener("abort", cancel, { once: true });
+    try {
+      await sendPrepare(call, header, body, () => settled, done);
+      return await reply;
+    } finally {
+      options.signal?.removeEventListener("abort", cancel);
+    }
+  }
+
+  /** Makes a prepared record readable at `version`. Idempotent. TX_NOT_FOUND when unknown. */
+  async commit(txid: string, version: number, options: VolumeCallOptions = {}): Promise<void> {
+    await this.unary((md, opts, cb) => this.client.Commit({ txid, version }, md, opts, cb), options);
+  }
+
+  /** Frees a prepared record. Idempotent; aborting an unknown txid succeeds. */
+  async abort(txid: string, options: VolumeCallOptions = {}): Promise<void> {
+    await this.unary((md, opts, cb) => this.client.Abort({ txid }, md, opts, cb), options);
+  }
+
+  /** Tombstones every version of `key` not newer than `version`; resolves whether one existed. */
+  async delete(key: string, version: number, options: VolumeCallOptions = {}): Promise<boolean> {
+    const reply = await this.unary<DeleteReply__Output>(
+      (md, opts, cb) => this.client.Delete({ key, version }, md, opts, cb),
+      options,
+    );
+    return reply.existed;
+  }
+
+  /**
+   * Streams a committed value (or a byte range) as a byte Readable with backpressure: the
+   * gRPC stream is paused while the consumer is behind. The stream is destroyed with a
+   * MinikvError (KEY_NOT_FOUND, RANGE_NOT_SATISFIABLE, DATA_CORRUPT, ...) on failure;
+   * destroying it cancels the call.
+   */
+  read(key: string, options: VolumeReadOptions = {}): Readable {
+    const request = {
+      key,
+      offset: options.offset ?? 0,
+      length: options.length ?? 0,
+      version: options.version ?? 0,
+    };
+    const call = this.client.Read(request, this.callOptions(options, this.streamDeadlineMs));
+    const out = new Readable({
+      highWaterMark: limits.streamChunkBytes,
+      read: () => call.resume(),
+      destroy: (err, callback) => {
+        call.cancel();
+        callback(err);
+      },
+    });
+    call.on("data", (reply: { chunk: Buffer }) => {
+      if (reply.chunk.length > 0 && !out.push(reply.chunk)) call.pause();
+    });
+    call.on("end", () => out.push(null));
+    call.on("error", (err) => out.destroy(fromGrpcError(err)));
+    return out;
+  }
+
+  /** The committed value served for `key`; KEY_NOT_FOUND when there is none. */
+  async stat(key: string, options: VolumeCallOptions = {}): Promise<VolumeKeyInfo> {
+    const reply = await this.unary<StatReply__Output>(
+      (md, opts, cb) => this.client.Stat({ key }, md, opts, cb),
+      options,
+    );
+    return {
+      key: reply.key,
+      size: Number(reply.size),
+      crc32c: reply.crc32c,
+      version: Number(reply.version),
+      contentType: reply.content_type,
+      createdAtMs: Number(reply.created_at_ms),
+      prepared: false,
+      txid: "",
+    };
+  }
+
+  /**
+   * Lists the keys of one shard (all shards when `shard` is undefined) in key order, in
+   * batches of at most limits.listKeysBatchMax.
+   */
+  async *listKeys(
+    options: VolumeCallOptions & { shard?: number; includePrepared?: boolean } = {},
+  ): AsyncGenerator<VolumeKeyInfo[]> {
+    const request = {
+      shard: options.shard ?? 0,
+      all_shards: options.shard === undefined,
+      include_prepared: options.includePrepared ?? false,
+    };
+    const call = this.client.ListKeys(request, this.callOptions(options, this.streamDeadlineMs));
+    try {
+      for await (const reply of call as AsyncIterable<{ entries: KeyEntry__Output[] }>) {
+        yield reply.entries.map(keyInfoOf);
+      }
+    } catch (err) {
+      throw fromGrpcError(err);
+    } finally {
+      call.cancel();
+    }
+  }
+
+  /** Re-reads a stored value on the volume and returns its freshly computed CRC32C. */
+  async checksum(key: string, options: VolumeCallOptions = {}): Promise<VolumeChecksum> {
+    const reply = await this.unary<ChecksumReply__Output>(
+      (md, opts, cb) => this.client.Checksum({ key }, md, opts, cb),
+      options,
+    );
+    return {
+      key: reply.key,
+      size: Number(reply.size),
+      version: Number(reply.version),
+      crc32c: reply.crc32c,
+      recordedCrc32c: reply.recorded_crc32c,
+    };
+  }
+
+  /** Compacts the volume (or the segments holding `shard`) now. */
+  async compact(
+    options: VolumeCallOptions & { shard?: number } = {},
+  ): Promise<{ segmentsCompacted: number; bytesFreed: number }> {
+    const request = { has_shard: options.shard !== undefined, shard: options.shard ?? 0 };
+    const reply = await this.unary<CompactReply__Output>(
+      (md, opts, cb) => this.client.Compact(request, md, opts, cb),
+      options,
+    );
+    return { segmentsCompacted: reply.segments_compacted, bytesFreed: Number(reply.bytes_freed) };
+  }
+
+  async health(options: VolumeCallOptions = {}): Promise<VolumeHealth> {
+    const reply = await this.unary<HealthReply__Output>(
+      (md, opts, cb) => this.client.Health({}, md, opts, cb),
+      options,
+    );
+    return {
+      volumeId: reply.volume_id,
+      state: reply.state,
+      capacityBytes: Number(reply.capacity_bytes),
+      usedBytes: Number(reply.used_bytes),
+      keys: Number(reply.keys),
+    };
+  }
+
+  /** Closes the channel; calls still running fail with UNAVAILABLE. */
+  close(): void {
+    this.client.close();
+  }
+
+  private callOptions(options: VolumeCallOptions, fallbackMs: number | undefined): grpc.CallOptions {
+    const deadlineMs = options.deadlineMs ?? fallbackMs;
+    return { deadline: deadlineMs === undefined ? Infinity : Date.now() + deadlineMs };
+  }
+
+  private unary<T>(start: UnaryStart<T>, options: VolumeCallOptions): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      if (options.signal?.aborted === true) {
+        reject(new MinikvError(ErrorCode.CLIENT_ABORTED, "call cancelled before it started"));
+        return;
+      }
+      const call = start(
+        new grpc.Metadata(),
+        this.callOptions(options, this.unaryDeadlineMs),
+        (err, value) => {
+          options.signal?.removeEventListener("abort", cancel);
+          if (err !== null || value === undefined) reject(fromGrpcError(err));
+          else resolve(value);
+        },
+      );
+      const cancel = (): void => call.cancel();
+      options.signal?.addEventListener("abort", cancel, { once: true });
+    });
+  }
+}
+
+/**
+ * Writes header and body into a Prepare call, honouring backpressure, and half-closes it.
+ * Stops early once the reply has arrived (the volume said no). A failing body cancels the
+ * call and rethrows as CLIENT_ABORTED.
+ */
+async function sendPrepare(
+  call: grpc.ClientWritableStream<PrepareRequest>,
+  header: VolumePrepareHeader,
+  body: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  replied: () => boolean,
+  replyDone: Promise<unknown>,
+): Promise<void> {
+  const write = async (message: PrepareRequest): Promise<void> => {
+    if (!call.write(message)) await Promise.race([waitForDrain(call), replyDone]);
+  };
+  try {
+    await write({
+      header: {
+        txid: header.txid,
+        key: header.key,
+        size: header.size,
+        crc32c: header.crc32c,
+        content_type: header.contentType ?? "",
+      },
+    });
+    for await (const chunk of body) {
+      for (let at = 0; at < chunk.length && !replied(); at += limits.streamChunkBytes) {
+        await write({ chunk: chunk.subarray(at, at + limits.streamChunkBytes) });
+      }
+      if (replied()) return;
+    }
+    call.end();
+  } catch (err) {
+    call.cancel();
+    if (isMinikvError(err)) throw err;
+    throw new MinikvError(ErrorCode.CLIENT_ABORTED, "the prepare body failed; the write was cancelled", {
+      cause: err,
+    });
+  }
+}
+
+function keyInfoOf(entry: KeyEntry__Output): VolumeKeyInfo {
+  return {
+    key: entry.key,
+    size: Number(entry.size),
+    crc32c: entry.crc32c,
+    version: Number(entry.version),
+    contentType: "",
+    createdAtMs: Number(entry.created_at_ms),
+    prepared: entry.prepared,
+    txid: entry.txid,
+  };
+}
