@@ -4,9 +4,11 @@
 export interface ResolveTransactionRequest {
   'txid'?: (string);
   'volume_id'?: (string);
+  'key'?: (string);
 }
 
 export interface ResolveTransactionRequest__Output {
   'txid': (string);
   'volume_id': (string);
+  'key': (string);
 }
