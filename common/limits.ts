@@ -27,4 +27,6 @@ export const limits = {
   listPageKeysMax: 10_000,
   /** Raft entry payload. */
   raftEntryBytesMax: 1024 * 1024,
+  /** ReadIndex requests one Raft leader holds while confirming leadership; more are dropped. */
+  raftPendingReadsMax: 4096,
 } as const;
