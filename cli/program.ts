@@ -5,6 +5,7 @@ import { registerAdminCommands } from "./admin-commands.js";
 import { registerBlobCommands, type CommandContext } from "./blob-commands.js";
 import { CoordinatorClient } from "./coordinator-client.js";
 import { createOutput } from "./output.js";
+import { registerDevCommand } from "./dev-command.js";
 
 /** Exit codes (DESIGN.md §3): 0 success, 1 the operation failed, 2 usage error. */
 const EXIT_FAILED = 1;
@@ -35,6 +36,7 @@ export function createProgram(): Command {
   };
   registerBlobCommands(program, context);
   registerAdminCommands(program, context);
+  registerDevCommand(program);
   for (const command of program.commands) command.exitOverride();
   return program;
 }

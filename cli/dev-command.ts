@@ -1,0 +1,204 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { createWriteStream, existsSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Command } from "commander";
+import { ErrorCode, MinikvError } from "../common/errors.js";
+
+/** One process of the local cluster. */
+interface Member {
+  readonly name: string;
+  readonly script: string;
+  readonly args: readonly string[];
+  readonly healthUrl: string;
+  child: ChildProcess | undefined;
+  restarts: number;
+}
+
+export interface DevOptions {
+  readonly dir: string;
+  readonly coordinators: number;
+  readonly volumes: number;
+  readonly replicas: number;
+  readonly coordinatorBasePort: number;
+  readonly volumeBasePort: number;
+}
+
+const HEALTH_TIMEOUT_MS = 30_000;
+const STOP_TIMEOUT_MS = 10_000;
+const RESTART_DELAY_MS_MAX = 10_000;
+const HOST = "127.0.0.1";
+
+export function registerDevCommand(program: Command): void {
+  program
+    .command("dev")
+    .description("run a whole cluster locally (coordinators and volumes) in one process tree")
+    .option("--dir <path>", "data and logs directory; run again to resume with its data", "./minikv-data")
+    .option("--coordinators <n>", "number of coordinators (1, 3 or 5)", "3")
+    .option("--volumes <n>", "number of volume servers", "3")
+    .option("--replicas <n>", "replicas per blob (default: min(3, volumes))")
+    .option("--coordinator-port <port>", "first coordinator HTTP port (each takes two: HTTP, gRPC)", "5000")
+    .option("--volume-port <port>", "first volume HTTP port (each takes two: HTTP, gRPC)", "6000")
+    .addHelpText("after", "\nExamples:\n  minikv dev\n  minikv dev --dir /tmp/kv --volumes 4")
+    .action(async (raw: Record<string, string | undefined>) => {
+      await runDevCluster(toDevOptions(raw));
+    });
+}
+
+function toDevOptions(raw: Record<string, string | undefined>): DevOptions {
+  const int = (name: string, value: string | undefined, min: number, max: number): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      throw new MinikvError(ErrorCode.INVALID_ARGUMENT, `--${name} must be an integer in [${min}, ${max}]`);
+    }
+    return n;
+  };
+  const volumes = int("volumes", raw["volumes"], 1, 32);
+  return {
+    dir: resolve(raw["dir"] ?? "./minikv-data"),
+    coordinators: int("coordinators", raw["coordinators"], 1, 7),
+    volumes,
+    replicas:
+      raw["replicas"] === undefined ? Math.min(3, volumes) : int("replicas", raw["replicas"], 1, volumes),
+    coordinatorBasePort: int("coordinator-port", raw["coordinatorPort"], 1024, 65000),
+    volumeBasePort: int("volume-port", raw["volumePort"], 1024, 65000),
+  };
+}
+
+/** The compiled entry points beside this file (dist/cli → dist/coordinator, dist/volume). */
+function binPath(name: "coordinator" | "volume"): string {
+  const path = join(dirname(fileURLToPath(import.meta.url)), "..", name, "main.js");
+  if (!existsSync(path))
+    throw new MinikvError(ErrorCode.UNAVAILABLE, `${path} is missing: run "npm run build" first`);
+  return path;
+}
+
+/** Lays out ports, directories and flags for every member (DESIGN.md §3 flags). */
+export function planCluster(options: DevOptions): Omit<Member, "child" | "restarts">[] {
+  const coords = Array.from({ length: options.coordinators }, (_, i) => ({
+    id: `coord-${i + 1}`,
+    http: options.coordinatorBasePort + 2 * i,
+    grpc: options.coordinatorBasePort + 2 * i + 1,
+  }));
+  const coordinatorUrls = coords.map((c) => `http://${HOST}:${c.http}`).join(",");
+  const coordinatorMembers = coords.map((c) => ({
+    name: c.id,
+    script: binPath("coordinator"),
+    healthUrl: `http://${HOST}:${c.http}/health`,
+    args: [
+      "serve",
+      ...["--id", c.id, "--bind", `${HOST}:${c.http}`, "--grpc", `${HOST}:${c.grpc}`],
+      ...["--db", join(options.dir, c.id), "--replicas", String(options.replicas)],
+      ...["--peers", coords.map((p) => `${p.id}=${HOST}:${p.grpc}`).join(",")],
+    ],
+  }));
+  const volumeMembers = Array.from({ length: options.volumes }, (_, i) => {
+    const id = `vol-${i + 1}`;
+    const http = options.volumeBasePort + 2 * i;
+    return {
+      name: id,
+      script: binPath("volume"),
+      healthUrl: `http://${HOST}:${http}/health`,
+      args: [
+        "serve",
+        ...["--id", id, "--bind", `${HOST}:${http}`, "--grpc", `${HOST}:${http + 1}`],
+        ...["--data", join(options.dir, id, "data"), "--wal", join(options.dir, id, "wal")],
+        ...["--coordinators", coordinatorUrls],
+      ],
+    };
+  });
+  return [...coordinatorMembers, ...volumeMembers];
+}
+
+async function runDevCluster(options: DevOptions): Promise<void> {
+  await mkdir(join(options.dir, "logs"), { recursive: true });
+  const members: Member[] = planCluster(options).map((m) => ({ ...m, child: undefined, restarts: 0 }));
+  let stopping = false;
+  const start = (member: Member): void => {
+    const log = createWriteStream(join(options.dir, "logs", `${member.name}.log`), { flags: "a" });
+    const child = spawn(process.execPath, [member.script, ...member.args], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    child.stdout.pipe(log, { end: false });
+    child.stderr.pipe(log, { end: false });
+    member.child = child;
+    child.on("exit", (code, signal) => {
+      log.end();
+      if (stopping) return;
+      // A member that dies is restarted with backoff: the cluster keeps serving meanwhile.
+      member.restarts++;
+      const delayMs = Math.min(RESTART_DELAY_MS_MAX, 250 * 2 ** Math.min(member.restarts, 6));
+      process.stderr.write(
+        `${member.name} exited (${signal ?? `code ${code}`}); restarting in ${delayMs} ms — see logs/${member.name}.log\n`,
+      );
+      setTimeout(() => (stopping ? undefined : start(member)), delayMs).unref();
+    });
+  };
+  const stopAll = async (): Promise<void> => {
+    stopping = true;
+    await Promise.all(members.map((m) => stopMember(m.child)));
+  };
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.once(signal, () => {
+      process.stderr.write("\nstopping the cluster…\n");
+      void stopAll().then(() => process.exit(0));
+    });
+  }
+  for (const member of members) start(member);
+  try {
+    await Promise.all(members.map((m) => waitHealthy(m.healthUrl, m.name)));
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+  printWelcome(options, members);
+  await new Promise<never>(() => undefined);
+}
+
+async function waitHealthy(url: string, name: string): Promise<void> {
+  const deadline = Date.now() + HEALTH_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    try {
+      const response = await fetch(url, { signal: AbortSignal.timeout(1000) });
+      if (response.ok) return;
+    } catch {
+      // Not up yet.
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new MinikvError(
+    ErrorCode.UNAVAILABLE,
+    `${name} did not become healthy at ${url} within ${HEALTH_TIMEOUT_MS} ms`,
+  );
+}
+
+function stopMember(child: ChildProcess | undefined): Promise<void> {
+  if (child === undefined || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolveStop) => {
+    const timer = setTimeout(() => child.kill("SIGKILL"), STOP_TIMEOUT_MS);
+    child.once("exit", () => {
+      clearTimeout(timer);
+      resolveStop();
+    });
+    child.kill("SIGTERM");
+  });
+}
+
+function printWelcome(options: DevOptions, members: readonly Member[]): void {
+  const first = `http://${HOST}:${options.coordinatorBasePort}`;
+  const lines = [
+    `minikv is running: ${options.coordinators} coordinators, ${options.volumes} volumes, ${options.replicas} replicas per blob`,
+    `data and logs: ${options.dir}`,
+    "",
+    ...members.map((m) => `  ${m.name.padEnd(10)} ${m.healthUrl.replace(/\/health$/, "")}`),
+    "",
+    "try:",
+    `  echo hello | curl -sS -X PUT --data-binary @- ${first}/v1/blobs/greetings/hello.txt`,
+    `  curl -sS ${first}/v1/blobs/greetings/hello.txt`,
+    `  curl -sS ${first}/v1/cluster`,
+    "",
+    "Ctrl-C stops everything; run the same command again to resume with this data.",
+  ];
+  process.stdout.write(`${lines.join("\n")}\n`);
+}
