@@ -1,0 +1,295 @@
+/**
+ * `npm run bench:raft` (issue 3 §5): three real coordinator processes on 127.0.0.1 with
+ * fsync on; committed proposals/s and p50/p99 latency for 256-byte entries at concurrency
+ * 1, 64 and 256 (a closed loop in this process over keep-alive node:http to the leader's
+ * `POST /v1/internal/raft/propose`, which answers once the entry is committed and applied),
+ * leader failover time (kill -9 the leader, time until a new leader commits a proposal),
+ * and, where the shared peers harness can start etcd, a 3-member etcd cluster under the
+ * same load (`POST /v3/kv/put` on its leader's HTTP/JSON gateway). Prints one table.
+ *
+ * Knobs (environment): BENCH_RUNS (3), BENCH_FAILOVER_ROUNDS (10), BENCH_COUNT_SCALE (1:
+ * multiplies request counts), BENCH_ETCD=0 to skip etcd, BENCH_MINIKV=0 to measure etcd only,
+ * MINIKV_KEEP_TEST_DIRS=1 to keep the coordinators' logs.
+ */
+import { Agent } from "node:http";
+import { cpus, loadavg, totalmem } from "node:os";
+import { randomBytes } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import { CoordCluster } from "../test/support/coord-cluster.js";
+import type { ManagedProcess } from "../test/support/process-harness.js";
+import { ProcessHarness } from "../test/support/process-harness.js";
+import { waitFor } from "../test/support/wait.js";
+import { closedLoop, median, spread, type LoadResult } from "./bench/closed-loop.js";
+import { EtcdPeer, etcdUnavailableReason } from "./bench/etcd-peer.js";
+
+const env = process.env;
+const config = {
+  valueBytes: 256,
+  concurrencies: [1, 64, 256] as const,
+  /** Requests per run at each concurrency: enough for ~5–15 s of steady state here. */
+  countPerRun: { 1: 1_000, 64: 10_000, 256: 20_000 } as Readonly<Record<number, number>>,
+  countScale: Number(env["BENCH_COUNT_SCALE"] ?? 1),
+  runs: Number(env["BENCH_RUNS"] ?? 3),
+  failoverRounds: Number(env["BENCH_FAILOVER_ROUNDS"] ?? 10),
+  runTimeBoundMs: 180_000,
+  /** A failover round that takes longer than this is reported as failed. */
+  failoverBoundMs: 10_000,
+  failoverProbeIntervalMs: 5,
+  /** Probes in flight per surviving node during a failover. */
+  failoverProbesInFlightMax: 32,
+  etcd: env["BENCH_ETCD"] !== "0",
+  minikv: env["BENCH_MINIKV"] !== "0",
+} as const;
+
+type Loads = Map<number, LoadResult[]>;
+
+interface SystemResult {
+  readonly loads: Loads;
+  readonly failoverMs: readonly number[];
+  readonly notes: readonly string[];
+}
+
+const value = randomBytes(config.valueBytes);
+
+async function main(): Promise<void> {
+  const startedAt = new Date();
+  log(
+    `bench:raft on ${cpus().length}× ${cpus()[0]?.model ?? "?"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`,
+  );
+  log(
+    `load average before: ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" ")}`,
+  );
+  const minikv = config.minikv ? await benchMinikv() : { loads: new Map(), failoverMs: [], notes: [] };
+  const etcd = await benchEtcd();
+  printTable(startedAt, minikv, etcd);
+}
+
+async function benchMinikv(): Promise<SystemResult> {
+  const harness = await ProcessHarness.create("minikv-bench-raft-");
+  const stopOnSignal = onSignalCleanup(() => harness.cleanup());
+  try {
+    const cluster = await CoordCluster.start(harness, { size: 3, env: { MINIKV_LOG_LEVEL: "warn" } });
+    await cluster.waitForLeader(10_000);
+    const loads = await runLoads("minikv", async (c, prefix) => {
+      const leader = (await cluster.waitForLeader(10_000)).value;
+      const agent = new Agent({ keepAlive: true, maxSockets: c });
+      return {
+        send: async (i: number) => {
+          await cluster.propose(leader, `${prefix}${i}`, value, { agent, timeoutMs: 30_000 });
+        },
+        done: () => agent.destroy(),
+      };
+    });
+    const failoverMs = await measureFailovers(cluster);
+    return { loads, failoverMs, notes: [] };
+  } catch (err) {
+    process.stderr.write(`${harness.logTails(20)}\n`);
+    throw err;
+  } finally {
+    stopOnSignal();
+    await harness.cleanup();
+  }
+}
+
+async function benchEtcd(): Promise<SystemResult | string> {
+  if (!config.etcd) return "skipped (BENCH_ETCD=0)";
+  const reason = etcdUnavailableReason();
+  if (reason !== undefined) return reason;
+  log("starting etcd through ../shared/peers/etcd/start.sh");
+  const etcd = await EtcdPeer.start();
+  const stopOnSignal = onSignalCleanup(() => etcd.stop());
+  try {
+    const loads = await runLoads("etcd", (c, prefix) => {
+      const agent = new Agent({ keepAlive: true, maxSockets: c });
+      return Promise.resolve({
+        send: (i: number) => etcd.put(`${prefix}${i}`, value, agent),
+        done: () => agent.destroy(),
+      });
+    });
+    return { loads, failoverMs: [], notes: [] };
+  } finally {
+    stopOnSignal();
+    await etcd.stop();
+  }
+}
+
+interface Target {
+  send(i: number): Promise<void>;
+  done(): void;
+}
+
+/** Every concurrency, `runs` times, interleaved (c1, c64, c256, c1, …) so drift hits all alike. */
+async function runLoads(
+  system: string,
+  target: (c: number, prefix: string) => Promise<Target>,
+): Promise<Loads> {
+  const loads: Loads = new Map();
+  for (let run = 1; run <= config.runs; run++) {
+    for (const c of config.concurrencies) {
+      const count = Math.max(c, Math.round((config.countPerRun[c] ?? 1_000) * config.countScale));
+      const t = await target(c, `bench-${system}-r${run}-c${c}-`);
+      const result = await closedLoop({
+        count,
+        concurrency: c,
+        timeBoundMs: config.runTimeBoundMs,
+        send: (i) => t.send(i),
+      });
+      t.done();
+      const line = `${system} run ${run}/${config.runs} c=${c}: ${result.opsPerSec.toFixed(0)} ops/s p50 ${result.p50Ms.toFixed(2)} ms p99 ${result.p99Ms.toFixed(2)} ms ok ${result.ok} err ${result.errors}`;
+      log(result.firstError === undefined ? line : `${line} (first error: ${result.firstError})`);
+      loads.set(c, [...(loads.get(c) ?? []), result]);
+    }
+  }
+  return loads;
+}
+
+/**
+ * Failover time: kill -9 the leader, then propose through every survivor every few ms until
+ * one proposal commits; the time from the kill to that answer is one sample. The killed node
+ * restarts and catches up before the next round.
+ */
+async function measureFailovers(cluster: CoordCluster): Promise<number[]> {
+  const samples: number[] = [];
+  for (let round = 1; round <= config.failoverRounds; round++) {
+    const leader = (await cluster.waitForLeader(10_000)).value;
+    await sleep(300); // let heartbeats settle so every round starts from a steady leader
+    const killedAtMs = performance.now();
+    const killed = leader.kill("SIGKILL");
+    const committedAtMs = await firstCommit(cluster, `failover-${round}-`);
+    await killed;
+    const ms = committedAtMs - killedAtMs;
+    samples.push(ms);
+    log(`failover ${round}/${config.failoverRounds}: ${ms.toFixed(0)} ms (killed ${leader.name})`);
+    await leader.restart();
+    await waitForCatchUp(cluster, leader);
+  }
+  return samples;
+}
+
+async function firstCommit(cluster: CoordCluster, prefix: string): Promise<number> {
+  const survivors = cluster.running;
+  const deadlineMs = performance.now() + config.failoverBoundMs;
+  let committedAtMs: number | undefined;
+  let sent = 0;
+  const inFlight = new Map<ManagedProcess, number>();
+  const pending: Promise<void>[] = [];
+  while (committedAtMs === undefined && performance.now() < deadlineMs) {
+    for (const node of survivors) {
+      if ((inFlight.get(node) ?? 0) >= config.failoverProbesInFlightMax) continue;
+      inFlight.set(node, (inFlight.get(node) ?? 0) + 1);
+      const probe = cluster
+        .propose(node, `${prefix}${sent++}`, value, { timeoutMs: 2_000 })
+        .then(
+          () => void (committedAtMs ??= performance.now()),
+          () => undefined,
+        )
+        .finally(() => inFlight.set(node, (inFlight.get(node) ?? 1) - 1));
+      pending.push(probe);
+    }
+    await sleep(config.failoverProbeIntervalMs);
+  }
+  await Promise.all(pending);
+  if (committedAtMs === undefined)
+    throw new Error(`no proposal committed within ${config.failoverBoundMs} ms of the kill`);
+  return committedAtMs;
+}
+
+async function waitForCatchUp(cluster: CoordCluster, node: ManagedProcess): Promise<void> {
+  await waitFor(
+    `${node.name} to catch up`,
+    async () => {
+      const leader = await cluster.leader();
+      if (leader === undefined) return undefined;
+      const [mine, theirs] = await Promise.all([cluster.clusterOf(node), cluster.clusterOf(leader)]);
+      return mine.self.appliedIndex >= theirs.self.commitIndex ? true : undefined;
+    },
+    { timeoutMs: 30_000, intervalMs: 50 },
+  );
+}
+
+function printTable(startedAt: Date, minikv: SystemResult, etcd: SystemResult | string): void {
+  const etcdLoads = typeof etcd === "string" ? undefined : etcd.loads;
+  const rows = [
+    "| case | minikv proposals/s | minikv p50 ms | minikv p99 ms | etcd puts/s | etcd p50 ms | etcd p99 ms | minikv / etcd |",
+    "|---|---|---|---|---|---|---|---|",
+  ];
+  for (const c of config.concurrencies) {
+    const ours = minikv.loads.get(c) ?? [];
+    const theirs = etcdLoads?.get(c) ?? [];
+    const ratio =
+      theirs.length === 0 || ours.length === 0
+        ? "–"
+        : `${(median(ours.map((r) => r.opsPerSec)) / median(theirs.map((r) => r.opsPerSec))).toFixed(2)}×`;
+    rows.push(`| 256 B, c=${c} | ${cells(ours)} | ${cells(theirs)} | ${ratio} |`);
+  }
+  rows.push(
+    `| leader failover (kill -9 → next commit), ${minikv.failoverMs.length} rounds | ${spread(minikv.failoverMs)} ms | | | | | | |`,
+  );
+  const errors = [...minikv.loads.values(), ...(etcdLoads?.values() ?? [])]
+    .flat()
+    .reduce((n, r) => n + r.errors, 0);
+  process.stdout.write(
+    [
+      "",
+      `bench:raft — ${startedAt.toISOString()} — ${cpus().length}× ${cpus()[0]?.model ?? "?"}, node ${process.version}`,
+      `median (min–max) of ${config.runs} runs; closed loop, keep-alive node:http; 256-byte values; fsync on`,
+      "",
+      ...rows,
+      "",
+      `etcd: ${typeof etcd === "string" ? etcd : "3 members via ../shared/peers/etcd (3.4, defaults, nice 0), leader's /v3/kv/put"}`,
+      `errors: ${errors}; load average after: ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(" ")}`,
+      `goals: c=256 proposals/s ≥ etcd's: ${goalThroughput(minikv, etcdLoads)}; failover median < 500 ms: ${minikv.failoverMs.length === 0 ? "not measured" : median(minikv.failoverMs) < 500 ? "met" : "NOT met"}`,
+      "",
+    ].join("\n"),
+  );
+}
+
+function cells(results: readonly LoadResult[]): string {
+  if (results.length === 0) return "– | – | –";
+  return [
+    spread(results.map((r) => r.opsPerSec)),
+    spread(
+      results.map((r) => r.p50Ms),
+      1,
+    ),
+    spread(
+      results.map((r) => r.p99Ms),
+      1,
+    ),
+  ].join(" | ");
+}
+
+function goalThroughput(minikv: SystemResult, etcd: Loads | undefined): string {
+  const theirs = etcd?.get(256);
+  if (theirs === undefined) return "not compared (no etcd run)";
+  const ours = median((minikv.loads.get(256) ?? []).map((r) => r.opsPerSec));
+  return ours >= median(theirs.map((r) => r.opsPerSec)) ? "met" : "NOT met";
+}
+
+/** Runs `cleanup` and exits 130 on SIGINT/SIGTERM; returns the function that unregisters it. */
+function onSignalCleanup(cleanup: () => Promise<void>): () => void {
+  const handler = (): void => {
+    void cleanup().finally(() => process.exit(130));
+  };
+  process.once("SIGINT", handler);
+  process.once("SIGTERM", handler);
+  return () => {
+    process.off("SIGINT", handler);
+    process.off("SIGTERM", handler);
+  };
+}
+
+function log(line: string): void {
+  process.stderr.write(`[bench:raft ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(
+    `bench:raft failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+  );
+  process.exitCode = 1;
+});
