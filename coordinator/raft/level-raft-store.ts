@@ -1,0 +1,253 @@
+/**
+ * The Raft log and hard state in LevelDB. Every save() is ONE LevelDB batch written with
+ * `sync: true`, so a Ready's entries and hard state become durable together, before the
+ * driver sends any message that depends on them (Figure 2).
+ *
+ * Keyspace (buffer keys):
+ *   "e" + u64 index  → u32 crc32c, u8 version, u8 type, u64 term, data   (one log entry)
+ *   "mbase"          → u32 crc32c, u64 index the log restarts after (firstIndex - 1)
+ *   "mhard"          → u32 crc32c, JSON hard state
+ *   "mpeers"         → u32 crc32c, JSON peer addresses
+ * Every value's CRC is checked on read (pair assertion around the disk): DATA_CORRUPT.
+ */
+import { Level } from "level";
+import { ErrorCode, MinikvError } from "../../common/errors.js";
+import { crc32c } from "../../common/hashing.js";
+import type { Entry, EntryType, HardState } from "./core/types.js";
+import { EMPTY_HARD_STATE } from "./storage.js";
+import type { PeerAddresses, RaftStorage, StorageUpdate } from "./storage.js";
+import type { LogBounds } from "./storage-update.js";
+import { checkRange, planUpdate } from "./storage-update.js";
+
+type Db = Level<Buffer, Buffer>;
+type BatchOp = { type: "put"; key: Buffer; value: Buffer } | { type: "del"; key: Buffer };
+
+const ENTRY_PREFIX = 0x65; // "e"
+const KEY_BASE = Buffer.from("mbase");
+const KEY_HARD = Buffer.from("mhard");
+const KEY_PEERS = Buffer.from("mpeers");
+const ENTRY_VERSION = 1;
+const TYPE_CODES: Readonly<Record<EntryType, number>> = { normal: 0, confChange: 1 };
+
+function entryKey(index: number): Buffer {
+  const key = Buffer.alloc(9);
+  key[0] = ENTRY_PREFIX;
+  key.writeBigUInt64BE(BigInt(index), 1);
+  return key;
+}
+
+function corrupt(message: string): MinikvError {
+  return new MinikvError(ErrorCode.DATA_CORRUPT, `raft log: ${message}`);
+}
+
+function seal(body: Buffer): Buffer {
+  const out = Buffer.alloc(4 + body.length);
+  out.writeUInt32BE(crc32c(body));
+  body.copy(out, 4);
+  return out;
+}
+
+function unseal(value: Buffer, what: string): Buffer {
+  if (value.length < 4) throw corrupt(`${what} is truncated`);
+  const body = value.subarray(4);
+  if (crc32c(body) !== value.readUInt32BE(0)) throw corrupt(`${what} fails its CRC`);
+  return body;
+}
+
+export function encodeEntryValue(entry: Entry): Buffer {
+  const body = Buffer.alloc(10 + entry.data.byteLength);
+  body[0] = ENTRY_VERSION;
+  body[1] = TYPE_CODES[entry.type];
+  body.writeBigUInt64BE(BigInt(entry.term), 2);
+  body.set(entry.data, 10);
+  return seal(body);
+}
+
+export function decodeEntryValue(index: number, value: Buffer): Entry {
+  const body = unseal(value, `entry ${index}`);
+  if (body.length < 10 || body[0] !== ENTRY_VERSION) throw corrupt(`entry ${index} has an unknown format`);
+  const type: EntryType | undefined = body[1] === 0 ? "normal" : body[1] === 1 ? "confChange" : undefined;
+  if (type === undefined) throw corrupt(`entry ${index} has an unknown type`);
+  return { index, term: Number(body.readBigUInt64BE(2)), type, data: Uint8Array.from(body.subarray(10)) };
+}
+
+function encodeJson(value: unknown): Buffer {
+  return seal(Buffer.from(JSON.stringify(value), "utf8"));
+}
+
+async function readJson(db: Db, key: Buffer): Promise<unknown> {
+  const value = await db.get(key);
+  if (value === undefined) return undefined;
+  try {
+    return JSON.parse(unseal(value, key.toString()).toString("utf8")) as unknown;
+  } catch (cause) {
+    throw cause instanceof MinikvError ? cause : corrupt(`${key.toString()} is not JSON`);
+  }
+}
+
+function parseHardState(value: unknown): HardState {
+  if (value === undefined) return EMPTY_HARD_STATE;
+  const { term, vote, commit } = value as Record<string, unknown>;
+  if (
+    typeof term !== "number" ||
+    typeof commit !== "number" ||
+    !(vote === null || typeof vote === "string")
+  ) {
+    throw corrupt("hard state is malformed");
+  }
+  return { term, vote, commit };
+}
+
+function parsePeers(value: unknown): PeerAddresses {
+  if (value === undefined) return {};
+  if (typeof value !== "object" || value === null) throw corrupt("peer addresses are malformed");
+  for (const address of Object.values(value))
+    if (typeof address !== "string") throw corrupt("bad peer address");
+  return value as PeerAddresses;
+}
+
+async function edgeIndex(db: Db, reverse: boolean): Promise<number | undefined> {
+  const keys = await db
+    .keys({ gt: entryKey(0), lte: entryKey(Number.MAX_SAFE_INTEGER), reverse, limit: 1 })
+    .all();
+  return keys[0]?.readBigUInt64BE(1) === undefined ? undefined : Number(keys[0].readBigUInt64BE(1));
+}
+
+/** Deletes of every entry key in [lo, hi]. */
+function deletes(lo: number, hi: number): BatchOp[] {
+  const ops: BatchOp[] = [];
+  for (let i = lo; i <= hi; i++) ops.push({ type: "del", key: entryKey(i) });
+  return ops;
+}
+
+export class LevelRaftStore implements RaftStorage {
+  private syncs = 0;
+
+  private constructor(
+    private readonly db: Db,
+    private bounds: LogBounds,
+    private hard: HardState,
+    private peers: PeerAddresses,
+  ) {}
+
+  /** Opens (creating if needed) the store in directory `path`; DATA_CORRUPT if it is damaged. */
+  static async open(path: string): Promise<LevelRaftStore> {
+    const db: Db = new Level<Buffer, Buffer>(path, { keyEncoding: "buffer", valueEncoding: "buffer" });
+    await db.open();
+    try {
+      const baseValue = await db.get(KEY_BASE);
+      const base = baseValue === undefined ? 0 : Number(unseal(baseValue, "log base").readBigUInt64BE(0));
+      const first = await edgeIndex(db, false);
+      const last = (await edgeIndex(db, true)) ?? base;
+      if (first !== undefined && first !== base + 1)
+        throw corrupt(`log starts at ${first}, expected ${base + 1}`);
+      const hard = parseHardState(await readJson(db, KEY_HARD));
+      const peers = parsePeers(await readJson(db, KEY_PEERS));
+      return new LevelRaftStore(db, { first: base + 1, last }, hard, peers);
+    } catch (err) {
+      await db.close();
+      throw err;
+    }
+  }
+
+  firstIndex(): number {
+    return this.bounds.first;
+  }
+
+  lastIndex(): number {
+    return this.bounds.last;
+  }
+
+  async entries(lo: number, hi: number): Promise<Entry[]> {
+    checkRange(this.bounds, lo, hi);
+    if (lo === hi) return [];
+    const rows = await this.db.iterator({ gte: entryKey(lo), lt: entryKey(hi) }).all();
+    const out = rows.map(([key, value], i) => {
+      const index = Number(key.readBigUInt64BE(1));
+      if (index !== lo + i) throw corrupt(`entry ${lo + i} is missing`);
+      return decodeEntryValue(index, value);
+    });
+    if (out.length !== hi - lo) throw corrupt(`entries [${lo + out.length}, ${hi}) are missing`);
+    return out;
+  }
+
+  append(entries: readonly Entry[]): Promise<void> {
+    return this.save({ entries });
+  }
+
+  compact(index: number): Promise<void> {
+    return this.save({ compactTo: index });
+  }
+
+  reset(index: number): Promise<void> {
+    return this.save({ resetTo: index });
+  }
+
+  hardState(): HardState {
+    return this.hard;
+  }
+
+  setHardState(hardState: HardState): Promise<void> {
+    return this.save({ hardState });
+  }
+
+  peerAddresses(): PeerAddresses {
+    return this.peers;
+  }
+
+  setPeerAddresses(peerAddresses: PeerAddresses): Promise<void> {
+    return this.save({ peerAddresses });
+  }
+
+  async save(update: StorageUpdate): Promise<void> {
+    const next = planUpdate(this.bounds, this.hard, update);
+    const ops = this.batchOps(update, next);
+    await this.db.batch(ops, { sync: true });
+    this.syncs += 1;
+    this.bounds = next;
+    if (update.hardState !== undefined && update.hardState !== null) this.hard = { ...update.hardState };
+    if (update.peerAddresses !== undefined && update.peerAddresses !== null) {
+      this.peers = { ...update.peerAddresses };
+    }
+  }
+
+  /** The LevelDB operations of one update, in the order they take effect. */
+  private batchOps(update: StorageUpdate, next: LogBounds): BatchOp[] {
+    let { first, last } = this.bounds;
+    const ops: BatchOp[] = [];
+    if (update.resetTo !== undefined && update.resetTo !== null) {
+      ops.push(...deletes(first, last));
+      first = update.resetTo + 1;
+      last = update.resetTo;
+    }
+    const head = update.entries?.[0];
+    if (head !== undefined && update.entries !== undefined) {
+      const newLast = head.index + update.entries.length - 1;
+      ops.push(...deletes(newLast + 1, last));
+      for (const entry of update.entries)
+        ops.push({ type: "put", key: entryKey(entry.index), value: encodeEntryValue(entry) });
+      last = newLast;
+    }
+    if (next.first > first) ops.push(...deletes(first, Math.min(last, next.first - 1)));
+    if (next.first !== this.bounds.first) {
+      const base = Buffer.alloc(8);
+      base.writeBigUInt64BE(BigInt(next.first - 1));
+      ops.push({ type: "put", key: KEY_BASE, value: seal(base) });
+    }
+    if (update.hardState !== undefined && update.hardState !== null) {
+      ops.push({ type: "put", key: KEY_HARD, value: encodeJson(update.hardState) });
+    }
+    if (update.peerAddresses !== undefined && update.peerAddresses !== null) {
+      ops.push({ type: "put", key: KEY_PEERS, value: encodeJson(update.peerAddresses) });
+    }
+    return ops;
+  }
+
+  syncCount(): number {
+    return this.syncs;
+  }
+
+  close(): Promise<void> {
+    return this.db.close();
+  }
+}
