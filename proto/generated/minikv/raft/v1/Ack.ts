@@ -1,0 +1,8 @@
+// Original file: /work/main/proto/raft.proto
+
+
+export interface Ack {
+}
+
+export interface Ack__Output {
+}

@@ -1,0 +1,12 @@
+// Original file: /work/main/proto/raft.proto
+
+
+export interface ConfState {
+  'voters'?: (string)[];
+  'learners'?: (string)[];
+}
+
+export interface ConfState__Output {
+  'voters': (string)[];
+  'learners': (string)[];
+}

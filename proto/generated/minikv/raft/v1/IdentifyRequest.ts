@@ -1,0 +1,10 @@
+// Original file: /work/main/proto/raft.proto
+
+
+export interface IdentifyRequest {
+  'from_id'?: (string);
+}
+
+export interface IdentifyRequest__Output {
+  'from_id': (string);
+}
