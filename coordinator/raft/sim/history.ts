@@ -1,0 +1,93 @@
+import type { KvInput, KvOperation, KvOutput } from "./kv-model.js";
+
+/** How a client operation ended. */
+export type Outcome =
+  | { readonly kind: "ok"; readonly output: KvOutput }
+  /** Definitely did not take effect (e.g. rejected before it was proposed). */
+  | { readonly kind: "fail"; readonly reason: string }
+  /** Timed out or its server crashed: it may or may not have taken effect. */
+  | { readonly kind: "unknown"; readonly reason: string };
+
+export interface HistoryEntry {
+  readonly id: number;
+  readonly clientId: number;
+  readonly input: KvInput;
+  /** Strictly increasing event numbers (call < return), so no two events tie. */
+  readonly call: number;
+  readonly callTick: number;
+  returnEvent: number | null;
+  returnTick: number | null;
+  outcome: Outcome | null;
+}
+
+/**
+ * The clients' view of the run: each operation's invocation and completion on the virtual
+ * clock. Event numbers come from one counter, so the real-time order the checker relies on
+ * is exactly the order in which the simulator produced the events.
+ */
+export class History {
+  private readonly entries: HistoryEntry[] = [];
+  private nextEvent = 0;
+
+  invoke(clientId: number, input: KvInput, tick: number): HistoryEntry {
+    const entry: HistoryEntry = {
+      id: this.entries.length,
+      clientId,
+      input,
+      call: this.nextEvent++,
+      callTick: tick,
+      returnEvent: null,
+      returnTick: null,
+      outcome: null,
+    };
+    this.entries.push(entry);
+    return entry;
+  }
+
+  complete(entry: HistoryEntry, outcome: Outcome, tick: number): void {
+    if (entry.outcome !== null) throw new Error(`operation ${entry.id} completed twice`);
+    entry.outcome = outcome;
+    entry.returnEvent = this.nextEvent++;
+    entry.returnTick = tick;
+  }
+
+  all(): readonly HistoryEntry[] {
+    return this.entries;
+  }
+
+  counts(): { ok: number; fail: number; unknown: number; pending: number } {
+    const counts = { ok: 0, fail: 0, unknown: 0, pending: 0 };
+    for (const entry of this.entries) counts[entry.outcome?.kind ?? "pending"]++;
+    return counts;
+  }
+
+  /**
+   * The operations for the linearizability checker: failed ones dropped, unknown and
+   * pending ones kept with an open end, except reads, which change nothing.
+   */
+  operations(): KvOperation[] {
+    const out: KvOperation[] = [];
+    for (const entry of this.entries) {
+      const outcome = entry.outcome;
+      if (outcome?.kind === "fail") continue;
+      if (outcome?.kind === "ok") {
+        out.push({
+          clientId: entry.clientId,
+          input: entry.input,
+          output: outcome.output,
+          call: entry.call,
+          return: entry.returnEvent,
+        });
+      } else if (entry.input.kind !== "get") {
+        out.push({
+          clientId: entry.clientId,
+          input: entry.input,
+          output: null,
+          call: entry.call,
+          return: null,
+        });
+      }
+    }
+    return out;
+  }
+}
