@@ -1,0 +1,226 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { ErrorCode } from "../common/errors.js";
+import type { DiskStore } from "./disk-store.js";
+import { chunksOf, headerFor, putValue, readAll, seededBytes, tempVolume } from "./store-test-support.js";
+import type { TempVolume } from "./store-test-support.js";
+
+// Issue 2 §2 "2PC, volume side" and "Reads"; VolumeStore contract (volume/store-api.ts).
+
+let volume: TempVolume;
+let store: DiskStore | undefined;
+
+async function open(): Promise<DiskStore> {
+  store = await volume.open();
+  return store;
+}
+
+async function reopen(): Promise<DiskStore> {
+  await store?.close();
+  return open();
+}
+
+afterEach(async () => {
+  await store?.close();
+  store = undefined;
+  await volume?.remove();
+});
+
+describe("DiskStore 2PC semantics", () => {
+  it("prepare is invisible until commit, then reads back byte-exact and survives a restart", async () => {
+    volume = await tempVolume();
+    const s = await open();
+    const value = seededBytes(1, 300_000);
+    await s.prepare(headerFor("t1", "a/b.bin", value), chunksOf(value, 7_777));
+    expect(s.stat("a/b.bin")).toBeUndefined();
+    expect(s.listKeys(undefined, true).map((e) => [e.key, e.prepared])).toEqual([["a/b.bin", true]]);
+    await s.commit("t1", 5);
+    expect(s.stat("a/b.bin")).toMatchObject({ size: value.length, version: 5, txid: "t1", prepared: false });
+    expect((await readAll(s.read("a/b.bin"))).equals(value)).toBe(true);
+    const again = await reopen();
+    expect(again.stat("a/b.bin")).toMatchObject({ size: value.length, version: 5 });
+    expect((await readAll(again.read("a/b.bin"))).equals(value)).toBe(true);
+  });
+
+  it("restart preserves prepared records, which can then be committed or aborted", async () => {
+    volume = await tempVolume();
+    const s = await open();
+    const a = seededBytes(2, 1000);
+    await s.prepare(headerFor("ta", "k-a", a), chunksOf(a));
+    await s.prepare(headerFor("tb", "k-b", a), chunksOf(a));
+    const r = await reopen();
+    expect(r.listKeys(undefined, true).map((e) => e.txid)).toEqual(["ta", "tb"]);
+    expect(
+      r
+        .preparedOlderThan(0)
+        .map((e) => e.txid)
+        .sort(),
+    ).toEqual(["ta", "tb"]);
+    await r.commit("ta", 1);
+    await r.abort("tb");
+    const r2 = await reopen();
+    expect(r2.stat("k-a")?.version).toBe(1);
+    expect(r2.stat("k-b")).toBeUndefined();
+    expect(r2.listKeys(undefined, true).map((e) => e.key)).toEqual(["k-a"]);
+  });
+
+  it("commit is idempotent, unknown txids are TX_NOT_FOUND, abort of unknown resolves", async () => {
+    volume = await tempVolume();
+    const s = await open();
+    await putValue(s, "k", Buffer.from("v"), 3, "t");
+    await s.commit("t", 3);
+    await expect(s.commit("nope", 1)).rejects.toMatchObject({ code: ErrorCode.TX_NOT_FOUND });
+    await s.abort("nope");
+    await s.prepare(headerFor("t2", "k", Buffer.from("w")), chunksOf(Buffer.from("w")));
+    await s.abort("t2");
+    await expect(s.commit("t2", 9)).rejects.toMatchObject({ code: ErrorCode.TX_NOT_FOUND });
+    expect(s.stat("k")?.version).toBe(3);
+  });
+
+  it("a reused txid is CONFLICT", async () => {
+    volume = await tempVolume();
+    const s = await open();
+    await putValue(s, "k", Buffer.from("v"), 3, "t");
+    await expect(
+      s.prepare(headerFor("t", "k2", Buffer.from("x")), chunksOf(Buffer.from("x"))),
+    ).rejects.toMatchObject({
+      code: ErrorCode.CONFLICT,
+    });
+  });
+
+  it("size and checksum mismatches and failing bodies leave nothing visible", async () => {
+    volume = await tempVolume();
+    const s = await open();
+    const value = seededBytes(3, 5000);
+    const short = { ...headerFor("t1", "k", value), size: 6000 };
+    await expect(s.prepare(short, chunksOf(value))).rejects.toMatchObject({ code: ErrorCode.SIZE_MISMATCH });
+    const long = { ...headerFor("t2", "k", value), size: 4000 };
+    await expect(s.prepare(long, chunksOf(value, 1000))).rejects.toMatchObject({
+      code: ErrorCode.SIZE_MISMATCH,
+    });
+    const badCrc = { ...headerFor("t3", "k", value), crc32c: 12345 };
+    await expect(s.prepare(badCrc, chunksOf(value))).rejects.toMatchObject({
+      code: ErrorCode.CHECKSUM_MISMATCH,
+    });
+    async function* failing(): AsyncGenerator<Uint8Array> {
+      yield await Promise.resolve(value.subarray(0, 100));
+      throw new Error("client went away");
+    }
+    await expect(s.prepare(headerFor("t4", "k", value), failing())).rejects.toMatchObject({
+      code: ErrorCode.CLIENT_ABORTED,
+    });
+    await expect(s.prepare(headerFor("t5", "", value), chunksOf(value))).rejects.toMatchObject({
+      code: ErrorCode.INVALID_KEY,
+    });
+    expect(s.listKeys(undefined, true)).toEqual([]);
+    expect(s.stats().preparedCount).toBe(0);
+    const r = await reopen();
+    expect(r.listKeys(undefined, true)).toEqual([]);
+  });
+
+  it("the highest committed version wins, even when an older one commits later", async () => {
+    volume = await tempVolume();
+    const s = await open();
+    const v1 = Buffer.from("one");
+    const v2 = Buffer.from("two");
+    await s.prepare(headerFor("t1", "k", v1), chunksOf(v1));
+    await s.prepare(headerFor("t2", "k", v2), chunksOf(v2));
+    await s.commit("t2", 20);
+    await s.commit("t1", 10);
+    expect((await readAll(s.read("k"))).toString()).toBe("two");
+    await expect(readAll(s.read("k", { version: 10 }))).rejects.toMatchObject({
+      code: ErrorCode.KEY_NOT_FOUND,
+    });
+    const r = await reopen();
+    expect((await readAll(r.read("k"))).toString()).toBe("two");
+    expect(r.stat("k")?.version).toBe(20);
+  });
+
+  it("delete tombstones versions up to its own, and hides an older version committed after it", async () => {
+    volume = await tempVolume();
+    const s = await open();
+    await putValue(s, "k", Buffer.from("v5"), 5);
+    const late = Buffer.from("late");
+    await s.prepare(headerFor("late", "k", late), chunksOf(late));
+    expect(await s.delete("k", 3)).toBe(false);
+    expect(s.stat("k")?.version).toBe(5);
+    expect(await s.delete("k", 7)).toBe(true);
+    expect(s.stat("k")).toBeUndefined();
+    await s.commit("late", 6);
+    expect(s.stat("k")).toBeUndefined();
+    expect(await s.delete("k", 7)).toBe(false);
+    await expect(readAll(s.read("k"))).rejects.toMatchObject({ code: ErrorCode.KEY_NOT_FOUND });
+    const r = await reopen();
+    expect(r.stat("k")).toBeUndefined();
+    await putValue(r, "k", Buffer.from("v8"), 8);
+    expect((await readAll(r.read("k"))).toString()).toBe("v8");
+  });
+
+  it("range reads return exactly the requested bytes; bad ranges are RANGE_NOT_SATISFIABLE", async () => {
+    volume = await tempVolume();
+    const s = await open();
+    const value = seededBytes(4, 200_000);
+    await putValue(s, "big", value, 1);
+    for (const [offset, length] of [
+      [0, 1],
+      [65_535, 2],
+      [65_536, 65_536],
+      [100_000, 100_000],
+      [199_999, 1],
+      [200_000, 0],
+      [0, 200_000],
+    ] as const) {
+      const got = await readAll(s.read("big", { offset, length }));
+      expect(got.equals(value.subarray(offset, offset + length)), `${offset}+${length}`).toBe(true);
+    }
+    expect((await readAll(s.read("big", { offset: 150_000 }))).equals(value.subarray(150_000))).toBe(true);
+    await expect(readAll(s.read("big", { offset: 200_001 }))).rejects.toMatchObject({
+      code: ErrorCode.RANGE_NOT_SATISFIABLE,
+    });
+    await expect(readAll(s.read("big", { offset: 10, length: 199_999 }))).rejects.toMatchObject({
+      code: ErrorCode.RANGE_NOT_SATISFIABLE,
+    });
+  });
+
+  it("stores empty values", async () => {
+    volume = await tempVolume();
+    const s = await open();
+    await putValue(s, "empty", Buffer.alloc(0), 1);
+    expect((await readAll(s.read("empty"))).length).toBe(0);
+    expect((await s.checksum("empty")).crc32c).toBe(0);
+  });
+
+  it("checksum recomputes the CRC32C over the stored bytes", async () => {
+    volume = await tempVolume();
+    const s = await open();
+    const value = seededBytes(5, 70_000);
+    await putValue(s, "k", value, 2);
+    const result = await s.checksum("k");
+    expect(result).toMatchObject({ key: "k", size: 70_000, version: 2 });
+    expect(result.crc32c).toBe(result.recordedCrc32c);
+    expect(result.crc32c).toBe(headerFor("x", "k", value).crc32c);
+  });
+
+  it("listKeys filters by shard and sorts in UTF-8 byte order", async () => {
+    volume = await tempVolume();
+    const s = await open();
+    const keys = ["b", "a", "\u{1F600}", "\uFF21", "a/b"];
+    for (const [i, key] of keys.entries()) await putValue(s, key, Buffer.from(key), i + 1);
+    expect(s.listKeys(undefined, false).map((e) => e.key)).toEqual(["a", "a/b", "b", "\uFF21", "\u{1F600}"]);
+    const { shardOf } = await import("../common/hashing.js");
+    const shard = shardOf("b");
+    expect(s.listKeys(shard, false).every((e) => shardOf(e.key) === shard)).toBe(true);
+    expect(s.listKeys(shard, false).map((e) => e.key)).toContain("b");
+  });
+
+  it("concurrent prepares share fsyncs and all land", async () => {
+    volume = await tempVolume();
+    const s = await open();
+    await Promise.all(
+      Array.from({ length: 64 }, (_, i) => putValue(s, `key-${i}`, seededBytes(i + 10, 4096), i + 1)),
+    );
+    for (let i = 0; i < 64; i++) {
+      expect((await readAll(s.read(`key-${i}`))).equals(seededBytes(i + 10, 4096))).toBe(true);
+    }
+    expect(s.stats().keys).toBe(64);
+  });
+});

@@ -1,0 +1,556 @@
+import type { Registry } from "prom-client";
+import type { Logger } from "pino";
+import { ErrorCode, MinikvError, assert } from "../common/errors.js";
+import { shardOf } from "../common/hashing.js";
+import { limits } from "../common/limits.js";
+import { createLogger } from "../common/logger.js";
+import { compareKeys, validateKey } from "../common/keys.js";
+import { diskSpaceOf } from "./durable-fs.js";
+import type { DiskSpace } from "./durable-fs.js";
+import { engineLimits } from "./engine-limits.js";
+import { KeyIndex } from "./key-index.js";
+import type { IndexedValue, PreparedEntry } from "./key-index.js";
+import { writePreparedValue } from "./prepare-writer.js";
+import { writeDecisionRecord } from "./decision-writer.js";
+import { RecordType } from "./record-codec.js";
+import type { DecodedHead } from "./record-codec.js";
+import { recover } from "./recovery.js";
+import type { RecoveryReport } from "./recovery.js";
+import { SegmentSet } from "./segment-set.js";
+import type { SegmentFile } from "./segment-file.js";
+import { createStoreMetrics } from "./store-metrics.js";
+import type { StoreMetrics } from "./store-metrics.js";
+import type {
+  ChecksumResult,
+  CompactResult,
+  PrepareHeader,
+  ReadOptions,
+  StoreStats,
+  StoredValueInfo,
+  VolumeStore,
+} from "./store-api.js";
+import { computeValueCrc, streamVerifiedValue } from "./value-reader.js";
+import { WriteAheadLog } from "./wal.js";
+
+/** How to open a volume's storage engine. Everything but the two directories has a default. */
+export interface DiskStoreOptions {
+  /** Segment files, bloom filters, index snapshots, compaction markers. */
+  readonly dataDir: string;
+  /** WAL files (may be a faster device). */
+  readonly walDir: string;
+  /** Roll size of segments; default limits.segmentBytesDefault. */
+  readonly segmentBytesMax?: number;
+  /** An index snapshot is written this often when the WAL has grown (default 60 s; 0: only on close). */
+  readonly snapshotIntervalMs?: number;
+  /** ...and after this many WAL records, whichever comes first (default 100,000). */
+  readonly snapshotEveryWalRecords?: number;
+  /** A sealed segment whose garbage passes this fraction is compacted automatically (default 0.5). */
+  readonly compactionGarbageRatio?: number;
+  /** How often the automatic compaction looks for such segments (default 30 s; 0: never). */
+  readonly compactionCheckIntervalMs?: number;
+  /** Target false-positive rate of the per-segment bloom filters (default 0.01). */
+  readonly bloomFalsePositiveRate?: number;
+  readonly registry?: Registry;
+  readonly logger?: Logger;
+  /** Clock (ms since the epoch); tests pass their own. */
+  readonly now?: () => number;
+  /** Free/total bytes of a directory's file system; tests pass their own. */
+  readonly diskSpace?: (dir: string) => Promise<DiskSpace>;
+}
+
+interface InflightPrepare {
+  stopReason: MinikvError | undefined;
+  readonly done: Promise<unknown>;
+}
+
+const DISK_SPACE_REFRESH_MS = 5_000;
+
+/**
+ * The volume's storage engine on local disk (docs/volume-format.md): append-only segments
+ * of CRC-checked records, a group-committed WAL, an in-memory index. See VolumeStore for
+ * the contract; `openDiskStore` recovers the volume before it resolves.
+ */
+export class DiskStore implements VolumeStore {
+  private readonly index = new KeyIndex();
+  private readonly inflightPrepares = new Map<string, InflightPrepare>();
+  private readonly decisionChains = new Map<string, Promise<unknown>>();
+  private readonly keyChains = new Map<string, Promise<unknown>>();
+  private readonly pendingOps = new Set<Promise<unknown>>();
+  private readonly metrics: StoreMetrics;
+  private readonly now: () => number;
+  private closing = false;
+  private lastDiskSpace: DiskSpace = { freeBytes: 0, totalBytes: 0 };
+  private diskSpaceTimer: NodeJS.Timeout | undefined;
+  private recoveryReport: RecoveryReport | undefined;
+  readonly logger: Logger;
+  private readonly segments: SegmentSet;
+  private wal!: WriteAheadLog;
+
+  private constructor(private readonly options: DiskStoreOptions) {
+    this.logger = options.logger ?? createLogger("volume-store");
+    this.now = options.now ?? Date.now;
+    this.metrics = createStoreMetrics(options.registry, {
+      keys: () => this.index.keyCount,
+      prepared: () => this.index.prepared.size,
+      liveBytes: () => this.index.totalLiveBytes(),
+      usedBytes: () => this.segments.totalBytes,
+    });
+    this.segments = new SegmentSet({
+      dataDir: options.dataDir,
+      segmentBytesMax: options.segmentBytesMax ?? limits.segmentBytesDefault,
+      logger: this.logger,
+      onSegmentSync: () => this.metrics.segmentFsyncs.inc(),
+      onSealed: () => undefined,
+    });
+  }
+
+  /** Opens (creating when empty) and recovers a volume. */
+  static async open(options: DiskStoreOptions): Promise<DiskStore> {
+    const store = new DiskStore(options);
+    await store.start();
+    return store;
+  }
+
+  private async start(): Promise<void> {
+    await this.segments.openAll();
+    this.wal = await WriteAheadLog.open({
+      dir: this.options.walDir,
+      logger: this.logger,
+      onFlush: (records) => {
+        this.metrics.walFsyncs.inc();
+        this.metrics.walRecords.inc(records);
+        this.metrics.walBatchRecords.observe(records);
+      },
+    });
+    await this.segments.startActive();
+    this.recoveryReport = await recover({
+      index: this.index,
+      segments: this.segments,
+      wal: this.wal,
+      logger: this.logger,
+    });
+    await this.refreshDiskSpace();
+    this.diskSpaceTimer = setInterval(() => void this.refreshDiskSpace(), DISK_SPACE_REFRESH_MS);
+    this.diskSpaceTimer.unref();
+    this.logger.info({ ...this.recoveryReport, keys: this.index.keyCount }, "volume store open");
+  }
+
+  /** What the last open found and did (for logs, tests and the benchmark). */
+  get recovery(): RecoveryReport | undefined {
+    return this.recoveryReport;
+  }
+
+  // ---- writes --------------------------------------------------------------------------
+
+  prepare(header: PrepareHeader, body: AsyncIterable<Uint8Array>): Promise<void> {
+    return this.track(async () => {
+      this.checkPrepareHeader(header);
+      if (
+        this.inflightPrepares.has(header.txid) ||
+        this.index.prepared.has(header.txid) ||
+        this.index.recentDecisions.has(header.txid)
+      ) {
+        throw new MinikvError(ErrorCode.CONFLICT, `txid ${header.txid} was already used`);
+      }
+      if (this.index.prepared.size + this.inflightPrepares.size >= limits.preparedTxMax) {
+        throw new MinikvError(
+          ErrorCode.OVERLOADED,
+          `${limits.preparedTxMax} prepared writes are waiting for a decision`,
+        );
+      }
+      if (header.size > this.lastDiskSpace.freeBytes && this.lastDiskSpace.totalBytes > 0) {
+        throw new MinikvError(ErrorCode.DISK_FULL, `no room for ${header.size} bytes`);
+      }
+      const work = this.runPrepare(header, body);
+      this.inflightPrepares.set(header.txid, { stopReason: undefined, done: work.catch(() => undefined) });
+      try {
+        await work;
+      } finally {
+        this.inflightPrepares.delete(header.txid);
+      }
+    });
+  }
+
+  private checkPrepareHeader(header: PrepareHeader): void {
+    validateKey(header.key);
+    const txidBytes = Buffer.byteLength(header.txid, "utf8");
+    if (txidBytes === 0 || txidBytes > engineLimits.txidBytesMax || !header.txid.isWellFormed()) {
+      throw new MinikvError(
+        ErrorCode.INVALID_ARGUMENT,
+        `txid must be 1..${engineLimits.txidBytesMax} bytes of UTF-8`,
+      );
+    }
+    if (!Number.isSafeInteger(header.size) || header.size < 0 || header.size > limits.blobBytesMax) {
+      throw new MinikvError(
+        ErrorCode.TOO_LARGE,
+        `size must be 0..${limits.blobBytesMax} bytes, got ${header.size}`,
+      );
+    }
+    if (!Number.isInteger(header.crc32c) || header.crc32c < 0 || header.crc32c > 0xffff_ffff) {
+      throw new MinikvError(ErrorCode.INVALID_ARGUMENT, "crc32c must be a u32");
+    }
+    if (
+      Buffer.byteLength(header.contentType, "utf8") > limits.contentTypeBytesMax ||
+      !header.contentType.isWellFormed()
+    ) {
+      throw new MinikvError(
+        ErrorCode.INVALID_ARGUMENT,
+        `content type longer than ${limits.contentTypeBytesMax} bytes`,
+      );
+    }
+  }
+
+  private async runPrepare(header: PrepareHeader, body: AsyncIterable<Uint8Array>): Promise<void> {
+    const createdAtMs = this.now();
+    const written = await writePreparedValue({
+      header,
+      body,
+      createdAtMs,
+      segments: this.segments,
+      checkContinue: () => this.checkPrepareContinues(header.txid),
+    });
+    const { segment, offset } = written.reservation;
+    try {
+      this.checkPrepareContinues(header.txid);
+      const entry: PreparedEntry = {
+        txid: header.txid,
+        key: header.key,
+        contentType: header.contentType,
+        size: header.size,
+        crc32c: header.crc32c >>> 0,
+        createdAtMs,
+        segment: segment.number,
+        offset,
+        recordBytes: written.layout.recordBytes,
+      };
+      await this.wal.append(
+        {
+          type: "prepare",
+          txid: entry.txid,
+          key: entry.key,
+          contentType: entry.contentType,
+          segment: entry.segment,
+          offset,
+          valueBytes: entry.size,
+          valueCrc32c: entry.crc32c,
+          createdAtMs,
+        },
+        () => this.index.addPrepared(entry),
+      );
+    } finally {
+      segment.endWrite();
+    }
+  }
+
+  private checkPrepareContinues(txid: string): void {
+    const reason = this.inflightPrepares.get(txid)?.stopReason;
+    if (reason !== undefined) throw reason;
+    if (this.closing) throw new MinikvError(ErrorCode.SHUTTING_DOWN, "the volume is shutting down");
+  }
+
+  commit(txid: string, version: number): Promise<void> {
+    return this.track(() =>
+      this.serialized(this.decisionChains, txid, async () => {
+        checkVersion(version);
+        const entry = this.index.prepared.get(txid);
+        if (entry === undefined) return this.commitOfUnknown(txid, version);
+        await this.logDecision(
+          { type: RecordType.COMMIT, key: entry.key, txid, version, prepareSegment: entry.segment },
+          { type: "commit", txid, version, atMs: this.now() },
+          () => void this.index.commitPrepared(txid, version),
+        );
+      }),
+    );
+  }
+
+  private commitOfUnknown(txid: string, version: number): void {
+    const decided = this.index.recentDecisions.get(txid);
+    if (decided === version) return;
+    if (decided !== undefined && decided > 0) {
+      throw new MinikvError(
+        ErrorCode.CONFLICT,
+        `txid ${txid} was committed at version ${decided}, not ${version}`,
+      );
+    }
+    throw new MinikvError(ErrorCode.TX_NOT_FOUND, `no prepared write with txid ${txid}`);
+  }
+
+  abort(txid: string): Promise<void> {
+    return this.track(() =>
+      this.serialized(this.decisionChains, txid, async () => {
+        const inflight = this.inflightPrepares.get(txid);
+        if (inflight !== undefined) {
+          inflight.stopReason = new MinikvError(ErrorCode.CLIENT_ABORTED, `txid ${txid} was aborted`);
+          await inflight.done;
+        }
+        const entry = this.index.prepared.get(txid);
+        if (entry === undefined) return;
+        await this.logDecision(
+          { type: RecordType.ABORT, key: entry.key, txid, version: 0, prepareSegment: entry.segment },
+          { type: "abort", txid, atMs: this.now() },
+          () => void this.index.abortPrepared(txid),
+        );
+      }),
+    );
+  }
+
+  delete(key: string, version: number): Promise<boolean> {
+    return this.track(() =>
+      this.serialized(this.keyChains, key, async () => {
+        validateKey(key);
+        checkVersion(version);
+        if (this.index.tombstoneEffect(key, version).effect === "noop") return false;
+        let existed = false;
+        await this.logDecision(
+          { type: RecordType.TOMBSTONE, key, txid: "", version, prepareSegment: 0 },
+          { type: "delete", key, version, atMs: this.now() },
+          (location) => {
+            existed = this.index.applyTombstone(key, version, location);
+          },
+        );
+        return existed;
+      }),
+    );
+  }
+
+  /** Writes the decision's segment copy, then its WAL record; `apply` runs once it is durable. */
+  private async logDecision(
+    fields: { type: RecordType; key: string; txid: string; version: number; prepareSegment: number },
+    walEntry: Parameters<WriteAheadLog["append"]>[0],
+    apply: (location: { segment: number; offset: number; recordBytes: number }) => void,
+  ): Promise<void> {
+    if (this.closing) throw new MinikvError(ErrorCode.SHUTTING_DOWN, "the volume is shutting down");
+    const atMs = "atMs" in walEntry ? walEntry.atMs : this.now();
+    const written = await writeDecisionRecord(this.segments, {
+      ...fields,
+      contentType: "",
+      valueBytes: 0,
+      createdAtMs: atMs,
+      valueCrc32c: 0,
+    });
+    try {
+      await this.wal.append(walEntry, () => apply(written.location));
+    } finally {
+      written.segment.endWrite();
+    }
+  }
+
+  // ---- reads ---------------------------------------------------------------------------
+
+  stat(key: string): StoredValueInfo | undefined {
+    const value = this.index.get(key);
+    return value === undefined ? undefined : infoOf(value, false);
+  }
+
+  read(key: string, options: ReadOptions = {}): AsyncIterable<Buffer> {
+    return this.readValue(key, options);
+  }
+
+  private async *readValue(key: string, options: ReadOptions): AsyncGenerator<Buffer> {
+    validateKey(key);
+    const value = this.index.get(key);
+    if (value === undefined || (options.version !== undefined && options.version !== value.version)) {
+      throw new MinikvError(
+        ErrorCode.KEY_NOT_FOUND,
+        `key not found${options.version === undefined ? "" : ` at version ${options.version}`}`,
+      );
+    }
+    const { start, length } = rangeOf(value.size, options);
+    // Lookup and acquire happen in one synchronous step: compaction can move the record
+    // later, but the segment it was in stays open until this read ends.
+    const segment = this.segments.acquire(value.segment);
+    assert(segment !== undefined, `segment ${value.segment} of an indexed value is open`);
+    try {
+      const head = await this.readCheckedHead(segment, value);
+      yield* streamVerifiedValue({
+        segment,
+        recordOffset: value.offset,
+        head,
+        start,
+        length,
+        corrupt: (problem, at) => this.corruption(segment.number, at, problem, key),
+      });
+    } finally {
+      await segment.release();
+    }
+  }
+
+  /** Reads a record's head and checks it against the index (pair assertion around the disk). */
+  private async readCheckedHead(segment: SegmentFile, value: IndexedValue): Promise<DecodedHead> {
+    const head = await segment.readHead(value.offset);
+    if (typeof head === "string") throw this.corruption(segment.number, value.offset, head, value.key);
+    const matches =
+      (head.type === RecordType.PREPARE ||
+        (head.type === RecordType.VALUE && head.version === value.version)) &&
+      head.key === value.key &&
+      head.valueBytes === value.size &&
+      head.valueCrc32c === value.crc32c &&
+      head.layout.recordBytes === value.recordBytes;
+    if (!matches)
+      throw this.corruption(segment.number, value.offset, "record does not match the index", value.key);
+    return head;
+  }
+
+  private corruption(segment: number, offset: number, problem: string, key: string): MinikvError {
+    this.metrics.corruptReads.inc();
+    this.logger.error({ segment, offset, problem, key }, "corrupt record not served");
+    return new MinikvError(
+      ErrorCode.DATA_CORRUPT,
+      `corrupt record in segment ${segment} at offset ${offset}: ${problem}`,
+    );
+  }
+
+  listKeys(shard: number | undefined, includePrepared: boolean): StoredValueInfo[] {
+    const out: StoredValueInfo[] = [];
+    this.index.forEachLive(shard, (value) => out.push(infoOf(value, false)));
+    if (includePrepared) {
+      for (const entry of this.index.prepared.values()) {
+        if (shard === undefined || shardMatches(entry.key, shard))
+          out.push(infoOf({ ...entry, version: 0 }, true));
+      }
+    }
+    return out.sort((a, b) => compareKeys(a.key, b.key) || a.version - b.version);
+  }
+
+  async checksum(key: string): Promise<ChecksumResult> {
+    validateKey(key);
+    const value = this.index.get(key);
+    if (value === undefined) throw new MinikvError(ErrorCode.KEY_NOT_FOUND, "key not found");
+    const segment = this.segments.acquire(value.segment);
+    assert(segment !== undefined, `segment ${value.segment} of an indexed value is open`);
+    try {
+      const head = await this.readCheckedHead(segment, value);
+      const crc32c = await computeValueCrc(segment, value.offset, head);
+      return { key, size: value.size, version: value.version, crc32c, recordedCrc32c: head.valueCrc32c };
+    } finally {
+      await segment.release();
+    }
+  }
+
+  preparedOlderThan(ageMs: number): StoredValueInfo[] {
+    const cutoff = this.now() - ageMs;
+    return [...this.index.prepared.values()]
+      .filter((entry) => entry.createdAtMs <= cutoff)
+      .sort((a, b) => a.createdAtMs - b.createdAtMs)
+      .map((entry) => infoOf({ ...entry, version: 0 }, true));
+  }
+
+  compact(_options: { shard?: number } = {}): Promise<CompactResult> {
+    return Promise.reject(
+      new MinikvError(ErrorCode.INTERNAL, "compaction is not available in this build yet"),
+    );
+  }
+
+  stats(): StoreStats {
+    const usedBytes = this.segments.totalBytes;
+    return {
+      keys: this.index.keyCount,
+      preparedCount: this.index.prepared.size,
+      liveBytes: this.index.totalLiveBytes(),
+      usedBytes,
+      capacityBytes: Math.max(usedBytes, this.lastDiskSpace.freeBytes + usedBytes),
+    };
+  }
+
+  private async refreshDiskSpace(): Promise<void> {
+    try {
+      this.lastDiskSpace = await (this.options.diskSpace ?? diskSpaceOf)(this.options.dataDir);
+    } catch (err) {
+      this.logger.warn({ err }, "cannot read free disk space");
+    }
+  }
+
+  // ---- lifecycle -----------------------------------------------------------------------
+
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    clearInterval(this.diskSpaceTimer);
+    const stop = new MinikvError(ErrorCode.SHUTTING_DOWN, "the volume is shutting down");
+    for (const inflight of this.inflightPrepares.values()) inflight.stopReason ??= stop;
+    await this.drain();
+    await this.wal.close();
+    await this.segments.close();
+  }
+
+  private async drain(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, engineLimits.closeDrainMs);
+    });
+    await Promise.race([Promise.allSettled([...this.pendingOps]), timeout]);
+    clearTimeout(timer);
+  }
+
+  private track<T>(work: () => Promise<T>): Promise<T> {
+    if (this.closing)
+      return Promise.reject(new MinikvError(ErrorCode.SHUTTING_DOWN, "the volume is shutting down"));
+    const promise = work();
+    this.pendingOps.add(promise);
+    const forget = (): void => void this.pendingOps.delete(promise);
+    promise.then(forget, forget);
+    return promise;
+  }
+
+  /** Runs `work` after every earlier call with the same id (per txid, per key). */
+  private serialized<T>(
+    chains: Map<string, Promise<unknown>>,
+    id: string,
+    work: () => Promise<T>,
+  ): Promise<T> {
+    const previous = chains.get(id) ?? Promise.resolve();
+    const next = previous.then(work, work);
+    const tail = next.catch(() => undefined);
+    chains.set(id, tail);
+    void tail.then(() => {
+      if (chains.get(id) === tail) chains.delete(id);
+    });
+    return next;
+  }
+}
+
+/** Opens the storage engine (see DiskStore). */
+export async function openDiskStore(options: DiskStoreOptions): Promise<DiskStore> {
+  return DiskStore.open(options);
+}
+
+function checkVersion(version: number): void {
+  if (!Number.isSafeInteger(version) || version < 1) {
+    throw new MinikvError(ErrorCode.INVALID_ARGUMENT, `version must be a positive integer, got ${version}`);
+  }
+}
+
+function rangeOf(size: number, options: ReadOptions): { start: number; length: number } {
+  const start = options.offset ?? 0;
+  if (!Number.isSafeInteger(start) || start < 0 || start > size) {
+    throw new MinikvError(ErrorCode.RANGE_NOT_SATISFIABLE, `offset ${start} is outside a ${size}-byte value`);
+  }
+  const length = options.length ?? size - start;
+  if (!Number.isSafeInteger(length) || length < 0 || start + length > size) {
+    throw new MinikvError(
+      ErrorCode.RANGE_NOT_SATISFIABLE,
+      `range ${start}+${length} is outside a ${size}-byte value`,
+    );
+  }
+  return { start, length };
+}
+
+function infoOf(
+  value: Omit<IndexedValue, "segment" | "offset" | "recordBytes"> & Partial<IndexedValue>,
+  prepared: boolean,
+): StoredValueInfo {
+  return {
+    key: value.key,
+    size: value.size,
+    crc32c: value.crc32c,
+    version: value.version,
+    contentType: value.contentType,
+    createdAtMs: value.createdAtMs,
+    txid: value.txid,
+    prepared,
+  };
+}
+
+function shardMatches(key: string, shard: number): boolean {
+  return shardOf(key) === shard;
+}

@@ -1,0 +1,27 @@
+/**
+ * Bounds and sizes of the on-disk engine that only the volume uses (the system-wide ones
+ * live in common/limits.ts). Every number the formats in docs/volume-format.md depend on is
+ * here, so that a change to one is a visible format change.
+ */
+export const engineLimits = {
+  /** A value is checksummed in blocks of this size; a range read verifies only its blocks. */
+  valueBlockBytes: 64 * 1024,
+  /** Transaction ids are chosen by coordinators; longer ones are refused (INVALID_ARGUMENT). */
+  txidBytesMax: 256,
+  /** A WAL file is rolled once it passes this size; whole files are retired after a snapshot. */
+  walFileBytesMax: 64 * 1024 * 1024,
+  /** Committed and aborted txids remembered for idempotent commit/abort and txid-reuse checks. */
+  recentDecisionsMax: 65_536,
+  /** Records in one segment whose keys a bloom filter is sized for, at least. */
+  bloomKeysMin: 64,
+  /** Largest bloom filter (bits) we build or accept from disk: 64 MiB of bits. */
+  bloomBitsMax: 512 * 1024 * 1024,
+  /** Hash functions of a bloom filter, at most. */
+  bloomHashesMax: 30,
+  /** Content types interned in the index, at most (an id per distinct Content-Type). */
+  contentTypesMax: 65_535,
+  /** How long close() waits for in-flight writes before failing them with SHUTTING_DOWN. */
+  closeDrainMs: 5_000,
+  /** Bytes read at once while scanning a segment's records. */
+  scanReadBytes: 1024 * 1024,
+} as const;

@@ -1,0 +1,60 @@
+import { ErrorCode, MinikvError } from "../common/errors.js";
+
+interface Waiter<T> {
+  readonly item: T;
+  readonly resolve: () => void;
+  readonly reject: (err: unknown) => void;
+}
+
+/**
+ * A bounded queue whose items are flushed in batches by one flusher at a time: concurrent
+ * writers share one write + fsync (group commit). While a flush runs, new items queue and
+ * form the next batch. A full queue answers OVERLOADED instead of growing.
+ *
+ * `flush` receives items in arrival order and resolves once they are durable; an item's
+ * promise resolves after that, so anything `flush` does per item happens before its waiter
+ * sees the result.
+ */
+export class GroupCommitQueue<T> {
+  private readonly waiting: Waiter<T>[] = [];
+  private flushing = false;
+
+  constructor(
+    private readonly flush: (batch: readonly T[]) => Promise<void>,
+    private readonly depthMax: number,
+    private readonly batchMax: number,
+  ) {}
+
+  get depth(): number {
+    return this.waiting.length;
+  }
+
+  enqueue(item: T): Promise<void> {
+    if (this.waiting.length >= this.depthMax) {
+      return Promise.reject(
+        new MinikvError(ErrorCode.OVERLOADED, `write queue is full (${this.depthMax} waiting)`),
+      );
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.waiting.push({ item, resolve, reject });
+      if (!this.flushing) void this.run();
+    });
+  }
+
+  private async run(): Promise<void> {
+    this.flushing = true;
+    try {
+      while (this.waiting.length > 0) {
+        const batch = this.waiting.splice(0, this.batchMax);
+        try {
+          await this.flush(batch.map((waiter) => waiter.item));
+          for (const waiter of batch) waiter.resolve();
+        } catch (err) {
+          for (const waiter of batch) waiter.reject(err);
+        }
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+}

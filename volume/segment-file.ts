@@ -1,0 +1,212 @@
+import { promises as fsp } from "node:fs";
+import { randomInt } from "node:crypto";
+import { join } from "node:path";
+import { assert } from "../common/errors.js";
+import { crc32c } from "../common/hashing.js";
+import { fsyncDirectory, readAt, writeFully } from "./durable-fs.js";
+import {
+  decodeRecordHead,
+  parseFixedHeader,
+  RECORD_FIXED_HEADER_BYTES,
+  readU64,
+  writeU64,
+} from "./record-codec.js";
+import type { DecodedHead } from "./record-codec.js";
+import { SyncCoalescer } from "./sync-coalescer.js";
+
+/**
+ * One numbered, append-only segment file (docs/volume-format.md, "Segment files"). Keys
+ * never name files: segments are `seg-<12-digit number>.dat`. Space for a record is
+ * reserved synchronously at the end of the file and then written with positional writes,
+ * so concurrent prepares stream into one segment without interleaving their bytes.
+ *
+ * Lifetime: the store holds one reference; readers and writers take more with acquire().
+ * retire() unlinks the file (open handles keep the bytes readable) and the handle closes
+ * when the last reference goes.
+ */
+
+export const SEGMENT_MAGIC = Buffer.from("MKVSEG01", "latin1");
+export const SEGMENT_FILE_HEADER_BYTES = 32;
+const SEGMENT_FORMAT_VERSION = 1;
+
+export function segmentFileName(segment: number): string {
+  return `seg-${String(segment).padStart(12, "0")}.dat`;
+}
+
+export function compactingFileName(segment: number): string {
+  return `${segmentFileName(segment)}.compacting`;
+}
+
+/** Segment numbers present in `dir`, ascending. */
+export async function listSegmentNumbers(dir: string): Promise<number[]> {
+  const names = await fsp.readdir(dir);
+  return names
+    .map((name) => /^seg-(\d{12})\.dat$/.exec(name)?.[1])
+    .filter((digits): digits is string => digits !== undefined)
+    .map(Number)
+    .sort((a, b) => a - b);
+}
+
+function encodeFileHeader(segment: number, salt: number): Buffer {
+  const header = Buffer.alloc(SEGMENT_FILE_HEADER_BYTES);
+  SEGMENT_MAGIC.copy(header, 0);
+  header.writeUInt32LE(SEGMENT_FORMAT_VERSION, 8);
+  header.writeUInt32LE(salt, 12);
+  writeU64(header, 16, segment);
+  header.writeUInt32LE(crc32c(header.subarray(0, 28)), 28);
+  return header;
+}
+
+function decodeFileHeader(header: Buffer, segment: number): number | string {
+  if (header.length < SEGMENT_FILE_HEADER_BYTES) return "file shorter than its header";
+  if (!header.subarray(0, 8).equals(SEGMENT_MAGIC)) return "bad magic";
+  if (crc32c(header.subarray(0, 28)) !== header.readUInt32LE(28)) return "header CRC mismatch";
+  if (header.readUInt32LE(8) !== SEGMENT_FORMAT_VERSION) return "unknown format version";
+  if (readU64(header, 16) !== segment) return "segment number does not match the file name";
+  return header.readUInt32LE(12);
+}
+
+export class SegmentFile {
+  private refs = 1;
+  private retired = false;
+  /** Writes in progress: from reservation until the write's WAL record is applied. */
+  private writers = 0;
+  /** Writes not yet covered by an fsync. */
+  dirty = false;
+  /** No more reservations: the segment is full or belongs to a previous run. */
+  sealed = false;
+  private readonly syncer: SyncCoalescer;
+
+  private constructor(
+    readonly number: number,
+    readonly path: string,
+    readonly salt: number,
+    private readonly handle: fsp.FileHandle,
+    /** End of the reserved area: where the next record goes. */
+    private endOffset: number,
+    onSync: () => void,
+  ) {
+    this.syncer = new SyncCoalescer(async () => {
+      this.dirty = false;
+      await this.handle.datasync();
+      onSync();
+    });
+  }
+
+  /** Creates a new empty segment (header fsynced, directory fsynced). */
+  static async create(path: string, segment: number, onSync: () => void): Promise<SegmentFile> {
+    const salt = randomInt(1, 0xffff_ffff);
+    const handle = await fsp.open(path, "wx+");
+    try {
+      await writeFully(handle, encodeFileHeader(segment, salt), 0);
+      await handle.sync();
+    } catch (err) {
+      await handle.close();
+      throw err;
+    }
+    await fsyncDirectory(join(path, ".."));
+    return new SegmentFile(segment, path, salt, handle, SEGMENT_FILE_HEADER_BYTES, onSync);
+  }
+
+  /** Opens an existing segment; its end is the file's size. Reason string if unusable. */
+  static async open(path: string, segment: number, onSync: () => void): Promise<SegmentFile | string> {
+    const handle = await fsp.open(path, "r+");
+    const header = await readAt(handle, 0, SEGMENT_FILE_HEADER_BYTES);
+    const salt = decodeFileHeader(header, segment);
+    if (typeof salt === "string") {
+      await handle.close();
+      return salt;
+    }
+    const { size } = await handle.stat();
+    return new SegmentFile(segment, path, salt, handle, size, onSync);
+  }
+
+  get end(): number {
+    return this.endOffset;
+  }
+
+  /** Bytes of records (the file minus its header). */
+  get recordAreaBytes(): number {
+    return this.endOffset - SEGMENT_FILE_HEADER_BYTES;
+  }
+
+  /** Reserves `bytes` at the end; returns where they start. */
+  reserve(bytes: number): number {
+    assert(!this.sealed && !this.retired, "reserve in a sealed segment");
+    const offset = this.endOffset;
+    this.endOffset += bytes;
+    return offset;
+  }
+
+  async write(data: Uint8Array, position: number): Promise<void> {
+    assert(
+      position >= SEGMENT_FILE_HEADER_BYTES && position + data.length <= this.endOffset,
+      "write inside the reserved area",
+    );
+    this.dirty = true;
+    await writeFully(this.handle, data, position);
+  }
+
+  read(position: number, length: number): Promise<Buffer> {
+    return readAt(this.handle, position, length);
+  }
+
+  /** Reads and verifies the head of the record at `offset`; a reason string if invalid. */
+  async readHead(offset: number): Promise<DecodedHead | string> {
+    const fixed = await this.read(offset, RECORD_FIXED_HEADER_BYTES);
+    const parsed = parseFixedHeader(fixed, this.salt);
+    if (typeof parsed === "string") return parsed;
+    const head = parsed.headBytes === fixed.length ? fixed : await this.read(offset, parsed.headBytes);
+    return decodeRecordHead(head, this.salt);
+  }
+
+  /** fsyncs the data written so far, sharing the fsync with concurrent callers. */
+  sync(): Promise<void> {
+    return this.syncer.sync();
+  }
+
+  /** Cuts the file at `end` (a torn tail) and fsyncs it. */
+  async truncate(end: number): Promise<void> {
+    assert(end >= SEGMENT_FILE_HEADER_BYTES && end <= this.endOffset, "truncate inside the file");
+    await this.handle.truncate(end);
+    await this.handle.sync();
+    this.endOffset = end;
+  }
+
+  /** Counts a writer in; compaction leaves a segment alone while any is in. */
+  beginWrite(): void {
+    this.writers += 1;
+  }
+
+  endWrite(): void {
+    this.writers -= 1;
+    assert(this.writers >= 0, "segment writer count below zero");
+  }
+
+  get writersInProgress(): number {
+    return this.writers;
+  }
+
+  acquire(): boolean {
+    if (this.retired) return false;
+    this.refs += 1;
+    return true;
+  }
+
+  async release(): Promise<void> {
+    this.refs -= 1;
+    assert(this.refs >= 0, "segment reference count below zero");
+    if (this.refs === 0) await this.handle.close();
+  }
+
+  get isRetired(): boolean {
+    return this.retired;
+  }
+
+  /** Drops the store's reference; the handle closes when the last reader is done. */
+  async retire(): Promise<void> {
+    if (this.retired) return;
+    this.retired = true;
+    await this.release();
+  }
+}

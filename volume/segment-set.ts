@@ -1,0 +1,165 @@
+import { promises as fsp } from "node:fs";
+import { join } from "node:path";
+import type { Logger } from "pino";
+import { assert } from "../common/errors.js";
+import { fsyncDirectory } from "./durable-fs.js";
+import {
+  SEGMENT_FILE_HEADER_BYTES,
+  SegmentFile,
+  listSegmentNumbers,
+  segmentFileName,
+} from "./segment-file.js";
+
+/**
+ * All segment files of a volume and the one being appended to (the active segment).
+ * Reservations roll the active segment once it would pass `segmentBytesMax`; a record
+ * larger than that gets a segment of its own. Keys of every record reserved in the active
+ * segment are remembered (as their hashes) so its bloom filter can be built when it is
+ * sealed.
+ */
+
+export interface Reservation {
+  readonly segment: SegmentFile;
+  readonly offset: number;
+}
+
+export interface SegmentSetOptions {
+  readonly dataDir: string;
+  readonly segmentBytesMax: number;
+  readonly logger: Logger;
+  readonly onSegmentSync: () => void;
+  /** Called (not awaited) when a segment stops taking records. */
+  readonly onSealed: (segment: SegmentFile, keys: readonly string[] | undefined) => void;
+}
+
+export class SegmentSet {
+  private readonly byNumber = new Map<number, SegmentFile>();
+  private activeSegment: SegmentFile | undefined;
+  /** Keys reserved in the active segment; undefined when unknown (segment from a previous run). */
+  private activeKeys: string[] = [];
+  private rolling: Promise<void> | undefined;
+  private nextNumber = 1;
+
+  constructor(private readonly options: SegmentSetOptions) {}
+
+  /** Opens every segment file; unreadable ones are renamed aside (`.unreadable`) and logged. */
+  async openAll(): Promise<void> {
+    await fsp.mkdir(this.options.dataDir, { recursive: true });
+    for (const number of await listSegmentNumbers(this.options.dataDir)) {
+      const path = join(this.options.dataDir, segmentFileName(number));
+      const opened = await SegmentFile.open(path, number, this.options.onSegmentSync);
+      this.nextNumber = Math.max(this.nextNumber, number + 1);
+      if (typeof opened === "string") {
+        this.options.logger.error({ segment: number, problem: opened }, "unreadable segment file set aside");
+        await fsp.rename(path, `${path}.unreadable`);
+        continue;
+      }
+      opened.sealed = true;
+      this.byNumber.set(number, opened);
+    }
+  }
+
+  /** Makes sure new segment numbers are above `number` (numbers are never reused). */
+  reserveNumbersAbove(number: number): void {
+    this.nextNumber = Math.max(this.nextNumber, number + 1);
+  }
+
+  allocateNumber(): number {
+    return this.nextNumber++;
+  }
+
+  get(number: number): SegmentFile | undefined {
+    return this.byNumber.get(number);
+  }
+
+  get all(): SegmentFile[] {
+    return [...this.byNumber.values()].sort((a, b) => a.number - b.number);
+  }
+
+  get active(): SegmentFile | undefined {
+    return this.activeSegment;
+  }
+
+  /** Starts a new, empty active segment (at open: segments of a previous run take no more records). */
+  async startActive(): Promise<void> {
+    const number = this.allocateNumber();
+    const path = join(this.options.dataDir, segmentFileName(number));
+    const segment = await SegmentFile.create(path, number, this.options.onSegmentSync);
+    const previous = this.activeSegment;
+    const previousKeys = this.activeKeys;
+    this.byNumber.set(number, segment);
+    this.activeSegment = segment;
+    this.activeKeys = [];
+    if (previous !== undefined) {
+      previous.sealed = true;
+      this.options.onSealed(previous, previousKeys);
+    }
+  }
+
+  /**
+   * Reserves `recordBytes` for a record of `key` in the active segment, rolling it when
+   * full. The returned segment counts one writer in; the caller ends it with endWrite().
+   */
+  async reserve(recordBytes: number, key: string): Promise<Reservation> {
+    for (;;) {
+      if (this.rolling !== undefined) {
+        await this.rolling;
+        continue;
+      }
+      const active = this.activeSegment;
+      assert(active !== undefined, "an active segment exists");
+      const empty = active.end === SEGMENT_FILE_HEADER_BYTES;
+      if (empty || active.end + recordBytes <= this.options.segmentBytesMax) {
+        const offset = active.reserve(recordBytes);
+        active.beginWrite();
+        this.activeKeys.push(key);
+        return { segment: active, offset };
+      }
+      this.rolling = this.startActive().finally(() => {
+        this.rolling = undefined;
+      });
+    }
+  }
+
+  /** Adds a finished compaction output. */
+  adopt(segment: SegmentFile): void {
+    segment.sealed = true;
+    this.byNumber.set(segment.number, segment);
+  }
+
+  /** Takes a read reference on a segment; undefined if it is gone (compacted away). */
+  acquire(number: number): SegmentFile | undefined {
+    const segment = this.byNumber.get(number);
+    return segment !== undefined && segment.acquire() ? segment : undefined;
+  }
+
+  /** Removes a segment: unlinks its file; readers holding it finish on the open handle. */
+  async retire(number: number): Promise<void> {
+    const segment = this.byNumber.get(number);
+    assert(segment !== this.activeSegment, "the active segment is never retired");
+    this.byNumber.delete(number);
+    await fsp.rm(join(this.options.dataDir, segmentFileName(number)), { force: true });
+    await segment?.retire();
+  }
+
+  async syncDirectory(): Promise<void> {
+    await fsyncDirectory(this.options.dataDir);
+  }
+
+  /** fsyncs every segment with unsynced writes (before a snapshot relies on them). */
+  async syncDirty(): Promise<void> {
+    await Promise.all(this.all.filter((segment) => segment.dirty).map((segment) => segment.sync()));
+  }
+
+  get totalBytes(): number {
+    let total = 0;
+    for (const segment of this.byNumber.values()) total += segment.end;
+    return total;
+  }
+
+  async close(): Promise<void> {
+    for (const segment of this.byNumber.values()) await segment.retire();
+    this.byNumber.clear();
+    this.activeSegment = undefined;
+  }
+}

@@ -1,0 +1,261 @@
+import { promises as fsp } from "node:fs";
+import { join } from "node:path";
+import type { Logger } from "pino";
+import { ErrorCode, MinikvError, assert } from "../common/errors.js";
+import { crc32c } from "../common/hashing.js";
+import { limits } from "../common/limits.js";
+import { diskError, fsyncDirectory, writeFully } from "./durable-fs.js";
+import { engineLimits } from "./engine-limits.js";
+import { GroupCommitQueue } from "./group-commit.js";
+import { readU64, writeU64 } from "./record-codec.js";
+import { decodeWalRecord, encodeWalRecord } from "./wal-record.js";
+import type { WalEntry } from "./wal-record.js";
+
+/**
+ * The write-ahead log in the `--wal` directory (docs/volume-format.md, "WAL"): numbered
+ * files `wal-<16 digits>.log`, each a 24-byte header then framed records. Every record is
+ * fsynced before the write that made it is acknowledged; concurrent writers share one
+ * write + fsync per batch (group commit). A new file is started at every open, so files
+ * from earlier runs are only ever read, and whole files are deleted once an index
+ * snapshot covers them.
+ */
+
+export const WAL_MAGIC = Buffer.from("MKVWAL01", "latin1");
+export const WAL_FILE_HEADER_BYTES = 24;
+
+/** A point in the WAL: `offset` is where the record after the covered ones starts. */
+export interface WalPosition {
+  readonly file: number;
+  readonly offset: number;
+}
+
+export interface WalReplayStats {
+  readonly records: number;
+  readonly tornBytes: number;
+  readonly corruptFiles: readonly number[];
+}
+
+interface PendingAppend {
+  readonly bytes: Buffer;
+  readonly apply: (position: WalPosition) => void;
+}
+
+export function walFileName(file: number): string {
+  return `wal-${String(file).padStart(16, "0")}.log`;
+}
+
+async function listWalFiles(dir: string): Promise<number[]> {
+  const names = await fsp.readdir(dir);
+  return names
+    .map((name) => /^wal-(\d{16})\.log$/.exec(name)?.[1])
+    .filter((digits): digits is string => digits !== undefined)
+    .map(Number)
+    .sort((a, b) => a - b);
+}
+
+function encodeWalFileHeader(file: number): Buffer {
+  const header = Buffer.alloc(WAL_FILE_HEADER_BYTES);
+  WAL_MAGIC.copy(header, 0);
+  writeU64(header, 8, file);
+  header.writeUInt32LE(1, 16);
+  header.writeUInt32LE(crc32c(header.subarray(0, 20)), 20);
+  return header;
+}
+
+function walFileHeaderProblem(bytes: Buffer, file: number): string | undefined {
+  if (bytes.length < WAL_FILE_HEADER_BYTES) return "shorter than its header";
+  if (!bytes.subarray(0, 8).equals(WAL_MAGIC)) return "bad magic";
+  if (crc32c(bytes.subarray(0, 20)) !== bytes.readUInt32LE(20)) return "header CRC mismatch";
+  if (readU64(bytes, 8) !== file || bytes.readUInt32LE(16) !== 1) return "header names another file";
+  return undefined;
+}
+
+export interface WalOptions {
+  readonly dir: string;
+  readonly logger: Logger;
+  /** Called after every WAL fsync with the number of records it covered. */
+  readonly onFlush?: (records: number) => void;
+  readonly fileBytesMax?: number;
+}
+
+export class WriteAheadLog {
+  private files: number[] = [];
+  private handle: fsp.FileHandle | undefined;
+  private tailFile = 0;
+  private tailOffset = 0;
+  private broken: MinikvError | undefined;
+  private readonly queue: GroupCommitQueue<PendingAppend>;
+  private readonly fileBytesMax: number;
+
+  private constructor(private readonly options: WalOptions) {
+    this.fileBytesMax = options.fileBytesMax ?? engineLimits.walFileBytesMax;
+    this.queue = new GroupCommitQueue(
+      (batch) => this.flush(batch),
+      limits.walQueueDepthMax,
+      limits.walGroupRecordsMax,
+    );
+  }
+
+  static async open(options: WalOptions): Promise<WriteAheadLog> {
+    await fsp.mkdir(options.dir, { recursive: true });
+    const wal = new WriteAheadLog(options);
+    wal.files = await listWalFiles(options.dir);
+    return wal;
+  }
+
+  /** Oldest WAL file present, if any (a full rebuild replays from there). */
+  get oldestPosition(): WalPosition | undefined {
+    const first = this.files[0];
+    return first === undefined ? undefined : { file: first, offset: WAL_FILE_HEADER_BYTES };
+  }
+
+  /**
+   * Visits every valid record from `from` (or the oldest file) in order, truncates a torn
+   * tail, then starts a new file for appends. A record that fails its checks ends its file:
+   * in the newest file that is a torn write (cut off); in an older one it is corruption
+   * (logged, the rest of that file skipped).
+   */
+  async replay(from: WalPosition | undefined, visit: (entry: WalEntry) => void): Promise<WalReplayStats> {
+    assert(this.handle === undefined, "replay runs once, before appends");
+    let records = 0;
+    let tornBytes = 0;
+    const corruptFiles: number[] = [];
+    const last = this.files.at(-1);
+    for (const file of this.files) {
+      if (from !== undefined && file < from.file) continue;
+      const start = from !== undefined && file === from.file ? from.offset : WAL_FILE_HEADER_BYTES;
+      const result = await this.replayFile(file, start, visit);
+      records += result.records;
+      if (result.problemAt === undefined) continue;
+      if (file === last) {
+        tornBytes = result.fileBytes - result.problemAt;
+        await this.truncateTail(file, result.problemAt, result.problem);
+      } else {
+        corruptFiles.push(file);
+        this.options.logger.error(
+          { walFile: file, offset: result.problemAt, problem: result.problem },
+          "corrupt WAL record in a sealed WAL file; skipping the rest of the file",
+        );
+      }
+    }
+    await this.startFile(Math.max(last ?? 0, from?.file ?? 0) + 1);
+    return { records, tornBytes, corruptFiles };
+  }
+
+  private async replayFile(
+    file: number,
+    start: number,
+    visit: (entry: WalEntry) => void,
+  ): Promise<{ records: number; fileBytes: number; problemAt?: number; problem?: string }> {
+    const bytes = await fsp.readFile(join(this.options.dir, walFileName(file)));
+    const headerProblem = walFileHeaderProblem(bytes, file);
+    if (headerProblem !== undefined)
+      return { records: 0, fileBytes: bytes.length, problemAt: 0, problem: headerProblem };
+    let at = Math.min(start, bytes.length);
+    let records = 0;
+    while (at < bytes.length) {
+      const decoded = decodeWalRecord(bytes, at);
+      if ("problem" in decoded)
+        return { records, fileBytes: bytes.length, problemAt: at, problem: decoded.problem };
+      visit(decoded.entry);
+      records += 1;
+      at += decoded.recordBytes;
+    }
+    return { records, fileBytes: bytes.length };
+  }
+
+  private async truncateTail(file: number, at: number, problem: string | undefined): Promise<void> {
+    const path = join(this.options.dir, walFileName(file));
+    this.options.logger.warn({ walFile: file, offset: at, problem }, "torn WAL tail truncated");
+    if (at < WAL_FILE_HEADER_BYTES) {
+      await fsp.unlink(path);
+      this.files = this.files.filter((f) => f !== file);
+      await fsyncDirectory(this.options.dir);
+      return;
+    }
+    const handle = await fsp.open(path, "r+");
+    try {
+      await handle.truncate(at);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  }
+
+  private async startFile(file: number): Promise<void> {
+    const handle = await fsp.open(join(this.options.dir, walFileName(file)), "wx");
+    try {
+      await writeFully(handle, encodeWalFileHeader(file), 0);
+      await handle.sync();
+      await fsyncDirectory(this.options.dir);
+    } catch (err) {
+      await handle.close();
+      throw err;
+    }
+    const previous = this.handle;
+    this.handle = handle;
+    this.tailFile = file;
+    this.tailOffset = WAL_FILE_HEADER_BYTES;
+    this.files.push(file);
+    await previous?.close();
+  }
+
+  /** Where the next record goes; every record before it is durable and applied. */
+  get position(): WalPosition {
+    return { file: this.tailFile, offset: this.tailOffset };
+  }
+
+  get queueDepth(): number {
+    return this.queue.depth;
+  }
+
+  /**
+   * Appends `entry`; resolves once it is fsynced. `apply` runs right after the fsync, in
+   * WAL order and synchronously with the position update, so an index snapshot taken at
+   * any instant covers exactly the records before `position`.
+   */
+  append(entry: WalEntry, apply: (position: WalPosition) => void): Promise<void> {
+    if (this.broken !== undefined) return Promise.reject(this.broken);
+    assert(this.handle !== undefined, "append after replay");
+    return this.queue.enqueue({ bytes: encodeWalRecord(entry), apply });
+  }
+
+  private async flush(batch: readonly PendingAppend[]): Promise<void> {
+    if (this.broken !== undefined) throw this.broken;
+    const bytes = Buffer.concat(batch.map((item) => item.bytes));
+    try {
+      if (this.tailOffset > WAL_FILE_HEADER_BYTES && this.tailOffset + bytes.length > this.fileBytesMax) {
+        await this.startFile(this.tailFile + 1);
+      }
+      assert(this.handle !== undefined, "WAL open");
+      await writeFully(this.handle, bytes, this.tailOffset);
+      await this.handle.datasync();
+    } catch (err) {
+      // After a failed write or fsync the file's state is unknown (the page cache may have
+      // dropped the dirty pages): stop appending; a restart replays what is really there.
+      this.broken = diskError(err, "WAL write failed");
+      this.options.logger.error({ err }, "WAL write failed; the WAL refuses further writes");
+      throw this.broken;
+    }
+    for (const item of batch) {
+      this.tailOffset += item.bytes.length;
+      item.apply({ file: this.tailFile, offset: this.tailOffset });
+    }
+    this.options.onFlush?.(batch.length);
+  }
+
+  /** Deletes WAL files wholly before `position` (a snapshot covers them). */
+  async retireBefore(position: WalPosition): Promise<number> {
+    const old = this.files.filter((file) => file < position.file && file !== this.tailFile);
+    for (const file of old) await fsp.rm(join(this.options.dir, walFileName(file)), { force: true });
+    if (old.length > 0) await fsyncDirectory(this.options.dir);
+    this.files = this.files.filter((file) => !old.includes(file));
+    return old.length;
+  }
+
+  async close(): Promise<void> {
+    this.broken ??= new MinikvError(ErrorCode.SHUTTING_DOWN, "the WAL is closed");
+    await this.handle?.close();
+    this.handle = undefined;
+  }
+}
