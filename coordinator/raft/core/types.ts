@@ -70,6 +70,7 @@ export type MessageType =
   /** A follower asks the leader for a read index (§6.4). */
   | "readIndex"
   | "readIndexResp"
+  /** A follower forwards transferLeader(to) to the leader; `context` holds `to` in UTF-8. */
   | "transferLeader";
 
 /** One Raft RPC. Fields not used by a type are 0, empty or false. */
@@ -90,7 +91,11 @@ export interface Message {
   /** Term of the entry at rejectHint, for backtracking by term (§5.3 "optimization"). */
   readonly rejectTermHint: number;
   readonly snapshot: SnapshotMeta | null;
-  /** readIndex / readIndexResp / heartbeat: opaque request context. */
+  /**
+   * readIndex / readIndexResp / heartbeat / heartbeatResp: opaque request context.
+   * vote: non-empty when the campaign was forced by timeoutNow (leadership transfer), which
+   * overrides leader leases; transports must carry it.
+   */
   readonly context: Uint8Array;
 }
 
@@ -117,14 +122,26 @@ export interface Ready {
   readonly softState: SoftState | null;
   /** Null when unchanged since the last Ready. */
   readonly hardState: HardState | null;
-  /** Entries to append to the stable log; they may overwrite a conflicting suffix. */
+  /**
+   * Entries to append to the stable log. Every stored entry with index ≥ entries[0].index
+   * is replaced (a conflicting suffix, §5.3), including stored entries past the last one.
+   */
   readonly entries: readonly Entry[];
-  /** A snapshot received from the leader, to persist and restore. */
+  /**
+   * A snapshot received from the leader, to persist and restore. It replaces the whole
+   * stable log (every stored entry is dropped; the log restarts after snapshot.index)
+   * before `entries` are appended. The bytes are those that arrived with the `snapshot`
+   * message naming this metadata.
+   */
   readonly snapshot: SnapshotMeta | null;
   readonly messages: readonly Message[];
   readonly committedEntries: readonly Entry[];
   readonly readStates: readonly ReadState[];
-  /** False when only messages/committed entries changed: no fsync needed. */
+  /**
+   * True when term, vote, entries or snapshot changed: they must be fsynced before the
+   * messages leave. False when only the commit index (which may be written lazily),
+   * messages or committed entries changed.
+   */
   readonly mustSync: boolean;
 }
 
@@ -165,7 +182,17 @@ export type ProposeResult =
   | { readonly ok: true }
   | {
       readonly ok: false;
-      readonly reason: "noLeader" | "dropped" | "transferring" | "confChangePending" | "tooLarge";
+      /**
+       * noLeader: none known (retry later). dropped: flow control (uncommitted bytes over
+       * maxUncommittedBytes) or this leader was removed. transferring: a leadership
+       * transfer is under way. confChangePending: the previous conf change is not applied
+       * yet, or the leader has not committed an entry of its term. tooLarge: payload over
+       * limits.raftEntryBytesMax. invalidConfChange: the change does not fit the current
+       * configuration (adding a member, promoting a non-learner, removing a non-member or
+       * the last voter).
+       */
+      readonly reason:
+        "noLeader" | "dropped" | "transferring" | "confChangePending" | "tooLarge" | "invalidConfChange";
     };
 
 export interface Status {
@@ -177,24 +204,80 @@ export interface Status {
   readonly applied: number;
   readonly lastIndex: number;
   readonly firstIndex: number;
+  /** Membership in force on this node: the configuration as of the applied index. */
   readonly confState: ConfState;
-  /** Leader only: per-peer match index. */
-  readonly progress: Readonly<Record<NodeId, { readonly match: number; readonly next: number }>>;
+  /**
+   * Leader only (empty elsewhere): replication progress of every member, this node
+   * included. `state` is probe (finding the follower's log position), replicate
+   * (pipelining) or snapshot (waiting for reportSnapshot / the follower's answer). A learner
+   * is caught up when its match is close to the leader's lastIndex.
+   */
+  readonly progress: Readonly<
+    Record<
+      NodeId,
+      {
+        readonly match: number;
+        readonly next: number;
+        readonly state: "probe" | "replicate" | "snapshot";
+        readonly isLearner: boolean;
+      }
+    >
+  >;
+  /** Leader only: the target of a leadership transfer under way, else null. */
+  readonly leadTransferee: NodeId | null;
 }
 
-/** The pure Raft state machine (cf. etcd-io/raft RawNode). */
+/**
+ * The pure Raft state machine (cf. etcd-io/raft RawNode); create it with createRawNode
+ * (raft-node.ts). Not reentrant; every method is synchronous.
+ *
+ * Readys are strictly sequential: after ready(), hasReady() is false and ready() throws
+ * until advance(thatReady). tick/step/propose may be called while a Ready is being
+ * handled; what they produce goes into the next Ready.
+ *
+ * Membership: a conf change takes effect on a node when it is applied, i.e. at the
+ * advance() of the Ready whose committedEntries hold it (see Raft.applyCommittedConfChanges
+ * for why that is safe); a snapshot's confState takes effect when it is received.
+ * status().confState is therefore the configuration as of status().applied.
+ */
 export interface RawNode {
   tick(): void;
+  /** Feeds a message from a peer. Malformed or stale messages are ignored. */
   step(message: Message): void;
+  /**
+   * Leader: appends `data` (replicated with the next Ready). Follower: forwards it to the
+   * leader and answers ok, with no guarantee it is appended (watch the applied entries).
+   */
   propose(data: Uint8Array): ProposeResult;
+  /**
+   * One server at a time (dissertation §4.1). The leader refuses with confChangePending
+   * while its previous change is unapplied or before it has committed in its term.
+   */
   proposeConfChange(change: ConfChange): ProposeResult;
-  /** Requests a linearizable read point; answered through Ready.readStates with the same context. */
+  /**
+   * Requests a linearizable read point; answered through Ready.readStates with the same
+   * context (which must be unique). Never answered if leadership is lost meanwhile or no
+   * leader is known: the driver times the read out.
+   */
   readIndex(context: Uint8Array): void;
+  /** Leader: hands leadership to voter `to`; a follower forwards the request to its leader. */
   transferLeader(to: NodeId): void;
+  /** Starts an election now (with pre-vote if configured), as an election timeout would. */
   campaign(): void;
-  /** The driver took a snapshot up to `meta.index`: entries up to it may be dropped. */
+  /**
+   * The driver took a snapshot at `meta.index` (≤ applied) whose confState is the
+   * configuration at that index (status().confState if taken at status().applied):
+   * entries up to it are dropped, and followers behind it will be sent `snapshot`
+   * messages naming this metadata. Throws if meta disagrees with the log.
+   */
   compact(meta: SnapshotMeta): void;
+  /** The transport failed to deliver to `id`: stop pipelining to it. */
   reportUnreachable(id: NodeId): void;
+  /**
+   * The driver finished (ok) or gave up (not ok) streaming the snapshot named by a
+   * `snapshot` message to `id`. Must be called once per such message, or the leader keeps
+   * waiting for that follower.
+   */
   reportSnapshot(id: NodeId, ok: boolean): void;
   hasReady(): boolean;
   ready(): Ready;

@@ -1,0 +1,107 @@
+/**
+ * The Ready/advance contract of types.ts: what must be durable before a message leaves
+ * (Figure 2, "persistent state ... updated on stable storage before responding to RPCs").
+ */
+import { describe, expect, it } from "vitest";
+import { makeMessage } from "./messages.js";
+import { TestNetwork, bytes, drainReadies, newTestNode } from "./test-network.js";
+
+describe("Ready and advance", () => {
+  it("Figure 2: a granted vote leaves only in the Ready whose hard state (term and vote) must be fsynced", () => {
+    const node = newTestNode("a", ["a", "b", "c"], { term: 1 });
+    node.step(makeMessage({ type: "vote", from: "b", to: "a", term: 2 }));
+    const [ready, ...rest] = drainReadies(node);
+    expect(rest).toEqual([]);
+    expect(ready?.hardState).toEqual({ term: 2, vote: "b", commit: 0 });
+    expect(ready?.mustSync).toBe(true);
+    expect(ready?.messages.map((m) => [m.type, m.to, m.reject])).toEqual([["voteResp", "b", false]]);
+  });
+
+  it("Figure 2: a candidate's own vote and new term are in the Ready that sends its vote requests", () => {
+    const node = newTestNode("a", ["a", "b", "c"], { term: 4 });
+    node.campaign();
+    const ready = node.ready();
+    expect(ready.hardState).toEqual({ term: 5, vote: "a", commit: 0 });
+    expect(ready.mustSync).toBe(true);
+    expect(ready.messages.filter((m) => m.type === "vote")).toHaveLength(2);
+  });
+
+  it("Figure 2: an append acknowledgement leaves in the Ready that persists the appended entries", () => {
+    const node = newTestNode("b", ["a", "b", "c"], { term: 1 });
+    const entries = [{ term: 1, index: 1, type: "normal" as const, data: bytes("x") }];
+    node.step(makeMessage({ type: "append", from: "a", to: "b", term: 1, entries, commit: 1 }));
+    const ready = node.ready();
+    expect(ready.entries).toHaveLength(1);
+    expect(ready.mustSync).toBe(true);
+    expect(ready.messages[0]).toMatchObject({ type: "appendResp", index: 1, reject: false });
+    // Committed in the same Ready: the driver persists first, then applies.
+    expect(ready.committedEntries.map((e) => e.index)).toEqual([1]);
+  });
+
+  it("hard state is reported only when it changed; a commit-only change needs no fsync", () => {
+    const node = newTestNode("b", ["a", "b", "c"], { term: 1, entryTerms: [1, 1] });
+    expect(node.hasReady()).toBe(false);
+    node.step(makeMessage({ type: "heartbeat", from: "a", to: "b", term: 1, commit: 2 }));
+    const ready = node.ready();
+    expect(ready.hardState).toEqual({ term: 1, vote: null, commit: 2 });
+    expect(ready.mustSync).toBe(false);
+    node.advance(ready);
+    node.step(makeMessage({ type: "heartbeat", from: "a", to: "b", term: 1, commit: 2 }));
+    expect(node.ready().hardState).toBeNull();
+  });
+
+  it("committed entries are delivered once, and applied follows advance", () => {
+    const net = new TestNetwork({ voters: ["a", "b", "c"] });
+    net.elect("a");
+    net.propose("a", "x");
+    net.propose("a", "y");
+    const delivered = net.get("b").readies.flatMap((r) => r.committedEntries.map((e) => e.index));
+    expect(delivered).toEqual([1, 2, 3]);
+    expect(net.raw("b").status().applied).toBe(3);
+  });
+
+  it("ready() is refused until the previous Ready is advanced, and hasReady() is false meanwhile", () => {
+    const node = newTestNode("a", ["a", "b", "c"]);
+    node.campaign();
+    const ready = node.ready();
+    node.tick();
+    node.step(makeMessage({ type: "voteResp", from: "b", to: "a", term: 1 }));
+    expect(node.hasReady()).toBe(false);
+    expect(() => node.ready()).toThrow();
+    node.advance(ready);
+    expect(node.hasReady()).toBe(true);
+  });
+
+  it("soft state reports role and leader changes", () => {
+    const net = new TestNetwork({ voters: ["a", "b", "c"] });
+    net.elect("a");
+    const soft = net
+      .get("a")
+      .readies.map((r) => r.softState)
+      .filter((s) => s !== null);
+    expect(soft.at(-1)).toEqual({ leader: "a", role: "leader" });
+    expect(
+      net
+        .get("b")
+        .readies.map((r) => r.softState)
+        .filter((s) => s !== null)
+        .at(-1),
+    ).toEqual({
+      leader: "a",
+      role: "follower",
+    });
+  });
+
+  it("restart: a node restores term, vote, log and commit and never re-applies what it applied", () => {
+    const net = new TestNetwork({ voters: ["a", "b", "c"] });
+    net.elect("a");
+    net.propose("a", "x");
+    const before = net.raw("b").status();
+    net.restart("b");
+    const after = net.raw("b").status();
+    expect(after).toMatchObject({ term: before.term, lastIndex: before.lastIndex, applied: before.applied });
+    expect(after.commit).toBeGreaterThanOrEqual(before.applied);
+    net.propose("a", "y");
+    expect(net.get("b").storage.applied).toEqual(["x", "y"]);
+  });
+});
