@@ -1,0 +1,375 @@
+/**
+ * Raft messages over gRPC (RaftInternal, proto/raft.proto). Each peer has its own client,
+ * its own bounded queue and at most one call in flight; what queued meanwhile leaves in
+ * the next call (batched by RPC), so messages to a peer stay in order and a slow or dead
+ * peer holds up nobody else. A full queue drops the message and reports the peer
+ * unreachable: Raft retransmits on its own (§5.3).
+ */
+import * as grpc from "@grpc/grpc-js";
+import { ErrorCode, MinikvError, toMinikvError } from "../../common/errors.js";
+import { fromGrpcError, grpcChannelOptions, loadProto, toGrpcError } from "../../common/grpc.js";
+import { limits } from "../../common/limits.js";
+import type { Message, NodeId } from "./core/types.js";
+import type { ProtoGrpcType } from "../../proto/generated/raft.js";
+import type { Ack__Output } from "../../proto/generated/minikv/raft/v1/Ack.js";
+import type { MessageBatch__Output } from "../../proto/generated/minikv/raft/v1/MessageBatch.js";
+import type {
+  RaftInternalClient,
+  RaftInternalHandlers,
+} from "../../proto/generated/minikv/raft/v1/RaftInternal.js";
+import type { SnapshotChunk__Output } from "../../proto/generated/minikv/raft/v1/SnapshotChunk.js";
+import type { RaftRpc } from "./raft-message-codec.js";
+import { decodeMessage, encodeMessage, rpcOf } from "./raft-message-codec.js";
+import type { PeerAddresses, SnapshotSource } from "./storage.js";
+import type { Transport, TransportHandler } from "./transport.js";
+
+export interface GrpcTransportConfig {
+  readonly localId: NodeId;
+  /** The address peers use to reach this node ("host:port"), sent along so they learn it. */
+  readonly localAddress: string;
+  /** Messages queued to one peer before new ones are dropped. */
+  readonly peerQueueDepthMax: number;
+  /** Messages per call. */
+  readonly batchMessagesMax: number;
+  /** Entry bytes per call (below the gRPC message cap). */
+  readonly batchBytesMax: number;
+  /** Deadline of one message call. */
+  readonly rpcTimeoutMs: number;
+  /** Deadline of one whole InstallSnapshot stream. */
+  readonly snapshotTimeoutMs: number;
+  /** Reconnect backoff bounds: short, so a restarted peer is heard from within an election timeout. */
+  readonly reconnectBackoffMsMin: number;
+  readonly reconnectBackoffMsMax: number;
+}
+
+export const grpcTransportDefaults: Omit<GrpcTransportConfig, "localId" | "localAddress"> = {
+  peerQueueDepthMax: 4096,
+  batchMessagesMax: 256,
+  batchBytesMax: limits.grpcMessageBytesMax / 2,
+  rpcTimeoutMs: 2000,
+  snapshotTimeoutMs: 10 * 60_000,
+  reconnectBackoffMsMin: 50,
+  reconnectBackoffMsMax: 500,
+};
+
+let cachedProto: ProtoGrpcType | undefined;
+
+function raftProto(): ProtoGrpcType["minikv"]["raft"]["v1"] {
+  cachedProto ??= loadProto<ProtoGrpcType>("raft.proto");
+  return cachedProto.minikv.raft.v1;
+}
+
+function messageBytes(message: Message): number {
+  let bytes = 64 + message.context.byteLength;
+  for (const entry of message.entries) bytes += 32 + entry.data.byteLength;
+  return bytes;
+}
+
+/** One peer: its client, its queue, and the call in flight. */
+class PeerChannel {
+  readonly queue: Message[] = [];
+  inFlight = false;
+  closed = false;
+
+  constructor(
+    readonly address: string,
+    readonly client: RaftInternalClient,
+  ) {}
+}
+
+export class GrpcTransport implements Transport {
+  readonly localId: NodeId;
+  private readonly config: GrpcTransportConfig;
+  private handler: TransportHandler | null = null;
+  private closed = false;
+  private readonly peers = new Map<NodeId, PeerChannel>();
+
+  constructor(config: Pick<GrpcTransportConfig, "localId" | "localAddress"> & Partial<GrpcTransportConfig>) {
+    this.config = { ...grpcTransportDefaults, ...config };
+    this.localId = config.localId;
+  }
+
+  /** Adds the RaftInternal service to a gRPC server the caller binds, starts and shuts down. */
+  addTo(server: grpc.Server): void {
+    server.addService(raftProto().RaftInternal.service, this.serviceHandlers());
+  }
+
+  start(handler: TransportHandler): Promise<void> {
+    this.handler = handler;
+    return Promise.resolve();
+  }
+
+  send(message: Message): void {
+    if (this.closed) return;
+    const peer = this.peers.get(message.to);
+    if (peer === undefined || peer.queue.length >= this.config.peerQueueDepthMax) {
+      this.reportUnreachable(message.to);
+      return;
+    }
+    peer.queue.push(message);
+    this.pump(message.to, peer);
+  }
+
+  private reportUnreachable(id: NodeId): void {
+    // Never re-enter the caller (the driver's loop) synchronously.
+    queueMicrotask(() => {
+      if (!this.closed) this.handler?.onUnreachable(id);
+    });
+  }
+
+  /** Takes the longest run of queued messages that share an RPC, within the batch bounds. */
+  private takeBatch(peer: PeerChannel): { rpc: RaftRpc; messages: Message[] } | null {
+    const head = peer.queue[0];
+    if (head === undefined) return null;
+    const rpc = rpcOf(head.type);
+    let count = 0;
+    let bytes = 0;
+    for (const message of peer.queue) {
+      bytes += messageBytes(message);
+      if (rpcOf(message.type) !== rpc || count >= this.config.batchMessagesMax) break;
+      if (count > 0 && bytes > this.config.batchBytesMax) break;
+      count += 1;
+    }
+    return { rpc, messages: peer.queue.splice(0, count) };
+  }
+
+  private pump(id: NodeId, peer: PeerChannel): void {
+    if (peer.inFlight || peer.closed) return;
+    const batch = this.takeBatch(peer);
+    if (batch === null) return;
+    peer.inFlight = true;
+    const request = { messages: batch.messages.map(encodeMessage), from_address: this.config.localAddress };
+    const deadline = Date.now() + this.config.rpcTimeoutMs;
+    const done = (err: grpc.ServiceError | null): void => {
+      peer.inFlight = false;
+      if (err !== null) this.reportUnreachable(id);
+      this.pump(id, peer);
+    };
+    const client = peer.client;
+    switch (batch.rpc) {
+      case "AppendEntries":
+        client.AppendEntries(request, { deadline }, done);
+        break;
+      case "RequestVote":
+        client.RequestVote(request, { deadline }, done);
+        break;
+      case "TimeoutNow":
+        client.TimeoutNow(request, { deadline }, done);
+        break;
+      case "Send":
+        client.Send(request, { deadline }, done);
+        break;
+    }
+  }
+
+  async sendSnapshot(message: Message, source: SnapshotSource): Promise<void> {
+    try {
+      const peer = this.peers.get(message.to);
+      if (peer === undefined || this.closed) {
+        throw new MinikvError(ErrorCode.UNAVAILABLE, `no address for ${message.to}`);
+      }
+      await this.streamSnapshot(peer.client, message, source);
+    } finally {
+      await source.close();
+    }
+  }
+
+  private async streamSnapshot(
+    client: RaftInternalClient,
+    message: Message,
+    source: SnapshotSource,
+  ): Promise<void> {
+    let settle: ((err: grpc.ServiceError | null) => void) | undefined;
+    const acked = new Promise<void>((resolve, reject) => {
+      settle = (err) => (err === null ? resolve() : reject(fromGrpcError(err)));
+    });
+    // The receiver may answer (with an error) before the stream ends: writes stop then.
+    const ended = acked.then(
+      () => Promise.reject(new MinikvError(ErrorCode.UNAVAILABLE, "snapshot stream ended early")),
+      (err: unknown) => Promise.reject(toMinikvError(err)),
+    );
+    ended.catch(() => undefined);
+    const call = client.InstallSnapshot({ deadline: Date.now() + this.config.snapshotTimeoutMs }, (err) =>
+      settle?.(err),
+    );
+    const write = (chunk: Parameters<typeof call.write>[0]): Promise<void> =>
+      call.write(chunk)
+        ? Promise.resolve()
+        : Promise.race([new Promise<void>((r) => call.once("drain", r)), ended]);
+    try {
+      await write({
+        header: { message: encodeMessage(message), peer_addresses: { ...source.info.peerAddresses } },
+      });
+      for await (const data of source.chunks()) await write({ data });
+      call.end();
+    } catch (err) {
+      call.cancel();
+      await acked.catch(() => undefined);
+      throw toMinikvError(err);
+    }
+    await acked;
+  }
+
+  /** Asks the node at `address` for its id (for `--peers HOST:PORT` without an id). */
+  identify(address: string, timeoutMs: number): Promise<NodeId> {
+    const client = this.newClient(address);
+    return new Promise<NodeId>((resolve, reject) => {
+      client.Identify({ from_id: this.localId }, { deadline: Date.now() + timeoutMs }, (err, reply) => {
+        client.close();
+        if (err !== null || reply === undefined) reject(fromGrpcError(err));
+        else if (reply.node_id.length === 0)
+          reject(new MinikvError(ErrorCode.UNAVAILABLE, `${address} has no id`));
+        else resolve(reply.node_id);
+      });
+    });
+  }
+
+  private newClient(address: string): RaftInternalClient {
+    return new (raftProto().RaftInternal)(address, grpc.credentials.createInsecure(), {
+      ...grpcChannelOptions,
+      "grpc.initial_reconnect_backoff_ms": this.config.reconnectBackoffMsMin,
+      "grpc.min_reconnect_backoff_ms": this.config.reconnectBackoffMsMin,
+      "grpc.max_reconnect_backoff_ms": this.config.reconnectBackoffMsMax,
+    });
+  }
+
+  setPeer(id: NodeId, address: string): void {
+    if (id === this.localId || this.closed) return;
+    const existing = this.peers.get(id);
+    if (existing?.address === address) return;
+    if (existing !== undefined) this.closePeer(existing);
+    this.peers.set(id, new PeerChannel(address, this.newClient(address)));
+  }
+
+  removePeer(id: NodeId): void {
+    const peer = this.peers.get(id);
+    if (peer === undefined) return;
+    this.peers.delete(id);
+    this.closePeer(peer);
+  }
+
+  private closePeer(peer: PeerChannel): void {
+    peer.closed = true;
+    peer.queue.length = 0;
+    peer.client.close();
+  }
+
+  peerAddresses(): PeerAddresses {
+    return Object.fromEntries([...this.peers].map(([id, peer]) => [id, peer.address]));
+  }
+
+  close(): Promise<void> {
+    this.closed = true;
+    for (const peer of this.peers.values()) this.closePeer(peer);
+    this.peers.clear();
+    return Promise.resolve();
+  }
+
+  private receive(batch: MessageBatch__Output): void {
+    const handler = this.handler;
+    if (handler === null || this.closed)
+      throw new MinikvError(ErrorCode.UNAVAILABLE, "raft is not serving yet");
+    const messages = batch.messages.map(decodeMessage);
+    for (const message of messages) {
+      if (message.to !== this.localId) {
+        throw new MinikvError(
+          ErrorCode.INVALID_ARGUMENT,
+          `message for ${message.to} reached ${this.localId}`,
+        );
+      }
+      if (message.type === "snapshot")
+        throw new MinikvError(ErrorCode.INVALID_ARGUMENT, "snapshot outside InstallSnapshot");
+    }
+    const sender = messages[0]?.from;
+    if (sender !== undefined && batch.from_address.length > 0 && !this.peers.has(sender)) {
+      this.setPeer(sender, batch.from_address);
+    }
+    for (const message of messages) handler.onMessage(message);
+  }
+
+  private async receiveSnapshot(
+    call: grpc.ServerReadableStream<SnapshotChunk__Output, Ack__Output>,
+  ): Promise<void> {
+    const handler = this.handler;
+    if (handler === null || this.closed)
+      throw new MinikvError(ErrorCode.UNAVAILABLE, "raft is not serving yet");
+    const iterator = (call as AsyncIterable<SnapshotChunk__Output>)[Symbol.asyncIterator]();
+    const first = await iterator.next();
+    const header = first.done === true ? undefined : first.value.header;
+    if (header === undefined || header === null || header.message === null) {
+      throw new MinikvError(ErrorCode.INVALID_ARGUMENT, "InstallSnapshot must start with a header");
+    }
+    const message = decodeMessage(header.message);
+    if (message.type !== "snapshot" || message.snapshot === null || message.to !== this.localId) {
+      throw new MinikvError(
+        ErrorCode.INVALID_ARGUMENT,
+        "InstallSnapshot header is not a snapshot message for this node",
+      );
+    }
+    async function* data(): AsyncIterable<Uint8Array> {
+      for (let next = await iterator.next(); next.done !== true; next = await iterator.next()) {
+        const chunk = next.value;
+        if (chunk.data === undefined)
+          throw new MinikvError(ErrorCode.INVALID_ARGUMENT, "second snapshot header");
+        yield chunk.data;
+      }
+    }
+    await handler.onSnapshot(message, { ...header.peer_addresses }, data());
+  }
+
+  private serviceHandlers(): RaftInternalHandlers {
+    const unary = (
+      call: grpc.ServerUnaryCall<MessageBatch__Output, Ack__Output>,
+      callback: grpc.sendUnaryData<Ack__Output>,
+    ): void => {
+      try {
+        this.receive(call.request);
+        callback(null, {});
+      } catch (err) {
+        callback(toGrpcError(err));
+      }
+    };
+    return {
+      AppendEntries: unary,
+      RequestVote: unary,
+      TimeoutNow: unary,
+      Send: unary,
+      InstallSnapshot: (call, callback) => {
+        this.receiveSnapshot(call).then(
+          () => callback(null, {}),
+          (err: unknown) => callback(toGrpcError(err)),
+        );
+      },
+      Identify: (_call, callback) => callback(null, { node_id: this.localId }),
+    };
+  }
+}
+
+/** Starts a gRPC server on `bind` ("host:port", port 0 for any) with the given services; resolves with the port. */
+export function startGrpcServer(
+  bind: string,
+  register: (server: grpc.Server) => void,
+): Promise<{ server: grpc.Server; port: number }> {
+  const server = new grpc.Server(grpcChannelOptions);
+  register(server);
+  return new Promise((resolve, reject) => {
+    server.bindAsync(bind, grpc.ServerCredentials.createInsecure(), (err, port) => {
+      if (err !== null) reject(toMinikvError(err, ErrorCode.UNAVAILABLE));
+      else resolve({ server, port });
+    });
+  });
+}
+
+/** Shuts a server down, forcing it after `graceMs`. */
+export function stopGrpcServer(server: grpc.Server, graceMs = 1000): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      server.forceShutdown();
+      resolve();
+    }, graceMs);
+    server.tryShutdown(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
