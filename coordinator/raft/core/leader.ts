@@ -93,8 +93,17 @@ function sendSnapshot(r: Raft, to: NodeId): boolean {
   return true;
 }
 
+/** Sends every peer what it lacks: a first append (empty ones carry the commit index), then more while its window allows. */
 export function broadcastAppend(r: Raft): void {
-  for (const id of peers(r)) sendAppend(r, id, true);
+  for (const id of peers(r)) {
+    sendAppend(r, id, true);
+    fillWindow(r, id);
+  }
+}
+
+/** Pipelining: keeps sending batches to `to` while its inflight window has room and entries remain. */
+function fillWindow(r: Raft, to: NodeId): void {
+  for (let i = 0; i < r.config.maxInflightMsgs && sendAppend(r, to, false); i++);
 }
 
 function broadcastHeartbeat(r: Raft, context: Uint8Array): void {
@@ -235,8 +244,7 @@ function handleAppendResp(r: Raft, m: Message): void {
   else if (pr.state === "snapshot" && pr.match + 1 >= r.log.firstIndex()) pr.becomeReplicate();
   else if (pr.state === "replicate") pr.inflights.freeUpTo(m.index);
   if (!maybeCommit(r) && wasPaused) sendAppend(r, m.from, false);
-  // Pipelining: fill the window while there is something to send.
-  for (let i = 0; i < r.config.maxInflightMsgs && sendAppend(r, m.from, false); i++);
+  fillWindow(r, m.from);
   if (m.from === r.leadTransferee && pr.match === r.log.lastIndex()) sendTimeoutNow(r, m.from);
 }
 
