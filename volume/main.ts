@@ -153,6 +153,7 @@ function serveCommand(): Command {
       ),
     )
     .exitOverride()
+    .showSuggestionAfterError(false)
     .action(async (flags: ServeFlags) => serve(flags));
 }
 
@@ -219,6 +220,8 @@ function program(): Command {
   const root = new Command("minikv-volume")
     .description("minikv volume server: stores blob bytes in CRC-checked append-only segments")
     .exitOverride()
+    // Usage errors stay one line: no "(Did you mean …?)" under them.
+    .showSuggestionAfterError(false)
     .addCommand(serveCommand());
   return root;
 }
