@@ -17,6 +17,8 @@ import { startVolumeServer, type VolumeServerHandle } from "./volume-server.js";
 /** Exit codes (DESIGN.md §3): 0 success, 1 failure, 2 usage error. */
 const EXIT_FAILED = 1;
 const EXIT_USAGE = 2;
+/** How long the process may linger after a clean close before it exits regardless. */
+const EXIT_LINGER_MS = 1_000;
 
 interface ServeFlags {
   readonly id: string;
@@ -179,6 +181,8 @@ async function serve(flags: ServeFlags): Promise<void> {
   });
   announce(server);
   await closeOnSignal(server, logger);
+  // Everything is closed; should a stray handle (an idle keep-alive socket) linger, leave anyway.
+  setTimeout(() => process.exit(), EXIT_LINGER_MS).unref();
 }
 
 /** One JSON line on stdout so a parent process learns the ports (port 0). */
