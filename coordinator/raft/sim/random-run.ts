@@ -1,0 +1,196 @@
+import type { Config, NodeId } from "../core/types.js";
+import { kvModel } from "./kv-model.js";
+import { checkOperations, type CheckVerdict } from "./linearizability.js";
+import { Nemesis, randomNemesisProfile, randomNetworkFaults } from "./nemesis.js";
+import { createRng, type Rng } from "./rng.js";
+import type { RawNodeFactory } from "./sim-node.js";
+import { simCoreConfig, Simulator } from "./simulator.js";
+import { Workload } from "./workload.js";
+
+export interface RunOptions {
+  /** Ticks of load under faults. */
+  readonly faultTicks: number;
+  /** After the faults stop: ticks allowed for the cluster to elect, converge and commit a probe. */
+  readonly settleTicksMax: number;
+  /** Search steps per key for the linearizability checker. */
+  readonly checkStepsMax: number;
+  readonly traceTailLines: number;
+  readonly echo: ((line: string) => void) | null;
+  readonly createRawNode: RawNodeFactory;
+}
+
+export interface RunReport {
+  readonly seed: number;
+  readonly voters: number;
+  readonly ticks: number;
+  readonly operations: { ok: number; fail: number; unknown: number; pending: number };
+  readonly committedEntries: number;
+  readonly linearizability: CheckVerdict;
+  readonly checkSteps: number;
+  readonly faults: Nemesis["counts"];
+  readonly sim: Simulator["stats"];
+  readonly checks: {
+    leaderChecks: number;
+    appendChecks: number;
+    applyChecks: number;
+    completenessChecks: number;
+  };
+}
+
+/** A failed run: the message starts with `seed=…` and ends with the trace tail. */
+export class SimulationFailure extends Error {
+  constructor(
+    readonly seed: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = "SimulationFailure";
+  }
+}
+
+function randomCoreConfig(rng: Rng): Omit<Config, "id" | "seed"> {
+  const checkQuorum = rng.chance(0.8);
+  return {
+    ...simCoreConfig,
+    electionTicks: rng.int(8, 15),
+    heartbeatTicks: rng.int(1, 3),
+    preVote: rng.chance(0.8),
+    checkQuorum,
+    maxMsgBytes: rng.pick([16, 128, 1024]),
+    maxInflightMsgs: rng.pick([1, 2, 8]),
+  };
+}
+
+/** Converged: a leader, every member applied its commit index, and the probe write succeeded. */
+function settle(sim: Simulator, nemesis: Nemesis, workload: Workload, options: RunOptions): void {
+  const probeClient = 1_000_000;
+  let probeSeq = 0;
+  let probeOk = false;
+  let probing = false;
+  sim.onComplete((request, outcome) => {
+    if (request.op.clientId !== probeClient) return;
+    probing = false;
+    probeOk ||= outcome.kind === "ok";
+  });
+  for (let t = 0; t < options.settleTicksMax; t++) {
+    const leader = sim.leader();
+    if (leader !== null && !probeOk && !probing) {
+      probing = true;
+      sim.invoke(
+        probeClient,
+        ++probeSeq,
+        { kind: "put", key: "probe", value: String(probeSeq) },
+        leader.id,
+        false,
+      );
+    }
+    if (t === Math.floor(options.settleTicksMax / 4)) workload.stop();
+    sim.tick();
+    if (probeOk && workload.idle && converged(sim, nemesis)) return;
+  }
+  const states = sim
+    .nodes()
+    .map(
+      (node) =>
+        `${node.id}:${node.alive ? `${node.raw?.status().role} t${node.raw?.status().term} applied=${node.applied}` : node.retired ? "retired" : "down"}`,
+    )
+    .join(" ");
+  throw new Error(
+    `liveness: no convergence ${options.settleTicksMax} ticks after the faults stopped (probe ${probeOk ? "ok" : "not committed"}, clients ${workload.idle ? "idle" : "busy"}): ${states}`,
+  );
+}
+
+function converged(sim: Simulator, nemesis: Nemesis): boolean {
+  const leader = sim.leader();
+  const status = leader?.raw?.status();
+  if (status === undefined) return false;
+  const members = new Set<NodeId>([...status.confState.voters, ...status.confState.learners]);
+  nemesis.retireNonMembers(members);
+  return [...members].every((id) => {
+    const node = sim.node(id);
+    return node.alive && node.applied === status.commit;
+  });
+}
+
+/** Runs one seed: random cluster, faults and load, then liveness, then linearizability. */
+export function runSeed(seed: number, options: RunOptions): RunReport {
+  const rng = createRng(seed);
+  const setup = rng.fork("setup");
+  const voters = setup.chance(0.5) ? 3 : 5;
+  const nodeIds = Array.from({ length: voters }, (_, i) => `n${i + 1}`);
+  const sim = new Simulator({
+    seed,
+    nodeIds,
+    core: randomCoreConfig(setup),
+    snapshotEveryEntries: setup.int(8, 60),
+    network: randomNetworkFaults(setup),
+    manualNetwork: false,
+    requestTimeoutTicks: setup.int(30, 120),
+    traceCapacity: Math.max(options.traceTailLines, 1),
+    echo: options.echo,
+    createRawNode: options.createRawNode,
+  });
+  const nemesis = new Nemesis(sim, rng.fork("nemesis"), randomNemesisProfile(setup, voters));
+  const workload = new Workload(sim, rng.fork("workload"), {
+    clients: setup.int(2, 6),
+    keys: ["a", "b", "c"].slice(0, setup.int(1, 3)),
+    thinkTicksMax: setup.int(1, 8),
+    readIndexShare: setup.float(),
+    leaderAffinity: setup.float(),
+  });
+  try {
+    for (let t = 0; t < options.faultTicks; t++) {
+      nemesis.step();
+      workload.step();
+      sim.tick(nemesis.paused());
+      nemesis.noticeCrashes();
+    }
+    nemesis.calm();
+    settle(sim, nemesis, workload, options);
+    const result = checkOperations(kvModel, sim.history.operations(), {
+      maxStepsPerPartition: options.checkStepsMax,
+    });
+    if (result.verdict === "illegal") throw new Error(`linearizability: ${result.explanation}`);
+    return {
+      seed,
+      voters,
+      ticks: sim.now,
+      operations: sim.history.counts(),
+      committedEntries: sim.checkers.committedCount(),
+      linearizability: result.verdict,
+      checkSteps: result.partitions.reduce((sum, part) => sum + part.searchSteps, 0),
+      faults: nemesis.counts,
+      sim: sim.stats,
+      checks: sim.checkers.counts,
+    };
+  } catch (error) {
+    throw new SimulationFailure(seed, sim.describeFailure(error, options.traceTailLines));
+  }
+}
+
+/** Settings of the seeded runs in the test suite (HEAVY=1 runs more seeds, not longer ones). */
+export function defaultRunOptions(
+  createRawNode: RawNodeFactory,
+  echo: ((line: string) => void) | null = null,
+): RunOptions {
+  return {
+    faultTicks: 400,
+    settleTicksMax: 800,
+    checkStepsMax: 500_000,
+    traceTailLines: 80,
+    echo,
+    createRawNode,
+  };
+}
+
+/** The seeds a suite runs: SEED=<n> replays one, HEAVY=1 runs 20,000, else `defaultCount`. */
+export function seedsFromEnvironment(env: NodeJS.ProcessEnv, defaultCount: number): number[] {
+  const seed = env.SEED;
+  if (seed !== undefined && seed !== "") {
+    const n = Number(seed);
+    if (!Number.isInteger(n) || n < 0) throw new Error(`SEED must be a non-negative integer, got "${seed}"`);
+    return [n];
+  }
+  const count = env.HEAVY === "1" ? 20_000 : defaultCount;
+  return Array.from({ length: count }, (_, i) => i + 1);
+}

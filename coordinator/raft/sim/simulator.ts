@@ -1,0 +1,277 @@
+import type { Config, ConfState, Message, NodeId, Ready } from "../core/types.js";
+import { SafetyCheckers } from "./checkers.js";
+import { History, type HistoryEntry, type Outcome } from "./history.js";
+import type { KvInput } from "./kv-model.js";
+import { createRng, type Rng } from "./rng.js";
+import { SimNetwork, type InFlightMessage, type NetworkFaults } from "./sim-network.js";
+import {
+  SimNode,
+  type ClientRequest,
+  type CrashPoint,
+  type NodeHost,
+  type RawNodeFactory,
+} from "./sim-node.js";
+import { TraceRing, type TraceEvent } from "./trace.js";
+
+export interface SimulatorOptions {
+  readonly seed: number;
+  /** Voters of the fresh cluster. */
+  readonly nodeIds: readonly NodeId[];
+  readonly core: Omit<Config, "id" | "seed">;
+  readonly snapshotEveryEntries: number;
+  readonly network: NetworkFaults;
+  /** Scripted scenarios deliver messages by hand; random runs by time. */
+  readonly manualNetwork: boolean;
+  /** A client gives up after this many ticks: the outcome is unknown. */
+  readonly requestTimeoutTicks: number;
+  readonly traceCapacity: number;
+  /** Prints every trace line as it happens (TRACE=1). */
+  readonly echo: ((line: string) => void) | null;
+  readonly createRawNode: RawNodeFactory;
+}
+
+/** Default core settings of the simulation (ticks are abstract time units). */
+export const simCoreConfig: Omit<Config, "id" | "seed"> = {
+  electionTicks: 10,
+  heartbeatTicks: 2,
+  preVote: true,
+  checkQuorum: true,
+  leaseRead: false,
+  maxMsgBytes: 1024,
+  maxInflightMsgs: 8,
+  maxUncommittedBytes: 64 * 1024,
+};
+
+/**
+ * A cluster of simulated coordinators on one virtual clock and one simulated network.
+ * Everything random is drawn from the seed: the same seed replays the same trace.
+ */
+export class Simulator {
+  readonly rng: Rng;
+  readonly network: SimNetwork;
+  readonly checkers = new SafetyCheckers();
+  readonly history = new History();
+  readonly trace: TraceRing;
+  readonly initialConfState: ConfState;
+  private readonly nodeMap = new Map<NodeId, SimNode>();
+  private readonly completionListeners: ((request: ClientRequest, outcome: Outcome) => void)[] = [];
+  private readonly crashListeners: ((node: SimNode) => void)[] = [];
+  private clock = 0;
+  private readonly host: NodeHost;
+  readonly stats = { messagesSent: 0, messagesDelivered: 0, snapshotsSent: 0, crashes: 0, restarts: 0 };
+
+  constructor(readonly options: SimulatorOptions) {
+    this.rng = createRng(options.seed);
+    this.network = new SimNetwork(this.rng.fork("network"), options.network, options.manualNetwork);
+    this.trace = new TraceRing(options.traceCapacity, options.echo);
+    this.initialConfState = { voters: [...options.nodeIds], learners: [] };
+    this.host = this.createHost();
+    for (const id of options.nodeIds) this.addNode(id).start();
+  }
+
+  private createHost(): NodeHost {
+    return {
+      now: () => this.clock,
+      send: (from, message, payload) => this.send(from, message, payload),
+      crashed: (node) => {
+        this.stats.crashes++;
+        for (const listener of this.crashListeners) listener(node);
+      },
+      complete: (request, outcome) => this.complete(request, outcome),
+      trace: (event) => this.trace.add(event),
+      checkers: this.checkers,
+    };
+  }
+
+  get now(): number {
+    return this.clock;
+  }
+
+  /** Creates a node with an empty disk (not started). */
+  addNode(id: NodeId): SimNode {
+    if (this.nodeMap.has(id)) throw new Error(`node ${id} exists`);
+    const coreSeeds = this.rng.fork(`core:${id}`);
+    const node = new SimNode(
+      {
+        id,
+        config: this.options.core,
+        initialConfState: this.initialConfState,
+        snapshotEveryEntries: this.options.snapshotEveryEntries,
+        createRawNode: this.options.createRawNode,
+      },
+      this.host,
+      () => coreSeeds.u32(),
+    );
+    this.nodeMap.set(id, node);
+    return node;
+  }
+
+  node(id: NodeId): SimNode {
+    const node = this.nodeMap.get(id);
+    if (node === undefined) throw new Error(`no node ${id}`);
+    return node;
+  }
+
+  nodes(): SimNode[] {
+    return [...this.nodeMap.values()];
+  }
+
+  liveNodes(): SimNode[] {
+    return this.nodes().filter((node) => node.alive);
+  }
+
+  /** The live leader of the highest term, if any. */
+  leader(): SimNode | null {
+    let best: SimNode | null = null;
+    let bestTerm = -1;
+    for (const node of this.liveNodes()) {
+      const status = node.raw?.status();
+      if (status?.role === "leader" && status.term > bestTerm) {
+        best = node;
+        bestTerm = status.term;
+      }
+    }
+    return best;
+  }
+
+  /** Called when a node has just crashed (it may be restarted from inside the listener). */
+  onCrash(listener: (node: SimNode) => void): void {
+    this.crashListeners.push(listener);
+  }
+
+  onComplete(listener: (request: ClientRequest, outcome: Outcome) => void): void {
+    this.completionListeners.push(listener);
+  }
+
+  private complete(request: ClientRequest, outcome: Outcome): void {
+    this.history.complete(request.op, outcome, this.clock);
+    this.trace.add({
+      tick: this.clock,
+      node: `c${request.op.clientId}`,
+      what: "done",
+      detail: `#${request.op.id} ${outcome.kind}${outcome.kind === "ok" ? ` ${JSON.stringify(outcome.output)}` : ` (${outcome.reason})`}`,
+    });
+    for (const listener of this.completionListeners) listener(request, outcome);
+  }
+
+  private send(from: SimNode, message: Message, payload: Uint8Array | null): void {
+    this.stats.messagesSent++;
+    if (message.type === "snapshot") this.stats.snapshotsSent++;
+    const outcome = this.network.send(message, payload, this.clock);
+    this.trace.add({
+      tick: this.clock,
+      node: from.id,
+      what: outcome === "queued" ? "send" : `send(${outcome})`,
+      message,
+    });
+    if (outcome === "cut") from.defer((raw) => raw.reportUnreachable(message.to));
+    if (message.type === "snapshot" && (outcome === "cut" || outcome === "lost")) {
+      from.defer((raw) => raw.reportSnapshot(message.to, false));
+    }
+  }
+
+  /** Hands one message to its destination (dropped if the link is cut or the node is down). */
+  deliver(item: InFlightMessage): void {
+    const { message } = item;
+    const target = this.nodeMap.get(message.to);
+    const cut = this.network.isCut(message.from, message.to);
+    const delivered = !cut && target?.alive === true;
+    if (delivered) {
+      this.stats.messagesDelivered++;
+      target.deliver(message, item.payload);
+    } else {
+      this.trace.add({ tick: this.clock, node: message.to, what: cut ? "drop(cut)" : "drop(down)", message });
+    }
+    this.reportSnapshotOutcome(item, delivered);
+  }
+
+  /** The transport tells the sender how streaming a snapshot ended, once per message. */
+  private reportSnapshotOutcome(item: InFlightMessage, delivered: boolean): void {
+    const { message } = item;
+    if (message.type !== "snapshot" || !item.original) return;
+    this.nodeMap.get(message.from)?.act((raw) => raw.reportSnapshot(message.to, delivered));
+  }
+
+  /** Advances the virtual clock by one tick: every live node ticks, due messages arrive. */
+  tick(skip: ReadonlySet<NodeId> = new Set()): void {
+    this.clock++;
+    for (const node of this.rng.shuffled(this.liveNodes())) if (!skip.has(node.id)) node.tick();
+    if (!this.network.manual) for (const item of this.network.takeDue(this.clock)) this.deliver(item);
+    for (const node of this.nodes()) node.expireRequests(this.clock);
+  }
+
+  /** Manual network: delivers the queued messages matching `filter`; returns how many. */
+  deliverWhere(filter: (message: Message) => boolean): number {
+    const items = this.network.take((item) => filter(item.message));
+    for (const item of items) this.deliver(item);
+    return items.length;
+  }
+
+  dropWhere(filter: (message: Message) => boolean): number {
+    const items = this.network.take((item) => filter(item.message));
+    for (const item of items)
+      this.trace.add({ tick: this.clock, node: item.message.from, what: "dropped", message: item.message });
+    return items.length;
+  }
+
+  /** Manual network: delivers until no message is left (bounded). */
+  stabilize(maxRounds = 1000): void {
+    for (let round = 0; this.network.pending().length > 0; round++) {
+      if (round >= maxRounds) throw new Error(`no quiescence after ${maxRounds} rounds`);
+      this.deliverWhere(() => true);
+    }
+  }
+
+  /** A client operation sent to `nodeId`. The returned entry fills in when it completes. */
+  invoke(clientId: number, seq: number, input: KvInput, nodeId: NodeId, viaReadIndex: boolean): HistoryEntry {
+    const op = this.history.invoke(clientId, input, this.clock);
+    this.trace.add({
+      tick: this.clock,
+      node: `c${clientId}`,
+      what: "invoke",
+      detail: `#${op.id} ${JSON.stringify(input)} at ${nodeId}${viaReadIndex ? " (readIndex)" : ""}`,
+    });
+    const request: ClientRequest = {
+      op,
+      seq,
+      deadlineTick: this.clock + this.options.requestTimeoutTicks,
+      viaReadIndex,
+      readIndex: null,
+    };
+    const node = this.nodeMap.get(nodeId);
+    const immediate =
+      node === undefined ? { kind: "fail" as const, reason: `no node ${nodeId}` } : node.submit(request);
+    if (immediate !== null) this.complete(request, immediate);
+    return op;
+  }
+
+  crash(id: NodeId, survivingWrites = Number.POSITIVE_INFINITY): void {
+    this.node(id).crash(survivingWrites);
+  }
+
+  armCrash(
+    id: NodeId,
+    point: CrashPoint,
+    survivingWrites = Number.POSITIVE_INFINITY,
+    when: ((ready: Ready) => boolean) | null = null,
+  ): void {
+    this.node(id).armCrash(point, survivingWrites, when);
+  }
+
+  restart(id: NodeId): void {
+    this.stats.restarts++;
+    this.node(id).start();
+  }
+
+  /** The trace tail and seed, for a failure message. */
+  describeFailure(error: unknown, tailLines = 60): string {
+    const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    return `seed=${this.options.seed} tick=${this.clock}\n${reason}\n--- last ${tailLines} trace events ---\n${this.trace.tail(tailLines)}`;
+  }
+
+  addTraceNote(node: string, what: string, detail?: string): void {
+    const event: TraceEvent =
+      detail === undefined ? { tick: this.clock, node, what } : { tick: this.clock, node, what, detail };
+    this.trace.add(event);
+  }
+}
