@@ -79,7 +79,7 @@ class PeerChannel {
 
 export class GrpcTransport implements Transport {
   readonly localId: NodeId;
-  private readonly config: GrpcTransportConfig;
+  private config: GrpcTransportConfig;
   private handler: TransportHandler | null = null;
   private closed = false;
   private readonly peers = new Map<NodeId, PeerChannel>();
@@ -87,6 +87,11 @@ export class GrpcTransport implements Transport {
   constructor(config: Pick<GrpcTransportConfig, "localId" | "localAddress"> & Partial<GrpcTransportConfig>) {
     this.config = { ...grpcTransportDefaults, ...config };
     this.localId = config.localId;
+  }
+
+  /** Sets the address peers use to reach this node (known once the server is bound). */
+  setLocalAddress(address: string): void {
+    this.config = { ...this.config, localAddress: address };
   }
 
   /** Adds the RaftInternal service to a gRPC server the caller binds, starts and shuts down. */

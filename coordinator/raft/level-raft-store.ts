@@ -202,8 +202,9 @@ export class LevelRaftStore implements RaftStorage {
   async save(update: StorageUpdate): Promise<void> {
     const next = planUpdate(this.bounds, this.hard, update);
     const ops = this.batchOps(update, next);
-    await this.db.batch(ops, { sync: true });
-    this.syncs += 1;
+    const sync = update.sync !== false;
+    await this.db.batch(ops, { sync });
+    if (sync) this.syncs += 1;
     this.bounds = next;
     if (update.hardState !== undefined && update.hardState !== null) this.hard = { ...update.hardState };
     if (update.peerAddresses !== undefined && update.peerAddresses !== null) {

@@ -75,7 +75,7 @@ export class MemoryRaftStore implements RaftStorage {
     if (this.closed) throw new Error("MemoryRaftStore is closed");
     const bounds = planUpdate({ first: this.firstIndex(), last: this.lastIndex() }, this.hardState(), update);
     this.applyUpdate(update, bounds.first);
-    this.syncs += 1;
+    if (update.sync !== false) this.syncs += 1;
   }
 
   private applyUpdate(update: StorageUpdate, newFirst: number): void {

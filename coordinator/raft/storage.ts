@@ -74,6 +74,13 @@ export interface StorageUpdate {
   /** Drop entries ≤ this index (after appending `entries`). */
   readonly compactTo?: number | null;
   readonly peerAddresses?: PeerAddresses | null;
+  /**
+   * fsync the batch (default true). False only for a hard state whose commit index alone
+   * moved: the write is ordered with the others and survives a process crash; a machine
+   * crash may lose it, and the commit index is then re-learned from the leader (it never
+   * falls below what the state machine applied).
+   */
+  readonly sync?: boolean;
 }
 
 /**
@@ -88,7 +95,7 @@ export interface RaftStorage extends LogStore, StableStore {
    * changes nothing.
    */
   save(update: StorageUpdate): Promise<void>;
-  /** Number of fsynced batches written since open (for metrics). */
+  /** Number of fsynced batches written since open (for metrics; unsynced ones not counted). */
   syncCount(): number;
   close(): Promise<void>;
 }
