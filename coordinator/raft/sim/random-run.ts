@@ -67,8 +67,8 @@ function settle(sim: Simulator, nemesis: Nemesis, workload: Workload, options: R
   let probeSeq = 0;
   let probeOk = false;
   let probing = false;
-  sim.onComplete((request, outcome) => {
-    if (request.op.clientId !== probeClient) return;
+  sim.onFinish((op, outcome) => {
+    if (op.clientId !== probeClient) return;
     probing = false;
     probeOk ||= outcome.kind === "ok";
   });
@@ -137,6 +137,8 @@ export function runSeed(seed: number, options: RunOptions): RunReport {
     thinkTicksMax: setup.int(1, 8),
     readIndexShare: setup.float(),
     leaderAffinity: setup.float(),
+    attemptsMax: setup.int(1, 5),
+    retryBackoffTicksMax: setup.int(1, 20),
   });
   try {
     for (let t = 0; t < options.faultTicks; t++) {

@@ -41,6 +41,8 @@ export interface ClientRequest {
   readonly viaReadIndex: boolean;
   /** The read point once the leader confirmed it, else null. */
   readIndex: number | null;
+  /** How this attempt ended (the node calls it through NodeHost.complete, exactly once). */
+  readonly onEnd: (outcome: Outcome) => void;
 }
 
 /** What a node needs from the simulator around it. */

@@ -54,7 +54,7 @@ export class Simulator {
   readonly trace: TraceRing;
   readonly initialConfState: ConfState;
   private readonly nodeMap = new Map<NodeId, SimNode>();
-  private readonly completionListeners: ((request: ClientRequest, outcome: Outcome) => void)[] = [];
+  private readonly finishListeners: ((op: HistoryEntry, outcome: Outcome) => void)[] = [];
   private readonly crashListeners: ((node: SimNode) => void)[] = [];
   private clock = 0;
   private readonly host: NodeHost;
@@ -77,7 +77,7 @@ export class Simulator {
         this.stats.crashes++;
         for (const listener of this.crashListeners) listener(node);
       },
-      complete: (request, outcome) => this.complete(request, outcome),
+      complete: (request, outcome) => this.attemptEnded(request, outcome),
       trace: (event) => this.trace.add(event),
       checkers: this.checkers,
     };
@@ -139,19 +139,33 @@ export class Simulator {
     this.crashListeners.push(listener);
   }
 
-  onComplete(listener: (request: ClientRequest, outcome: Outcome) => void): void {
-    this.completionListeners.push(listener);
+  /** Called whenever a client operation ends for good (its outcome is in the history). */
+  onFinish(listener: (op: HistoryEntry, outcome: Outcome) => void): void {
+    this.finishListeners.push(listener);
   }
 
-  private complete(request: ClientRequest, outcome: Outcome): void {
-    this.history.complete(request.op, outcome, this.clock);
+  /** Ends an operation for good: records its outcome in the history. */
+  finish(op: HistoryEntry, outcome: Outcome): void {
+    this.history.complete(op, outcome, this.clock);
     this.trace.add({
       tick: this.clock,
-      node: `c${request.op.clientId}`,
+      node: `c${op.clientId}`,
       what: "done",
-      detail: `#${request.op.id} ${outcome.kind}${outcome.kind === "ok" ? ` ${JSON.stringify(outcome.output)}` : ` (${outcome.reason})`}`,
+      detail: `#${op.id} ${outcome.kind}${outcome.kind === "ok" ? ` ${JSON.stringify(outcome.output)}` : ` (${outcome.reason})`}`,
     });
-    for (const listener of this.completionListeners) listener(request, outcome);
+    for (const listener of this.finishListeners) listener(op, outcome);
+  }
+
+  private attemptEnded(request: ClientRequest, outcome: Outcome): void {
+    if (outcome.kind !== "ok") {
+      this.trace.add({
+        tick: this.clock,
+        node: `c${request.op.clientId}`,
+        what: "attempt",
+        detail: `#${request.op.id} ${outcome.kind} (${outcome.reason})`,
+      });
+    }
+    request.onEnd(outcome);
   }
 
   private send(from: SimNode, message: Message, payload: Uint8Array | null): void {
@@ -222,14 +236,28 @@ export class Simulator {
     }
   }
 
-  /** A client operation sent to `nodeId`. The returned entry fills in when it completes. */
-  invoke(clientId: number, seq: number, input: KvInput, nodeId: NodeId, viaReadIndex: boolean): HistoryEntry {
-    const op = this.history.invoke(clientId, input, this.clock);
+  /** Records the call of a client operation (its attempts follow with `attempt`). */
+  begin(clientId: number, input: KvInput): HistoryEntry {
+    return this.history.invoke(clientId, input, this.clock);
+  }
+
+  /**
+   * Sends one attempt of `op` to `nodeId`. Retries of one operation reuse its `seq`, so the
+   * state machine applies it at most once (dissertation §6.3). `onEnd` hears how this
+   * attempt ended; the operation itself ends only with `finish`.
+   */
+  attempt(
+    op: HistoryEntry,
+    seq: number,
+    nodeId: NodeId,
+    viaReadIndex: boolean,
+    onEnd: (outcome: Outcome) => void,
+  ): void {
     this.trace.add({
       tick: this.clock,
-      node: `c${clientId}`,
+      node: `c${op.clientId}`,
       what: "invoke",
-      detail: `#${op.id} ${JSON.stringify(input)} at ${nodeId}${viaReadIndex ? " (readIndex)" : ""}`,
+      detail: `#${op.id} ${JSON.stringify(op.input)} at ${nodeId}${viaReadIndex ? " (readIndex)" : ""}`,
     });
     const request: ClientRequest = {
       op,
@@ -237,11 +265,18 @@ export class Simulator {
       deadlineTick: this.clock + this.options.requestTimeoutTicks,
       viaReadIndex,
       readIndex: null,
+      onEnd,
     };
     const node = this.nodeMap.get(nodeId);
     const immediate =
       node === undefined ? { kind: "fail" as const, reason: `no node ${nodeId}` } : node.submit(request);
-    if (immediate !== null) this.complete(request, immediate);
+    if (immediate !== null) this.attemptEnded(request, immediate);
+  }
+
+  /** A client operation with a single attempt: it ends as that attempt ends. */
+  invoke(clientId: number, seq: number, input: KvInput, nodeId: NodeId, viaReadIndex: boolean): HistoryEntry {
+    const op = this.begin(clientId, input);
+    this.attempt(op, seq, nodeId, viaReadIndex, (outcome) => this.finish(op, outcome));
     return op;
   }
 
