@@ -1,15 +1,21 @@
 import type { Registry } from "prom-client";
 import type { Logger } from "pino";
 import { ErrorCode, MinikvError, assert } from "../common/errors.js";
-import { shardOf } from "../common/hashing.js";
+import { SHARD_COUNT, shardOf } from "../common/hashing.js";
 import { limits } from "../common/limits.js";
 import { createLogger } from "../common/logger.js";
 import { compareKeys, validateKey } from "../common/keys.js";
 import { diskSpaceOf } from "./durable-fs.js";
 import type { DiskSpace } from "./durable-fs.js";
 import { engineLimits } from "./engine-limits.js";
-import { KeyIndex } from "./key-index.js";
-import type { IndexedValue, PreparedEntry } from "./key-index.js";
+import { SlotState } from "./key-index.js";
+import type { KeyIndex, IndexedValue, PreparedEntry } from "./key-index.js";
+import { BloomRegistry } from "./bloom-registry.js";
+import type { KeyHashList } from "./bloom-filter.js";
+import { compactSegments, compactable } from "./compaction.js";
+import type { CompactionHost, CompactionStep } from "./compaction.js";
+import { removeMarker } from "./compaction-marker.js";
+import { writeSnapshot } from "./index-snapshot.js";
 import { writePreparedValue } from "./prepare-writer.js";
 import { writeDecisionRecord } from "./decision-writer.js";
 import { RecordType } from "./record-codec.js";
@@ -56,6 +62,8 @@ export interface DiskStoreOptions {
   readonly now?: () => number;
   /** Free/total bytes of a directory's file system; tests pass their own. */
   readonly diskSpace?: (dir: string) => Promise<DiskSpace>;
+  /** Test hook: awaited at each step of a compaction (see CompactionStep). */
+  readonly onCompactionStep?: (step: CompactionStep) => Promise<void> | void;
 }
 
 interface InflightPrepare {
@@ -64,6 +72,11 @@ interface InflightPrepare {
 }
 
 const DISK_SPACE_REFRESH_MS = 5_000;
+const DEFAULT_BLOOM_FP_RATE = 0.01;
+const DEFAULT_SNAPSHOT_INTERVAL_MS = 60_000;
+const DEFAULT_SNAPSHOT_EVERY_WAL_RECORDS = 100_000;
+const DEFAULT_COMPACTION_GARBAGE_RATIO = 0.5;
+const DEFAULT_COMPACTION_CHECK_INTERVAL_MS = 30_000;
 
 /**
  * The volume's storage engine on local disk (docs/volume-format.md): append-only segments
@@ -71,7 +84,7 @@ const DISK_SPACE_REFRESH_MS = 5_000;
  * the contract; `openDiskStore` recovers the volume before it resolves.
  */
 export class DiskStore implements VolumeStore {
-  private readonly index = new KeyIndex();
+  private index!: KeyIndex;
   private readonly inflightPrepares = new Map<string, InflightPrepare>();
   private readonly decisionChains = new Map<string, Promise<unknown>>();
   private readonly keyChains = new Map<string, Promise<unknown>>();
@@ -79,12 +92,21 @@ export class DiskStore implements VolumeStore {
   private readonly metrics: StoreMetrics;
   private readonly now: () => number;
   private closing = false;
+  private crashed = false;
   private lastDiskSpace: DiskSpace = { freeBytes: 0, totalBytes: 0 };
-  private diskSpaceTimer: NodeJS.Timeout | undefined;
+  private readonly timers: NodeJS.Timeout[] = [];
   private recoveryReport: RecoveryReport | undefined;
   readonly logger: Logger;
   private readonly segments: SegmentSet;
+  private readonly blooms: BloomRegistry;
   private wal!: WriteAheadLog;
+  /** Snapshots, compactions and bloom rebuilds run one at a time, in this chain. */
+  private maintenance: Promise<unknown> = Promise.resolve();
+  private readonly background = new Set<Promise<unknown>>();
+  private walRecordsSinceSnapshot = 0;
+  private snapshotRequested = false;
+  private readonly pinnedBytes = new Map<number, number>();
+  private readonly bloomFpRate: number;
 
   private constructor(private readonly options: DiskStoreOptions) {
     this.logger = options.logger ?? createLogger("volume-store");
@@ -95,13 +117,16 @@ export class DiskStore implements VolumeStore {
       liveBytes: () => this.index.totalLiveBytes(),
       usedBytes: () => this.segments.totalBytes,
     });
+    this.bloomFpRate = options.bloomFalsePositiveRate ?? DEFAULT_BLOOM_FP_RATE;
     this.segments = new SegmentSet({
       dataDir: options.dataDir,
       segmentBytesMax: options.segmentBytesMax ?? limits.segmentBytesDefault,
       logger: this.logger,
       onSegmentSync: () => this.metrics.segmentFsyncs.inc(),
-      onSealed: () => undefined,
+      onSealed: (segment, keys) => this.onSealed(segment, keys),
+      bloomFalsePositiveRate: this.bloomFpRate,
     });
+    this.blooms = new BloomRegistry(options.dataDir, this.segments, this.bloomFpRate, this.logger);
   }
 
   /** Opens (creating when empty) and recovers a volume. */
@@ -112,32 +137,139 @@ export class DiskStore implements VolumeStore {
   }
 
   private async start(): Promise<void> {
-    await this.segments.openAll();
     this.wal = await WriteAheadLog.open({
       dir: this.options.walDir,
       logger: this.logger,
-      onFlush: (records) => {
-        this.metrics.walFsyncs.inc();
-        this.metrics.walRecords.inc(records);
-        this.metrics.walBatchRecords.observe(records);
-      },
+      onFlush: (records) => this.onWalFlush(records),
     });
-    await this.segments.startActive();
-    this.recoveryReport = await recover({
-      index: this.index,
+    const recovered = await recover({
+      dataDir: this.options.dataDir,
       segments: this.segments,
       wal: this.wal,
       logger: this.logger,
     });
+    this.index = recovered.index;
+    this.recoveryReport = recovered.report;
+    const needFilters = await this.blooms.loadAll();
     await this.refreshDiskSpace();
-    this.diskSpaceTimer = setInterval(() => void this.refreshDiskSpace(), DISK_SPACE_REFRESH_MS);
-    this.diskSpaceTimer.unref();
+    if (recovered.marker !== undefined) await this.finishCompaction(recovered.marker.sources);
+    else if (recovered.report.mode === "full-rebuild" || recovered.report.walRecordsReplayed > 0)
+      this.requestSnapshot();
+    for (const segment of needFilters)
+      this.inBackground(this.serialize(() => this.blooms.rebuildByScan(segment)));
+    this.startTimers();
     this.logger.info({ ...this.recoveryReport, keys: this.index.keyCount }, "volume store open");
   }
 
   /** What the last open found and did (for logs, tests and the benchmark). */
   get recovery(): RecoveryReport | undefined {
     return this.recoveryReport;
+  }
+
+  /** Boot found a compaction marker: the index is switched; snapshot, delete the sources, drop the marker. */
+  private async finishCompaction(sources: readonly number[]): Promise<void> {
+    await this.snapshotNow();
+    for (const number of sources) {
+      if (this.segments.get(number) !== undefined) await this.segments.retire(number);
+      await this.blooms.remove(number);
+    }
+    await this.segments.syncDirectory();
+    await removeMarker(this.options.dataDir);
+    this.logger.info({ sources }, "interrupted compaction finished");
+  }
+
+  private startTimers(): void {
+    const every = (ms: number, task: () => void): void => {
+      if (ms <= 0) return;
+      const timer = setInterval(task, ms);
+      timer.unref();
+      this.timers.push(timer);
+    };
+    every(DISK_SPACE_REFRESH_MS, () => void this.refreshDiskSpace());
+    every(this.options.snapshotIntervalMs ?? DEFAULT_SNAPSHOT_INTERVAL_MS, () => {
+      if (this.walRecordsSinceSnapshot > 0) this.requestSnapshot();
+    });
+    every(this.options.compactionCheckIntervalMs ?? DEFAULT_COMPACTION_CHECK_INTERVAL_MS, () => {
+      this.inBackground(this.compactGarbage());
+    });
+  }
+
+  private onWalFlush(records: number): void {
+    this.metrics.walFsyncs.inc();
+    this.metrics.walRecords.inc(records);
+    this.metrics.walBatchRecords.observe(records);
+    this.walRecordsSinceSnapshot += records;
+    const every = this.options.snapshotEveryWalRecords ?? DEFAULT_SNAPSHOT_EVERY_WAL_RECORDS;
+    if (this.walRecordsSinceSnapshot >= every) this.requestSnapshot();
+  }
+
+  /** A sealed segment: fsync it whole and persist its bloom filter, in the background. */
+  private onSealed(segment: SegmentFile, keys: KeyHashList): void {
+    this.inBackground(
+      (async () => {
+        while (segment.writersInProgress > 0) await new Promise((resolve) => setTimeout(resolve, 5));
+        if (segment.isRetired) return;
+        await segment.syncAll();
+        await this.blooms.buildFromHashes(segment, keys);
+      })(),
+    );
+  }
+
+  private inBackground(work: Promise<unknown>): void {
+    const tracked = work.catch((err: unknown) => {
+      if (!this.crashed) this.logger.error({ err }, "background storage task failed");
+    });
+    this.background.add(tracked);
+    void tracked.finally(() => this.background.delete(tracked));
+  }
+
+  /** Runs `task` after every maintenance task before it (snapshots, compactions, filters). */
+  private serialize<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.maintenance.then(task, task);
+    this.maintenance = run.catch(() => undefined);
+    return run;
+  }
+
+  // ---- snapshots -----------------------------------------------------------------------
+
+  /** Writes an index snapshot soon (coalesced with one already queued). */
+  requestSnapshot(): void {
+    if (this.snapshotRequested || this.closing) return;
+    this.snapshotRequested = true;
+    this.inBackground(
+      this.serialize(async () => {
+        this.snapshotRequested = false;
+        await this.snapshotNow();
+      }),
+    );
+  }
+
+  /** Writes an index snapshot now (call inside the maintenance chain), then retires covered WAL files. */
+  private async snapshotNow(): Promise<void> {
+    const startedAt = performance.now();
+    // Captured at a WAL roll: the snapshot covers whole WAL files, all deleted after it.
+    const captured = await this.wal.rollAt((wal) => ({
+      wal,
+      image: this.index.captureImage(),
+      recordsCovered: this.walRecordsSinceSnapshot,
+      segmentEnds: new Map(this.segments.all.map((segment) => [segment.number, segment.end] as const)),
+      nextSegment: this.segments.peekNextNumber(),
+    }));
+    const { wal, image, recordsCovered, segmentEnds, nextSegment } = captured;
+    // Decision copies the snapshot lets the WAL forget must be on disk first.
+    await this.segments.syncDirty();
+    const info = await writeSnapshot(this.options.dataDir, image, {
+      wal,
+      nextSegment,
+      segmentEnds,
+      createdAtMs: this.now(),
+    });
+    this.walRecordsSinceSnapshot -= recordsCovered;
+    const retired = await this.wal.retireBefore(wal);
+    this.metrics.snapshots.inc();
+    const seconds = (performance.now() - startedAt) / 1000;
+    this.metrics.snapshotSeconds.set(seconds);
+    this.logger.debug({ ...info, seconds, walFilesRetired: retired }, "index snapshot written");
   }
 
   // ---- writes --------------------------------------------------------------------------
@@ -435,10 +567,131 @@ export class DiskStore implements VolumeStore {
       .map((entry) => infoOf({ ...entry, version: 0 }, true));
   }
 
-  compact(_options: { shard?: number } = {}): Promise<CompactResult> {
-    return Promise.reject(
-      new MinikvError(ErrorCode.INTERNAL, "compaction is not available in this build yet"),
+  compact(options: { shard?: number } = {}): Promise<CompactResult> {
+    const { shard } = options;
+    if (shard !== undefined && !(Number.isInteger(shard) && shard >= 0 && shard < SHARD_COUNT)) {
+      return Promise.reject(
+        new MinikvError(ErrorCode.INVALID_ARGUMENT, `shard must be 0..${SHARD_COUNT - 1}`),
+      );
+    }
+    return this.track(() =>
+      this.serialize(async () => {
+        const holding = shard === undefined ? undefined : this.index.segmentsOfShard(shard);
+        const candidates = this.segments.all.filter(
+          (segment) =>
+            compactable(this.compactionHost, segment) &&
+            (holding === undefined || holding.has(segment.number)) &&
+            this.garbageBytesOf(segment) > 0,
+        );
+        return this.compactInGroups(candidates);
+      }),
     );
+  }
+
+  /** Automatic compaction: sealed segments whose garbage ratio passed the threshold. */
+  private compactGarbage(): Promise<CompactResult> {
+    const threshold = this.options.compactionGarbageRatio ?? DEFAULT_COMPACTION_GARBAGE_RATIO;
+    return this.serialize(async () => {
+      const candidates = this.segments.all.filter(
+        (segment) =>
+          compactable(this.compactionHost, segment) &&
+          segment.recordAreaBytes > 0 &&
+          this.garbageBytesOf(segment) / segment.recordAreaBytes >= threshold,
+      );
+      const result = await this.compactInGroups(candidates);
+      if (result.segmentsCompacted > 0) this.logger.info(result, "automatic compaction finished");
+      return result;
+    });
+  }
+
+  /** Bytes of a segment that a compaction would reclaim. */
+  private garbageBytesOf(segment: SegmentFile): number {
+    const kept = this.index.liveBytesOf(segment.number) + (this.pinnedBytes.get(segment.number) ?? 0);
+    return Math.max(0, segment.recordAreaBytes - kept);
+  }
+
+  /** Compacts `candidates`, several into one output while their live bytes fit a segment. */
+  private async compactInGroups(candidates: readonly SegmentFile[]): Promise<CompactResult> {
+    const max = this.options.segmentBytesMax ?? limits.segmentBytesDefault;
+    let total = { segmentsCompacted: 0, bytesFreed: 0 };
+    let group: SegmentFile[] = [];
+    let groupBytes = 0;
+    const flush = async (): Promise<void> => {
+      if (group.length === 0) return;
+      const result = await compactSegments(this.compactionHost, group);
+      this.metrics.compactions.inc();
+      this.metrics.compactionBytesFreed.inc(result.bytesFreed);
+      total = {
+        segmentsCompacted: total.segmentsCompacted + result.segmentsCompacted,
+        bytesFreed: total.bytesFreed + result.bytesFreed,
+      };
+      group = [];
+      groupBytes = 0;
+    };
+    for (const segment of candidates) {
+      const live = this.index.liveBytesOf(segment.number);
+      if (group.length > 0 && groupBytes + live > max) await flush();
+      group.push(segment);
+      groupBytes += live;
+    }
+    await flush();
+    return total;
+  }
+
+  private get compactionHost(): CompactionHost {
+    return {
+      dataDir: this.options.dataDir,
+      index: this.index,
+      segments: this.segments,
+      logger: this.logger,
+      bloomFalsePositiveRate: this.bloomFpRate,
+      diskSpace: () => (this.options.diskSpace ?? diskSpaceOf)(this.options.dataDir),
+      mayExistElsewhere: (key, exclude) => this.blooms.mayExistElsewhere(key, exclude),
+      adoptBloom: (segment, filter) => this.blooms.adopt(segment, filter),
+      forgetBloom: (segment) => this.blooms.forget(segment),
+      setPinnedBytes: (segment, bytes) => {
+        if (bytes > 0) this.pinnedBytes.set(segment, bytes);
+        else this.pinnedBytes.delete(segment);
+      },
+      writeSnapshot: () => this.snapshotNow(),
+      reportCorrupt: (segment, offset, problem, key) => this.corruption(segment, offset, problem, key),
+      step: async (step) => {
+        if (this.closing && step === "output-written") {
+          throw new MinikvError(ErrorCode.SHUTTING_DOWN, "compaction stopped: the volume is shutting down");
+        }
+        await this.options.onCompactionStep?.(step);
+      },
+      onCopied: (bytes) => this.metrics.compactionBytesCopied.inc(bytes),
+    };
+  }
+
+  /**
+   * The index in a canonical text form (values with their locations, remembered
+   * tombstones, prepared writes), for tests that compare two recoveries. O(keys).
+   */
+  describeIndex(): { values: string[]; tombstones: string[]; prepared: string[] } {
+    const values: string[] = [];
+    const tombstones: string[] = [];
+    this.index.forEachSlot((slot) => {
+      if (slot.state === SlotState.DELETED) {
+        tombstones.push(`${slot.key} v${slot.version}`);
+        return;
+      }
+      const v = this.index.get(slot.key);
+      if (v === undefined) return;
+      values.push(
+        `${v.key} v${v.version} ${v.size}B crc${v.crc32c} ${v.txid} ${v.contentType} @${v.segment}:${v.offset}`,
+      );
+    });
+    const prepared = [...this.index.prepared.values()].map(
+      (p) => `${p.txid} ${p.key} @${p.segment}:${p.offset}`,
+    );
+    return { values: values.sort(), tombstones: tombstones.sort(), prepared: prepared.sort() };
+  }
+
+  /** Numbers of the segment files, the active one last (tests, diagnostics). */
+  segmentNumbers(): number[] {
+    return this.segments.all.map((segment) => segment.number);
   }
 
   stats(): StoreStats {
@@ -465,10 +718,32 @@ export class DiskStore implements VolumeStore {
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
-    clearInterval(this.diskSpaceTimer);
+    for (const timer of this.timers) clearInterval(timer);
     const stop = new MinikvError(ErrorCode.SHUTTING_DOWN, "the volume is shutting down");
     for (const inflight of this.inflightPrepares.values()) inflight.stopReason ??= stop;
     await this.drain();
+    await Promise.allSettled([...this.background]);
+    await this.serialize(async () => {
+      await this.snapshotNow();
+      // The next run starts a new active segment: persist this one's filter now.
+      const active = this.segments.active;
+      if (active !== undefined) await this.blooms.buildFromHashes(active, this.segments.activeKeyHashes);
+    }).catch((err: unknown) => {
+      this.logger.error({ err }, "index snapshot at close failed; the next open replays the WAL");
+    });
+    await this.wal.close();
+    await this.segments.close();
+  }
+
+  /**
+   * Test stand-in for kill -9: stops everything and closes the files without writing
+   * anything more (no snapshot, no finishing of a compaction). Unlike a real crash the
+   * page cache survives, so the multi-process tests in test/ cover lost unsynced writes.
+   */
+  async simulateCrash(): Promise<void> {
+    this.closing = true;
+    this.crashed = true;
+    for (const timer of this.timers) clearInterval(timer);
     await this.wal.close();
     await this.segments.close();
   }

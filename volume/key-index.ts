@@ -52,6 +52,46 @@ export interface SlotView extends RecordLocation {
   readonly version: number;
 }
 
+/**
+ * A frozen copy of the index for an index snapshot: taken synchronously (typed-array
+ * copies, not a walk), so the snapshot is consistent with the WAL position read in the
+ * same tick while the encoding runs later, off the hot path.
+ */
+export interface IndexImage {
+  readonly slots: number;
+  readonly state: Uint8Array;
+  readonly shard: Uint8Array;
+  readonly contentTypeId: Uint16Array;
+  readonly segment: Uint32Array;
+  readonly crc: Uint32Array;
+  readonly offset: Float64Array;
+  readonly recordBytes: Float64Array;
+  readonly size: Float64Array;
+  readonly version: Float64Array;
+  readonly createdAtMs: Float64Array;
+  readonly keys: readonly (string | undefined)[];
+  readonly txids: readonly string[];
+  readonly contentTypes: readonly string[];
+  readonly prepared: readonly PreparedEntry[];
+  readonly recentDecisions: readonly (readonly [string, number])[];
+}
+
+/** One slot as a snapshot stores it. */
+export interface RestoredSlot {
+  readonly state: SlotState;
+  readonly shard: number;
+  readonly contentTypeId: number;
+  readonly segment: number;
+  readonly offset: number;
+  readonly recordBytes: number;
+  readonly size: number;
+  readonly crc: number;
+  readonly version: number;
+  readonly createdAtMs: number;
+  readonly key: string;
+  readonly txid: string;
+}
+
 /** Result of a delete against the index (the store writes a tombstone only for "tombstone"). */
 export type TombstoneEffect = "noop" | "tombstone";
 
@@ -281,6 +321,7 @@ export class KeyIndex {
     const slot = this.slotOf.get(key);
     if (slot === undefined || !this.slotIsAt(slot, from)) return false;
     this.dropReference(slot);
+    if (this.state[slot] === SlotState.LIVE) this.liveCount += 1;
     this.segment[slot] = to.segment;
     this.offset[slot] = to.offset;
     this.recordBytes[slot] = to.recordBytes;
@@ -298,7 +339,6 @@ export class KeyIndex {
     return true;
   }
 
-  /** Relocates a prepared entry (rebuild only: prepares are never compacted). */
   private slotIsAt(slot: number, at: RecordLocation): boolean {
     return this.segment[slot] === at.segment && this.offset[slot] === at.offset;
   }
@@ -388,5 +428,113 @@ export class KeyIndex {
   /** Makes room for `slots` slots at once (snapshot load: no repeated growth). */
   reserve(slots: number): void {
     if (slots > this.state.length) this.grow(slots);
+  }
+
+  // ---- snapshots -----------------------------------------------------------------------
+
+  captureImage(): IndexImage {
+    const n = this.highWater;
+    return {
+      slots: n,
+      state: this.state.slice(0, n),
+      shard: this.shard.slice(0, n),
+      contentTypeId: this.contentTypeId.slice(0, n),
+      segment: this.segment.slice(0, n),
+      crc: this.crc.slice(0, n),
+      offset: this.offset.slice(0, n),
+      recordBytes: this.recordBytes.slice(0, n),
+      size: this.size.slice(0, n),
+      version: this.version.slice(0, n),
+      createdAtMs: this.createdAtMs.slice(0, n),
+      keys: this.keys.slice(0, n),
+      txids: this.txids.slice(0, n),
+      contentTypes: [...this.contentTypes],
+      prepared: [...this.prepared.values()],
+      recentDecisions: [...this.recentDecisions.entries()],
+    };
+  }
+
+  /** Starts restoring from a snapshot into this (empty) index. */
+  beginRestore(slots: number, contentTypes: readonly string[]): void {
+    assert(this.slotOf.size === 0 && this.prepared.size === 0, "restore into an empty index");
+    this.reserve(slots + Math.ceil(slots / 8));
+    for (const contentType of contentTypes) this.internContentType(contentType);
+  }
+
+  /** The content type id a snapshot's id maps to (ids are restored in order, so equal). */
+  contentTypeCount(): number {
+    return this.contentTypes.length;
+  }
+
+  restoreSlot(slot: RestoredSlot): void {
+    assert(slot.state !== SlotState.FREE, "restored slots are used");
+    assert(!this.slotOf.has(slot.key), "key restored twice");
+    assert(slot.contentTypeId < this.contentTypes.length, "known content type");
+    if (this.highWater === this.state.length) this.grow(Math.ceil(this.state.length * GROWTH_FACTOR));
+    const at = this.highWater++;
+    this.slotOf.set(slot.key, at);
+    this.keys[at] = slot.key;
+    this.txids[at] = slot.txid;
+    this.state[at] = slot.state;
+    this.shard[at] = slot.shard;
+    this.contentTypeId[at] = slot.contentTypeId;
+    this.segment[at] = slot.segment;
+    this.offset[at] = slot.offset;
+    this.recordBytes[at] = slot.recordBytes;
+    this.size[at] = slot.size;
+    this.crc[at] = slot.crc;
+    this.version[at] = slot.version;
+    this.createdAtMs[at] = slot.createdAtMs;
+    if (slot.state === SlotState.LIVE) this.liveCount += 1;
+    this.account(slot, +1);
+  }
+
+  /** Segments referenced by any slot or prepared entry (a snapshot needs them all present). */
+  referencedSegments(): Set<number> {
+    const segments = new Set<number>(this.liveBytesBySegment.keys());
+    for (const entry of this.prepared.values()) segments.add(entry.segment);
+    return segments;
+  }
+
+  /** Per segment, the referenced record that ends furthest (recovery cuts torn tails after it). */
+  lastReferencedRecords(): Map<number, RecordLocation> {
+    const last = new Map<number, RecordLocation>();
+    const consider = (location: RecordLocation): void => {
+      const known = last.get(location.segment);
+      if (known === undefined || known.offset < location.offset) last.set(location.segment, location);
+    };
+    for (let slot = 0; slot < this.highWater; slot++) {
+      if (this.state[slot] !== SlotState.FREE) consider(this.viewAt(slot));
+    }
+    for (const entry of this.prepared.values()) consider(entry);
+    return last;
+  }
+
+  /**
+   * Compaction switch by content (boot, finishing a marker): if `key`'s slot references a
+   * record in one of `sources` with this state and version, point it at `to`.
+   */
+  relocateFrom(
+    sources: ReadonlySet<number>,
+    key: string,
+    state: SlotState,
+    version: number,
+    to: RecordLocation,
+  ): boolean {
+    const slot = this.slotOf.get(key);
+    if (slot === undefined || this.state[slot] !== state || this.version[slot] !== version) return false;
+    if (!sources.has(this.segment[slot] ?? 0)) return false;
+    this.dropReference(slot);
+    if (state === SlotState.LIVE) this.liveCount += 1;
+    this.segment[slot] = to.segment;
+    this.offset[slot] = to.offset;
+    this.recordBytes[slot] = to.recordBytes;
+    this.account(to, +1);
+    return true;
+  }
+
+  /** Approximate heap bytes of the index structures, excluding the key strings' own bytes. */
+  columnBytes(): number {
+    return this.state.length * (1 + 1 + 2 + 4 + 4 + 8 * 6) + (this.keys.length + this.txids.length) * 8;
   }
 }

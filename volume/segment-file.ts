@@ -47,23 +47,28 @@ export async function listSegmentNumbers(dir: string): Promise<number[]> {
     .sort((a, b) => a - b);
 }
 
-function encodeFileHeader(segment: number, salt: number): Buffer {
+/** Flag in the file header: the segment was written whole by compaction (never torn). */
+export const SEGMENT_FLAG_COMPACTED = 1;
+
+function encodeFileHeader(segment: number, salt: number, flags: number): Buffer {
   const header = Buffer.alloc(SEGMENT_FILE_HEADER_BYTES);
   SEGMENT_MAGIC.copy(header, 0);
   header.writeUInt32LE(SEGMENT_FORMAT_VERSION, 8);
   header.writeUInt32LE(salt, 12);
   writeU64(header, 16, segment);
+  header.writeUInt32LE(flags, 24);
   header.writeUInt32LE(crc32c(header.subarray(0, 28)), 28);
   return header;
 }
 
-function decodeFileHeader(header: Buffer, segment: number): number | string {
+function decodeFileHeader(header: Buffer, segment: number): { salt: number; flags: number } | string {
   if (header.length < SEGMENT_FILE_HEADER_BYTES) return "file shorter than its header";
   if (!header.subarray(0, 8).equals(SEGMENT_MAGIC)) return "bad magic";
   if (crc32c(header.subarray(0, 28)) !== header.readUInt32LE(28)) return "header CRC mismatch";
   if (header.readUInt32LE(8) !== SEGMENT_FORMAT_VERSION) return "unknown format version";
   if (readU64(header, 16) !== segment) return "segment number does not match the file name";
-  return header.readUInt32LE(12);
+  if ((header.readUInt32LE(24) & ~SEGMENT_FLAG_COMPACTED) !== 0) return "unknown flags";
+  return { salt: header.readUInt32LE(12), flags: header.readUInt32LE(24) };
 }
 
 export class SegmentFile {
@@ -81,6 +86,8 @@ export class SegmentFile {
     readonly number: number,
     readonly path: string,
     readonly salt: number,
+    /** SEGMENT_FLAG_* bits from the file header. */
+    readonly flags: number,
     private readonly handle: fsp.FileHandle,
     /** End of the reserved area: where the next record goes. */
     private endOffset: number,
@@ -94,31 +101,41 @@ export class SegmentFile {
   }
 
   /** Creates a new empty segment (header fsynced, directory fsynced). */
-  static async create(path: string, segment: number, onSync: () => void): Promise<SegmentFile> {
+  static async create(path: string, segment: number, onSync: () => void, flags = 0): Promise<SegmentFile> {
     const salt = randomInt(1, 0xffff_ffff);
     const handle = await fsp.open(path, "wx+");
     try {
-      await writeFully(handle, encodeFileHeader(segment, salt), 0);
+      await writeFully(handle, encodeFileHeader(segment, salt, flags), 0);
       await handle.sync();
     } catch (err) {
       await handle.close();
       throw err;
     }
     await fsyncDirectory(join(path, ".."));
-    return new SegmentFile(segment, path, salt, handle, SEGMENT_FILE_HEADER_BYTES, onSync);
+    return new SegmentFile(segment, path, salt, flags, handle, SEGMENT_FILE_HEADER_BYTES, onSync);
   }
 
   /** Opens an existing segment; its end is the file's size. Reason string if unusable. */
   static async open(path: string, segment: number, onSync: () => void): Promise<SegmentFile | string> {
     const handle = await fsp.open(path, "r+");
     const header = await readAt(handle, 0, SEGMENT_FILE_HEADER_BYTES);
-    const salt = decodeFileHeader(header, segment);
-    if (typeof salt === "string") {
+    const decoded = decodeFileHeader(header, segment);
+    if (typeof decoded === "string") {
       await handle.close();
-      return salt;
+      return decoded;
     }
     const { size } = await handle.stat();
-    return new SegmentFile(segment, path, salt, handle, size, onSync);
+    return new SegmentFile(segment, path, decoded.salt, decoded.flags, handle, size, onSync);
+  }
+
+  get compacted(): boolean {
+    return (this.flags & SEGMENT_FLAG_COMPACTED) !== 0;
+  }
+
+  /** fsyncs data and metadata (a sealed or finished segment). */
+  async syncAll(): Promise<void> {
+    this.dirty = false;
+    await this.handle.sync();
   }
 
   get end(): number {

@@ -2,7 +2,9 @@ import { promises as fsp } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { assert } from "../common/errors.js";
+import { BloomFilter, KeyHashList, hashKey } from "./bloom-filter.js";
 import { fsyncDirectory } from "./durable-fs.js";
+import { RECORD_FIXED_HEADER_BYTES } from "./record-codec.js";
 import {
   SEGMENT_FILE_HEADER_BYTES,
   SegmentFile,
@@ -28,15 +30,17 @@ export interface SegmentSetOptions {
   readonly segmentBytesMax: number;
   readonly logger: Logger;
   readonly onSegmentSync: () => void;
-  /** Called (not awaited) when a segment stops taking records. */
-  readonly onSealed: (segment: SegmentFile, keys: readonly string[] | undefined) => void;
+  /** Called (not awaited) when a segment stops taking records, with its keys' hashes. */
+  readonly onSealed: (segment: SegmentFile, keys: KeyHashList) => void;
+  readonly bloomFalsePositiveRate: number;
 }
 
 export class SegmentSet {
   private readonly byNumber = new Map<number, SegmentFile>();
   private activeSegment: SegmentFile | undefined;
-  /** Keys reserved in the active segment; undefined when unknown (segment from a previous run). */
-  private activeKeys: string[] = [];
+  /** Hashes of the keys reserved in the active segment, and a filter over them. */
+  private activeKeys = new KeyHashList();
+  private activeFilter: BloomFilter | undefined;
   private rolling: Promise<void> | undefined;
   private nextNumber = 1;
 
@@ -64,6 +68,11 @@ export class SegmentSet {
     this.nextNumber = Math.max(this.nextNumber, number + 1);
   }
 
+  /** The number the next new segment gets. */
+  peekNextNumber(): number {
+    return this.nextNumber;
+  }
+
   allocateNumber(): number {
     return this.nextNumber++;
   }
@@ -89,7 +98,10 @@ export class SegmentSet {
     const previousKeys = this.activeKeys;
     this.byNumber.set(number, segment);
     this.activeSegment = segment;
-    this.activeKeys = [];
+    this.activeKeys = new KeyHashList();
+    // Sized for the most records a segment can hold, so it never needs to grow.
+    const recordsMax = Math.ceil(this.options.segmentBytesMax / (RECORD_FIXED_HEADER_BYTES + 8));
+    this.activeFilter = BloomFilter.create(recordsMax, this.options.bloomFalsePositiveRate);
     if (previous !== undefined) {
       previous.sealed = true;
       this.options.onSealed(previous, previousKeys);
@@ -112,13 +124,25 @@ export class SegmentSet {
       if (empty || active.end + recordBytes <= this.options.segmentBytesMax) {
         const offset = active.reserve(recordBytes);
         active.beginWrite();
-        this.activeKeys.push(key);
+        const hash = hashKey(key);
+        this.activeKeys.push(hash);
+        this.activeFilter?.addHash(hash);
         return { segment: active, offset };
       }
       this.rolling = this.startActive().finally(() => {
         this.rolling = undefined;
       });
     }
+  }
+
+  /** Hashes of the keys of the active segment's records (its bloom filter at close). */
+  get activeKeyHashes(): KeyHashList {
+    return this.activeKeys;
+  }
+
+  /** Whether the active segment may hold a record of `key` (no false negatives). */
+  activeMayContain(key: string): boolean {
+    return this.activeFilter?.mayContain(key) ?? true;
   }
 
   /** Adds a finished compaction output. */

@@ -35,10 +35,10 @@ export interface WalReplayStats {
   readonly corruptFiles: readonly number[];
 }
 
-interface PendingAppend {
-  readonly bytes: Buffer;
-  readonly apply: (position: WalPosition) => void;
-}
+type PendingAppend =
+  | { readonly bytes: Buffer; readonly apply: (position: WalPosition) => void }
+  /** Starts a new file between two batches, then runs `atRoll` with nothing in flight. */
+  | { readonly bytes: undefined; readonly atRoll: (position: WalPosition) => void };
 
 export function walFileName(file: number): string {
   return `wal-${String(file).padStart(16, "0")}.log`;
@@ -220,16 +220,47 @@ export class WriteAheadLog {
     return this.queue.enqueue({ bytes: encodeWalRecord(entry), apply });
   }
 
+  /**
+   * Starts a new WAL file and runs `capture` at that instant — every record before it
+   * applied, none after it written — so an index snapshot taken in `capture` covers whole
+   * files, and after it is durable every older file can be deleted.
+   */
+  rollAt<T>(capture: (position: WalPosition) => T): Promise<T> {
+    if (this.broken !== undefined) return Promise.reject(this.broken);
+    let result: T | undefined;
+    let captured = false;
+    const done = this.queue.enqueue({
+      bytes: undefined,
+      atRoll: (position) => {
+        result = capture(position);
+        captured = true;
+      },
+    });
+    return done.then(() => {
+      assert(captured, "the roll ran");
+      return result as T;
+    });
+  }
+
   private async flush(batch: readonly PendingAppend[]): Promise<void> {
-    if (this.broken !== undefined) throw this.broken;
-    const bytes = Buffer.concat(batch.map((item) => item.bytes));
-    try {
-      if (this.tailOffset > WAL_FILE_HEADER_BYTES && this.tailOffset + bytes.length > this.fileBytesMax) {
-        await this.startFile(this.tailFile + 1);
+    let run: { bytes: Buffer; apply: (position: WalPosition) => void }[] = [];
+    for (const item of batch) {
+      if (item.bytes !== undefined) {
+        run.push(item);
+        continue;
       }
-      assert(this.handle !== undefined, "WAL open");
-      await writeFully(this.handle, bytes, this.tailOffset);
-      await this.handle.datasync();
+      await this.flushRun(run);
+      run = [];
+      await this.guarded(() => this.startFile(this.tailFile + 1));
+      item.atRoll(this.position);
+    }
+    await this.flushRun(run);
+  }
+
+  private async guarded(work: () => Promise<void>): Promise<void> {
+    if (this.broken !== undefined) throw this.broken;
+    try {
+      await work();
     } catch (err) {
       // After a failed write or fsync the file's state is unknown (the page cache may have
       // dropped the dirty pages): stop appending; a restart replays what is really there.
@@ -237,6 +268,21 @@ export class WriteAheadLog {
       this.options.logger.error({ err }, "WAL write failed; the WAL refuses further writes");
       throw this.broken;
     }
+  }
+
+  private async flushRun(
+    batch: readonly { bytes: Buffer; apply: (position: WalPosition) => void }[],
+  ): Promise<void> {
+    if (batch.length === 0) return;
+    const bytes = Buffer.concat(batch.map((item) => item.bytes));
+    await this.guarded(async () => {
+      if (this.tailOffset > WAL_FILE_HEADER_BYTES && this.tailOffset + bytes.length > this.fileBytesMax) {
+        await this.startFile(this.tailFile + 1);
+      }
+      assert(this.handle !== undefined, "WAL open");
+      await writeFully(this.handle, bytes, this.tailOffset);
+      await this.handle.datasync();
+    });
     for (const item of batch) {
       this.tailOffset += item.bytes.length;
       item.apply({ file: this.tailFile, offset: this.tailOffset });
