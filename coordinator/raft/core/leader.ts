@@ -36,6 +36,7 @@ export function becomeLeaderAndAnnounce(r: Raft): void {
 // ---- ticks: heartbeats, check-quorum, transfer timeout -----------------------------------
 
 export function tick(r: Raft): void {
+  r.leaderTicks++;
   r.heartbeatElapsed++;
   r.electionElapsed++;
   if (r.electionElapsed >= r.config.electionTicks) {
@@ -85,7 +86,10 @@ export function sendAppend(r: Raft, to: NodeId, sendIfEmpty: boolean): boolean {
 function sendSnapshot(r: Raft, to: NodeId): boolean {
   const pr = r.tracker.get(to);
   const snapshot = r.log.latestSnapshot;
-  if (pr === undefined || snapshot === null) throw new Error(`no snapshot to send to ${to}`);
+  if (pr === undefined || snapshot === null)
+    throw new Error(
+      `no snapshot to send to ${to} next=${pr?.next} match=${pr?.match} state=${pr?.state} last=${r.log.lastIndex()} first=${r.log.firstIndex()} term=${r.term} id=${r.id}`,
+    );
   // A follower not heard from lately is probably down: don't start a transfer for nothing.
   if (!pr.recentActive) return false;
   pr.becomeSnapshot(snapshot.index);
@@ -111,7 +115,7 @@ function broadcastHeartbeat(r: Raft, context: Uint8Array): void {
     const pr = r.tracker.get(id);
     // Never tell a follower to commit past what it is known to hold.
     const commit = Math.min(pr?.match ?? 0, r.log.committed);
-    r.send({ type: "heartbeat", to: id, commit, context });
+    r.send({ type: "heartbeat", to: id, commit, context, index: r.leaderTicks });
   }
 }
 
@@ -123,6 +127,7 @@ export function flushAppends(r: Raft): void {
 }
 
 function sendTimeoutNow(r: Raft, to: NodeId): void {
+  r.leaseUsable = false;
   r.send({ type: "timeoutNow", to });
 }
 
@@ -253,6 +258,7 @@ function handleHeartbeatResp(r: Raft, m: Message): void {
   if (pr === undefined) return;
   pr.recentActive = true;
   pr.probeSent = false;
+  if (m.index <= r.leaderTicks) pr.leaseAckTick = Math.max(pr.leaseAckTick, m.index);
   // An append (or its answer) may have been lost: free a slot so replication can resume.
   if (pr.state === "replicate" && pr.inflights.full()) pr.inflights.freeFirst();
   if (pr.match < r.log.lastIndex()) sendAppend(r, m.from, true);
@@ -275,13 +281,27 @@ export function handleReadIndex(r: Raft, request: ReadRequest): void {
   const pinned: ReadRequest = { ...request, index: r.log.committed };
   if (r.conf.voters.length === 1 && r.conf.voters[0] === r.id) {
     answerRead(r, pinned);
-  } else if (r.config.leaseRead && r.leadTransferee === null) {
-    // The lease holds only while no TimeoutNow may have gone out (a forced campaign ignores leases).
+  } else if (r.config.leaseRead && leaseValid(r)) {
     answerRead(r, pinned);
   } else if (r.readOnly.size < limits.raftPendingReadsMax && r.readOnly.add(pinned)) {
     ackRead(r, r.id, pinned.context);
     broadcastHeartbeat(r, pinned.context);
   }
+}
+
+/**
+ * Dissertation §6.4.1: a follower that acknowledged a heartbeat sent at leader tick s
+ * ignores vote requests until at least s + electionTicks (check-quorum leases), so no other
+ * leader can exist before the quorum's oldest such s plus that. The lease is granted for
+ * half of it, leaving room for clock drift; it assumes the driver delivers the ticks of
+ * all elapsed time (catching up after a stall) and never after a timeoutNow was sent.
+ */
+function leaseValid(r: Raft): boolean {
+  if (!r.leaseUsable || r.leadTransferee !== null) return false;
+  const quorumAck = majorityIndex(r.conf.voters, (id) =>
+    id === r.id ? r.leaderTicks : (r.tracker.get(id)?.leaseAckTick ?? -1),
+  );
+  return quorumAck >= 0 && r.leaderTicks - quorumAck < Math.floor(r.config.electionTicks / 2);
 }
 
 function releaseReadsAwaitingCommit(r: Raft): void {

@@ -19,8 +19,10 @@ export class Progress {
   pendingSnapshot = 0;
   /** In probe state: an append is outstanding, wait for its answer or a heartbeat response. */
   probeSent = false;
-  /** Heard from since the last check-quorum round (§6.2, dissertation §6.2 check-quorum). */
+  /** Heard from since the last check-quorum round (dissertation §6.2). */
   recentActive = false;
+  /** Leader clock (ticks) at which the newest heartbeat this peer acknowledged was sent; -1 if none. */
+  leaseAckTick = -1;
   readonly inflights: Inflights;
 
   constructor(

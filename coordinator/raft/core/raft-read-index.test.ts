@@ -111,10 +111,55 @@ describe("dissertation §6.4 ReadIndex", () => {
   it("§6.4.1: with leaseRead (and check-quorum) the leader answers from its lease without a round", () => {
     const net = new TestNetwork({ voters: ["a", "b", "c"], config: { checkQuorum: true, leaseRead: true } });
     net.elect("a");
+    net.tickAll(1); // one acknowledged heartbeat round starts the lease
     net.raw("a").readIndex(bytes("lease"));
     net.process("a");
     expect(net.get("a").readStates.map((r) => text(r.context))).toEqual(["lease"]);
     expect(net.queue.filter((m) => m.type === "heartbeat")).toEqual([]);
+  });
+
+  it("§6.4.1: once a quorum stops acknowledging for half an election timeout, reads fall back to a round", () => {
+    const net = new TestNetwork({ voters: ["a", "b", "c"], config: { checkQuorum: true, leaseRead: true } });
+    net.elect("a");
+    net.tickAll(1);
+    net.dropType("heartbeatResp");
+    for (let i = 0; i < 5; i++) net.tickAll(1);
+    net.raw("a").readIndex(bytes("expired"));
+    net.stabilize();
+    expect(net.get("a").readStates).toEqual([]);
+    net.heal();
+    net.tickAll(1);
+    expect(net.get("a").readStates.map((r) => text(r.context))).toEqual(["expired"]);
+  });
+
+  it("§6.4.1 + §3.10: after sending timeoutNow a leader no longer trusts its lease", () => {
+    const net = new TestNetwork({ voters: ["a", "b", "c"], config: { checkQuorum: true, leaseRead: true } });
+    net.elect("a");
+    net.tickAll(1);
+    net.dropType("timeoutNow");
+    net.raw("a").transferLeader("b");
+    net.stabilize();
+    for (let i = 0; i < 12; i++) net.tickAll(1); // the transfer aborts; the term goes on
+    expect(net.raw("a").status()).toMatchObject({ role: "leader", leadTransferee: null });
+    net.raw("a").readIndex(bytes("after-transfer"));
+    net.process("a");
+    expect(net.queue.some((m) => m.type === "heartbeat" && text(m.context) === "after-transfer")).toBe(true);
+  });
+
+  it("§6.4.1: with leaseRead a restarted node ignores vote requests for an election timeout", () => {
+    const net = new TestNetwork({ voters: ["a", "b", "c"], config: { checkQuorum: true, leaseRead: true } });
+    net.elect("a");
+    net.restart("b");
+    const term = net.raw("b").status().term;
+    net
+      .raw("b")
+      .step(makeMessage({ type: "vote", from: "c", to: "b", term: term + 1, index: 99, logTerm: 99 }));
+    expect(net.raw("b").status().term).toBe(term);
+    for (let i = 0; i < 10; i++) net.tick("b");
+    net
+      .raw("b")
+      .step(makeMessage({ type: "vote", from: "c", to: "b", term: term + 1, index: 99, logTerm: 99 }));
+    expect(net.raw("b").status().term).toBe(term + 1);
   });
 
   it("§6.4.1: leaseRead without check-quorum is refused as a configuration error", () => {

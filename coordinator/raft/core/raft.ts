@@ -86,6 +86,16 @@ export class Raft {
   readonly readsAwaitingCommit: ReadRequest[] = [];
   /** Leader: appends to broadcast when the next Ready is built (batches proposals). */
   appendsPending = false;
+  /** Leader: ticks since it was elected, the clock of its lease (dissertation §6.4.1). */
+  leaderTicks = 0;
+  /** Leader: false once it sent timeoutNow in this term (a forced campaign ignores leases). */
+  leaseUsable = true;
+  /**
+   * With leaseRead, a node that restarts ignores vote requests for an election timeout as
+   * if it had heard from a leader: it may have acknowledged a leader's heartbeat before it
+   * went down, and that leader may be serving reads from a lease counting on it.
+   */
+  private startupLease = false;
   msgs: Message[] = [];
   readStates: ReadState[] = [];
 
@@ -103,6 +113,8 @@ export class Raft {
     this.term = hardState.term;
     this.vote = hardState.vote;
     this.becomeFollower(this.term, null);
+    // A node that never had a term never acknowledged anyone's heartbeat.
+    this.startupLease = config.leaseRead && hardState.term > 0;
   }
 
   // ---- configuration -------------------------------------------------------------------
@@ -194,6 +206,9 @@ export class Raft {
     this.uncommittedBytes = 0;
     this.appendsPending = false;
     this.pendingConfIndex = 0;
+    this.leaderTicks = 0;
+    this.leaseUsable = true;
+    this.startupLease = false;
   }
 
   private resetRandomizedElectionTicks(): void {
@@ -290,7 +305,8 @@ export class Raft {
 
   /** Dissertation §4.2.3: a node that heard from a live leader within an election timeout ignores vote requests. */
   private inLease(type: "vote" | "preVote"): boolean {
-    const heardFromLeader = this.lead !== null && this.electionElapsed < this.config.electionTicks;
+    const heardFromLeader =
+      (this.lead !== null || this.startupLease) && this.electionElapsed < this.config.electionTicks;
     return heardFromLeader && (this.config.checkQuorum || (this.config.preVote && type === "preVote"));
   }
 
@@ -449,7 +465,8 @@ export class Raft {
 
   private handleHeartbeat(m: Message): void {
     this.log.commitTo(Math.min(m.commit, this.log.lastIndex()));
-    this.send({ type: "heartbeatResp", to: m.from, context: m.context });
+    // Echo the leader's clock so it can date the lease this acknowledgement extends.
+    this.send({ type: "heartbeatResp", to: m.from, context: m.context, index: m.index });
   }
 
   private handleSnapshot(m: Message): void {

@@ -6,8 +6,10 @@
  *
  * Pure (no I/O, no timers, no randomness beyond the cores' seeded generators).
  */
+import { encodeConfChange } from "./conf-change.js";
 import { createRawNode } from "./raft-node.js";
 import type {
+  ConfChange,
   ConfState,
   Config,
   Entry,
@@ -65,6 +67,13 @@ export interface NetworkOptions {
   readonly extra?: readonly NodeId[];
   readonly config?: Partial<Omit<Config, "id">>;
   readonly seed?: number;
+  /**
+   * Write the founding membership into every founding member's log as committed
+   * conf-change entries at term 1 (as the driver does), so that a node joining later with
+   * an empty configuration replays the membership from the log. Needed whenever `extra`
+   * nodes join and may receive the log from index 1 rather than a snapshot.
+   */
+  readonly bootstrap?: boolean;
 }
 
 export const defaultTestConfig: Omit<Config, "id" | "seed"> = {
@@ -108,6 +117,7 @@ export class TestNetwork {
   constructor(options: NetworkOptions) {
     this.initialConfState = { voters: [...options.voters], learners: [...(options.learners ?? [])] };
     const ids = [...options.voters, ...(options.learners ?? []), ...(options.extra ?? [])];
+    const founding = [...options.voters, ...(options.learners ?? [])];
     ids.forEach((id, i) => {
       const config: Config = {
         ...defaultTestConfig,
@@ -132,7 +142,32 @@ export class TestNetwork {
         readStates: [],
         readies: [],
       });
+      if (options.bootstrap === true && founding.includes(id)) this.bootstrap(id);
     });
+  }
+
+  private bootstrap(id: NodeId): void {
+    const changes: ConfChange[] = [
+      ...this.initialConfState.voters.flatMap((nodeId) => [
+        { type: "addLearner" as const, nodeId, context: "" },
+        { type: "promote" as const, nodeId, context: "" },
+      ]),
+      ...this.initialConfState.learners.map((nodeId) => ({
+        type: "addLearner" as const,
+        nodeId,
+        context: "",
+      })),
+    ];
+    const s = this.get(id).storage;
+    s.entries = changes.map((change, i) => ({
+      term: 1,
+      index: i + 1,
+      type: "confChange",
+      data: encodeConfChange(change),
+    }));
+    s.hardState = { term: 1, vote: null, commit: changes.length };
+    this.restart(id);
+    this.process(id); // applies the bootstrap entries
   }
 
   get(id: NodeId): TestNode {
@@ -236,9 +271,15 @@ export class TestNetwork {
   deliverOne(): boolean {
     const m = this.queue.shift();
     if (m === undefined) return false;
+    this.deliver(m);
+    return true;
+  }
+
+  /** Delivers `m` unless a fault drops it; a snapshot carries the sender's snapshot contents. */
+  deliver(m: Message): void {
     if (this.dropped(m)) {
       if (m.type === "snapshot") this.raw(m.from).reportSnapshot(m.to, false);
-      return true;
+      return;
     }
     if (m.type === "snapshot" && m.snapshot !== null) {
       const contents = this.get(m.from).storage.snapshots.get(m.snapshot.index);
@@ -248,7 +289,6 @@ export class TestNetwork {
     }
     this.raw(m.to).step(m);
     if (m.type === "snapshot") this.raw(m.from).reportSnapshot(m.to, true);
-    return true;
   }
 
   /** Processes Readys and delivers messages until nothing moves. */
