@@ -69,4 +69,18 @@ describe("RaftDriver under partitions (memory network)", () => {
       .catch((err: unknown) => err);
     expect(refused).toMatchObject({ code: "NOT_LEADER", detail: { leader } });
   });
+
+  it("a proposal made during the first election waits for the leader (no NOT_LEADER)", async () => {
+    cluster = await TestCluster.start("memory", ["n1", "n2", "n3"]);
+    const applied = await cluster.put("n2", "early", "1");
+    expect(applied.result).toEqual({ existed: [false] });
+  });
+
+  it("a single-node cluster commits alone", async () => {
+    cluster = await TestCluster.start("memory", ["solo"]);
+    expect(await cluster.leader()).toBe("solo");
+    const applied = await cluster.put("solo", "k", "v");
+    expect(await cluster.get("solo", "k")).toBe("v");
+    expect(cluster.driver("solo").status().commitIndex).toBeGreaterThanOrEqual(applied.index);
+  });
 });

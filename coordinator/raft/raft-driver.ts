@@ -15,7 +15,7 @@
  * readIndex() (a linearizable read barrier, §6.4), the membership calls (one server at a
  * time, dissertation §4.1), transferLeadership(), status() and counters().
  */
-import { ErrorCode, MinikvError } from "../../common/errors.js";
+import { ErrorCode, MinikvError, toMinikvError } from "../../common/errors.js";
 import { limits } from "../../common/limits.js";
 import type { Logger } from "../../common/logger.js";
 import { decodeConfChange } from "./core/conf-change.js";
@@ -267,8 +267,9 @@ export class RaftDriver<Result = unknown> {
    * Replicates `data` (a command the state machine decodes) and resolves once it is
    * committed (fsynced by a majority) and applied on THIS node, with its index and the state
    * machine's result. A command the state machine refuses rejects with that MinikvError.
-   * Rejects with NOT_LEADER (detail: leader, leaderAddress) when no leader is known or
-   * forwarding is off, TOO_LARGE, OVERLOADED (queues full), TIMEOUT / NO_QUORUM when not
+   * While an election is under way the proposal waits for a leader (within its timeout).
+   * Rejects with NOT_LEADER (detail: leader, leaderAddress) when forwarding is off and this
+   * node is not the leader, TOO_LARGE, OVERLOADED (queues full), TIMEOUT / NO_QUORUM when not
    * applied in time (the entry may still commit later), SHUTTING_DOWN.
    */
   propose(data: Uint8Array): Promise<Applied<Result>> {
@@ -430,29 +431,53 @@ export class RaftDriver<Result = unknown> {
   }
 
   /** Proposes through `propose(seq)` and waits for the entry tagged `seq` to be applied. */
-  private submit(
+  private async submit(
     propose: (seq: number) => ReturnType<RawNode["propose"]>,
     what: string,
   ): Promise<Applied<Result>> {
     const refused = this.refusal();
-    if (refused !== null) return Promise.reject(refused);
-    if (!this.config.forwardProposals && this.role !== "leader") return Promise.reject(this.notLeader());
-    if (!this.proposals.hasRoom())
-      return Promise.reject(failure(ErrorCode.OVERLOADED, "too many proposals waiting"));
+    if (refused !== null) throw refused;
+    if (!this.config.forwardProposals && this.role !== "leader") throw this.notLeader();
+    if (!this.proposals.hasRoom()) throw failure(ErrorCode.OVERLOADED, "too many proposals waiting");
     this.seq += 1;
     const seq = this.seq;
-    const result = propose(seq);
     this.stats.proposals += 1;
-    if (!result.ok) {
-      this.stats.proposalsFailed += 1;
-      return Promise.reject(this.proposeRefusal(result.reason));
+    // The waiter exists before the entry can possibly be applied.
+    const applied = this.proposals.wait(seq, this.config.proposalTimeoutMs, () =>
+      timeoutError(what, this.leader),
+    );
+    const deadline = Date.now() + this.config.proposalTimeoutMs;
+    try {
+      const result = await this.proposeWhenLeader(() => propose(seq), deadline);
+      if (!result.ok) this.proposals.reject(seq, this.proposeRefusal(result.reason));
+    } catch (err) {
+      this.proposals.reject(seq, toMinikvError(err));
     }
-    const promise = this.proposals.wait(seq, this.config.proposalTimeoutMs, () => {
-      this.stats.proposalsFailed += 1;
-      return timeoutError(what, this.leader);
-    });
     this.schedule();
-    return promise;
+    try {
+      return await applied;
+    } catch (err) {
+      this.stats.proposalsFailed += 1;
+      throw err;
+    }
+  }
+
+  /** Proposes; while no leader is known (an election is under way), waits for one until the deadline. */
+  private async proposeWhenLeader(
+    propose: () => ReturnType<RawNode["propose"]>,
+    deadline: number,
+  ): Promise<ReturnType<RawNode["propose"]>> {
+    let result = propose();
+    const leaderless = (r: typeof result): boolean =>
+      !r.ok && (r.reason === "noLeader" || r.reason === "transferring");
+    if (!leaderless(result) || !this.config.forwardProposals) return result;
+    while (leaderless(result) && Date.now() < deadline && this.refusal() === null) {
+      await new Promise((resolve) => setTimeout(resolve, this.config.tickMs));
+      result = propose();
+    }
+    const refused = this.refusal();
+    if (refused !== null) throw refused;
+    return result;
   }
 
   private proposeRefusal(
@@ -601,7 +626,9 @@ export class RaftDriver<Result = unknown> {
   }
 
   private onSoftState(role: Role, leader: NodeId | null): void {
-    if ((role === "candidate" || role === "preCandidate") && this.role !== role) this.stats.elections += 1;
+    // One election: a pre-vote round, or a campaign that did not start with one.
+    const campaigning = role === "preCandidate" || (role === "candidate" && this.role !== "preCandidate");
+    if (campaigning && this.role !== role) this.stats.elections += 1;
     if (leader !== this.leader) {
       this.stats.leaderChanges += 1;
       this.config.logger?.info({ leader, role }, "raft leader changed");
