@@ -112,7 +112,14 @@ describe("coordinator HTTP app (issue 3 §4, DESIGN.md §4)", () => {
   it("GET /health names the node, its role and its gRPC address", async () => {
     expect(await json("/health")).toMatchObject({
       status: 200,
-      body: { status: "ok", id: "coord-1", role: "leader", grpcAddress: "127.0.0.1:5001" },
+      body: {
+        status: "ok",
+        id: "coord-1",
+        role: "leader",
+        term: 3,
+        leader: "coord-1",
+        grpcAddress: "127.0.0.1:5001",
+      },
     });
   });
 

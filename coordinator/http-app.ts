@@ -61,6 +61,7 @@ function statusRoutes(deps: AppDeps): Router {
         status: "ok",
         id: status.id,
         role: status.role,
+        term: status.term,
         leader: status.leader,
         grpcAddress: deps.node.grpcAddress,
       });

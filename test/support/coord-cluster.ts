@@ -39,6 +39,16 @@ export interface ClusterJson {
   };
 }
 
+/** `GET /health` of a coordinator. */
+export interface HealthJson {
+  readonly status: string;
+  readonly id: string;
+  readonly role: string;
+  readonly term: number;
+  readonly leader: string | null;
+  readonly grpcAddress: string;
+}
+
 export interface CoordClusterOptions {
   /** Number of coordinators (3 or 5). */
   readonly size: number;
@@ -104,20 +114,25 @@ export class CoordCluster {
     return httpJson<ClusterJson>(`${node.httpUrl}/v1/cluster`, { timeoutMs });
   }
 
+  /** `GET /health` of one node: cheap (no calls to peers), so polling loops use it. */
+  healthOf(node: ManagedProcess, timeoutMs = 1_000): Promise<HealthJson> {
+    return httpJson<HealthJson>(`${node.httpUrl}/health`, { timeoutMs });
+  }
+
   /**
    * The leader as the running nodes see it: a running node that reports itself leader in
    * the highest term any running node knows, and that a majority of the group follows.
    * Undefined when there is none (yet).
    */
   async leader(): Promise<ManagedProcess | undefined> {
-    const views = await Promise.all(this.running.map((n) => this.clusterOf(n, 500).catch(() => undefined)));
-    const known = views.filter((v): v is ClusterJson => v !== undefined);
-    const termMax = Math.max(0, ...known.map((v) => v.self.term));
-    const leaderView = known.find((v) => v.self.role === "leader" && v.self.term === termMax);
+    const views = await Promise.all(this.running.map((n) => this.healthOf(n, 500).catch(() => undefined)));
+    const known = views.filter((v): v is HealthJson => v !== undefined);
+    const termMax = Math.max(0, ...known.map((v) => v.term));
+    const leaderView = known.find((v) => v.role === "leader" && v.term === termMax);
     if (leaderView === undefined) return undefined;
-    const followers = known.filter((v) => v.leader === leaderView.self.id && v.self.term === termMax).length;
+    const followers = known.filter((v) => v.leader === leaderView.id && v.term === termMax).length;
     if (followers * 2 <= this.nodes.length) return undefined;
-    return this.node(leaderView.self.id);
+    return this.node(leaderView.id);
   }
 
   /** Waits until a leader is agreed on, optionally one other than `not`. */

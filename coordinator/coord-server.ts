@@ -1,0 +1,244 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import type * as grpc from "@grpc/grpc-js";
+import { formatHostPort, type PeerSpec } from "../common/config.js";
+import { ErrorCode, MinikvError } from "../common/errors.js";
+import type { Logger } from "../common/logger.js";
+import { CoordinatorMetrics } from "./coord-metrics.js";
+import type { CoordinatorNode } from "./coord-node.js";
+import { createApp, type ClusterExtras } from "./http-app.js";
+import { addPeerStatusService, PeerStatusClient, type SelfReport } from "./peer-status.js";
+import { RaftCoordinatorNode } from "./raft-coordinator-node.js";
+import { FileSnapshotStore } from "./raft/file-snapshot-store.js";
+import { GrpcTransport, startGrpcServer, stopGrpcServer } from "./raft/grpc-transport.js";
+import type { KvResult } from "./raft/kv-commands.js";
+import { openLevelKvStateMachine } from "./raft/level-kv-state-machine.js";
+import { LevelRaftStore } from "./raft/level-raft-store.js";
+import { RaftDriver, type RaftDriverConfig } from "./raft/raft-driver.js";
+import type { PeerAddresses } from "./raft/storage.js";
+import type { ServeOptions } from "./serve-command.js";
+
+/** A running coordinator. close() stops it gracefully; it is safe to call twice. */
+export interface CoordinatorHandle {
+  readonly id: string;
+  /** "host:port" where the HTTP API answers (the port chosen for port 0). */
+  readonly httpAddress: string;
+  /** "host:port" others use for gRPC (`--advertise` applied; the port chosen for port 0). */
+  readonly grpcAddress: string;
+  readonly node: CoordinatorNode;
+  readonly metrics: CoordinatorMetrics;
+  /** The gRPC server, for further services (volume control) to register on. */
+  readonly grpcServer: grpc.Server;
+  close(): Promise<void>;
+}
+
+/** Optional seams of startCoordinator, for tests and for what later grows around Raft. */
+export interface CoordinatorHooks {
+  /** Persistence failed: Raft has stopped. main.ts exits; tests may record it. */
+  readonly onFatal?: (err: Error) => void;
+  /** Driver settings beyond the flags (tests). */
+  readonly raft?: Partial<Omit<RaftDriverConfig, "id" | "bootstrapMembers" | "peers">>;
+  readonly extras?: ClusterExtras;
+}
+
+/** Bounds of start-up and shutdown. */
+export const coordServerBounds = {
+  /** Retry period while asking a bare HOST:PORT peer for its id. */
+  identifyRetryMs: 500,
+  identifyTimeoutMs: 1_000,
+  /** Give up identifying peers after this (the operator fixes the peer list). */
+  identifyGiveUpMs: 5 * 60_000,
+  /** In-flight HTTP requests get this long to finish on close. */
+  httpDrainMs: 2_000,
+  grpcShutdownGraceMs: 1_000,
+} as const;
+
+/**
+ * Starts a coordinator: the gRPC server first (its port decides the address peers use),
+ * then Raft (LevelDB log and hard state under `<db>/raft`, snapshots under
+ * `<db>/snapshots`, the key-value state machine under `<db>/state`), then HTTP. Resolves
+ * once every port is bound. Whatever was opened is closed again if a later step fails.
+ */
+export async function startCoordinator(
+  options: ServeOptions,
+  logger: Logger,
+  hooks: CoordinatorHooks = {},
+): Promise<CoordinatorHandle> {
+  const undo: (() => Promise<void>)[] = [];
+  try {
+    return await start(options, logger, hooks, undo);
+  } catch (err) {
+    for (const step of undo.reverse()) await step().catch(() => undefined);
+    throw err;
+  }
+}
+
+async function start(
+  options: ServeOptions,
+  logger: Logger,
+  hooks: CoordinatorHooks,
+  undo: (() => Promise<void>)[],
+): Promise<CoordinatorHandle> {
+  await mkdir(options.dbDir, { recursive: true });
+  const advertisedHost = options.advertiseHost ?? reachableHost(options.grpc.host);
+  const { server: grpcServer, port: grpcPort } = await startGrpcServer(
+    formatHostPort(options.grpc),
+    () => undefined,
+  );
+  undo.push(() => stopGrpcServer(grpcServer, 0));
+  const grpcAddress = formatHostPort({ host: advertisedHost, port: grpcPort });
+  const transport = new GrpcTransport({ localId: options.id, localAddress: grpcAddress });
+  transport.addTo(grpcServer);
+  // Peers may ask before HTTP is up: until then this node answers UNAVAILABLE.
+  const self: { report?: SelfReport } = {};
+  addPeerStatusService(grpcServer, () => {
+    if (self.report === undefined) throw new MinikvError(ErrorCode.UNAVAILABLE, "starting");
+    return self.report;
+  });
+  const peerClient = new PeerStatusClient(options.id);
+  undo.push(() => Promise.resolve(peerClient.close()));
+
+  const peers = await identifyPeers(options.peers, transport, logger);
+  const driver = await openDriver(options, peers, transport, logger, hooks);
+  undo.push(() => driver.stop());
+  await driver.raft.start();
+  const node = new RaftCoordinatorNode(driver.raft, driver.reader, peerClient, grpcAddress);
+
+  const metrics = new CoordinatorMetrics(options.id);
+  metrics.attachRaft({ status: () => node.status(), counters: () => node.counters() });
+  const app = createApp({
+    node,
+    metrics,
+    logger,
+    replicas: options.replicas,
+    ...(hooks.extras === undefined ? {} : { extras: hooks.extras }),
+  });
+  const httpServer = await listenHttp(createServer(app), options.bind.host, options.bind.port);
+  const httpPort = (httpServer.address() as AddressInfo).port;
+  const httpHost = options.advertiseHost ?? reachableHost(options.bind.host);
+  const httpAddress = formatHostPort({ host: httpHost, port: httpPort });
+  self.report = { status: () => node.status(), httpUrl: `http://${httpAddress}`, grpcAddress };
+
+  let closing: Promise<void> | undefined;
+  const close = async (): Promise<void> => {
+    await closeHttp(httpServer);
+    await driver.stop();
+    peerClient.close();
+    await stopGrpcServer(grpcServer, coordServerBounds.grpcShutdownGraceMs);
+  };
+  return {
+    id: options.id,
+    httpAddress,
+    grpcAddress,
+    node,
+    metrics,
+    grpcServer,
+    close: () => (closing ??= close()),
+  };
+}
+
+/** A wildcard bind is not an address anyone can dial: peers on this machine use loopback. */
+function reachableHost(bindHost: string): string {
+  return bindHost === "0.0.0.0" || bindHost === "::" || bindHost === "" ? "127.0.0.1" : bindHost;
+}
+
+/**
+ * Ids for `--peers` given as bare HOST:PORT, asked of each peer (RaftInternal.Identify)
+ * until it answers: a brand-new cluster needs every member's id to bootstrap.
+ */
+async function identifyPeers(
+  peers: readonly PeerSpec[],
+  transport: GrpcTransport,
+  logger: Logger,
+): Promise<PeerAddresses> {
+  const entries = await Promise.all(
+    peers.map(async (peer): Promise<[string, string]> => [
+      peer.id ?? (await identify(peer.address, transport, logger)),
+      peer.address,
+    ]),
+  );
+  return Object.fromEntries(entries);
+}
+
+async function identify(address: string, transport: GrpcTransport, logger: Logger): Promise<string> {
+  const { identifyRetryMs, identifyTimeoutMs, identifyGiveUpMs } = coordServerBounds;
+  const deadlineMs = Date.now() + identifyGiveUpMs;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await transport.identify(address, identifyTimeoutMs);
+    } catch (err) {
+      if (Date.now() > deadlineMs) {
+        throw new MinikvError(ErrorCode.UNAVAILABLE, `peer ${address} did not tell its id`, { cause: err });
+      }
+      if (attempt === 1) logger.info({ peer: address }, "waiting for peer to tell its id");
+      await new Promise((resolve) => setTimeout(resolve, identifyRetryMs));
+    }
+  }
+}
+
+interface OpenDriver {
+  readonly raft: RaftDriver<KvResult>;
+  readonly reader: Awaited<ReturnType<typeof openLevelKvStateMachine>>;
+  stop(): Promise<void>;
+}
+
+async function openDriver(
+  options: ServeOptions,
+  peers: PeerAddresses,
+  transport: GrpcTransport,
+  logger: Logger,
+  hooks: CoordinatorHooks,
+): Promise<OpenDriver> {
+  const { tickIntervalMs, electionTimeoutMs, heartbeatIntervalMs, snapshotThresholdEntries } = options.raft;
+  const stateMachine = await openLevelKvStateMachine(join(options.dbDir, "state"));
+  const storage = await LevelRaftStore.open(join(options.dbDir, "raft")).catch(async (err: unknown) => {
+    await stateMachine.close();
+    throw err;
+  });
+  const snapshots = await FileSnapshotStore.open(join(options.dbDir, "snapshots")).catch(
+    async (err: unknown) => {
+      await Promise.all([stateMachine.close(), storage.close()]);
+      throw err;
+    },
+  );
+  const raft = new RaftDriver<KvResult>(
+    {
+      id: options.id,
+      bootstrapMembers: [options.id, ...Object.keys(peers)].sort(),
+      peers,
+      tickMs: tickIntervalMs,
+      electionTicks: Math.round(electionTimeoutMs / tickIntervalMs),
+      heartbeatTicks: Math.max(1, Math.round(heartbeatIntervalMs / tickIntervalMs)),
+      snapshotThresholdEntries,
+      logger,
+      onFatal: (err) => {
+        logger.fatal({ err }, "raft persistence failed");
+        hooks.onFatal?.(err);
+      },
+      ...hooks.raft,
+    },
+    { storage, snapshots, stateMachine, transport },
+  );
+  return { raft, reader: stateMachine, stop: () => raft.stop() };
+}
+
+function listenHttp(server: Server, host: string, port: number): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve(server);
+    });
+  });
+}
+
+/** Stops accepting, lets in-flight requests finish for a moment, then drops what is left. */
+async function closeHttp(server: Server): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  const timer = setTimeout(() => server.closeAllConnections(), coordServerBounds.httpDrainMs);
+  await closed;
+  clearTimeout(timer);
+}
