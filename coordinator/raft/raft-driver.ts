@@ -535,6 +535,12 @@ export class RaftDriver<Result = unknown> {
   ): Promise<void> {
     const meta = message.snapshot;
     if (meta === null || this.stopped) throw failure(ErrorCode.UNAVAILABLE, "not accepting snapshots");
+    if (meta.index <= this.deps.stateMachine.appliedIndex()) {
+      // Already past it: nothing to store; the core answers the leader with where we are.
+      for await (const _chunk of chunks) continue;
+      this.onMessage(message);
+      return;
+    }
     const sink = await this.deps.snapshots.create(meta, addresses);
     try {
       for await (const chunk of chunks) await sink.write(chunk);
