@@ -223,8 +223,10 @@ export class Simulator {
 
   dropWhere(filter: (message: Message) => boolean): number {
     const items = this.network.take((item) => filter(item.message));
-    for (const item of items)
+    for (const item of items) {
       this.trace.add({ tick: this.clock, node: item.message.from, what: "dropped", message: item.message });
+      this.reportSnapshotOutcome(item, false);
+    }
     return items.length;
   }
 

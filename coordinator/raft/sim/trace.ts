@@ -20,7 +20,8 @@ export function formatMessage(m: Message): string {
     parts.push(`ents=[${first?.index}..${last?.index}]`);
   }
   if (m.commit > 0) parts.push(`commit=${m.commit}`);
-  if (m.reject) parts.push(`reject hint=${m.rejectHint}/t${m.rejectTermHint}`);
+  if (m.reject)
+    parts.push(m.type === "appendResp" ? `reject hint=${m.rejectHint}/t${m.rejectTermHint}` : "reject");
   if (m.snapshot !== null) parts.push(`snap=${m.snapshot.index}/t${m.snapshot.term}`);
   return parts.join(" ");
 }
