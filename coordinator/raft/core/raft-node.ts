@@ -4,6 +4,7 @@
  */
 import { encodeConfChange } from "./conf-change.js";
 import * as leader from "./leader.js";
+import { isWellFormed } from "./messages.js";
 import { Raft } from "./raft.js";
 import type {
   ConfChange,
@@ -57,8 +58,7 @@ class RawNodeImpl implements RawNode {
   }
 
   step(message: Message): void {
-    // Local-only message types never arrive over the network from ourselves.
-    if (message.from === this.raft.id) return;
+    if (message.from === this.raft.id || message.to !== this.raft.id || !isWellFormed(message)) return;
     this.raft.step(message);
   }
 

@@ -10,7 +10,7 @@ import { TestNetwork, bytes, text } from "./test-network.js";
 import type { ConfChange, NodeId, ReadState } from "./types.js";
 
 const seedCount = 30;
-const stepsPerSeed = 1500;
+const stepsPerSeed = 1000;
 
 interface Observed {
   leaders: Map<number, NodeId>;
