@@ -146,9 +146,10 @@ export class ScriptRunner {
 
   private execute(line: string): void {
     const { positional, options } = parseLine(line);
-    const [command, ...args] = positional;
+    const [first, ...args] = positional;
+    const command = first ?? "";
     this.options.echo?.(`> ${line}`);
-    switch (command ?? "") {
+    switch (command) {
       case "cluster":
         return this.cluster(args, options);
       case "campaign":
@@ -189,7 +190,7 @@ export class ScriptRunner {
       case "expect":
         return this.expect(args, options);
       default:
-        throw new ScriptError(`unknown command ${command ?? ""}`);
+        throw new ScriptError(`unknown command ${command}`);
     }
   }
 
@@ -353,8 +354,9 @@ export class ScriptRunner {
   }
 
   private expect(args: string[], options: Map<string, string>): void {
-    const [what, ...rest] = args;
-    switch (what ?? "") {
+    const [first, ...rest] = args;
+    const what = first ?? "";
+    switch (what) {
       case "leader":
         return this.expectLeader(rest[0]);
       case "role":
@@ -384,7 +386,7 @@ export class ScriptRunner {
       case "linearizable":
         return this.expectLinearizable();
       default:
-        throw new ScriptError(`unknown expectation ${what ?? ""}`);
+        throw new ScriptError(`unknown expectation ${what}`);
     }
   }
 
