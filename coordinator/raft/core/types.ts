@@ -81,7 +81,11 @@ export interface Message {
   readonly term: number;
   /** append: prevLogTerm; vote/preVote: lastLogTerm. */
   readonly logTerm: number;
-  /** append: prevLogIndex; vote/preVote: lastLogIndex; appendResp: last matching index. */
+  /**
+   * append: prevLogIndex; vote/preVote: lastLogIndex; appendResp: last matching index (on
+   * reject: the rejected prevLogIndex); readIndexResp: the read index; heartbeat and
+   * heartbeatResp: the leader's tick count when the heartbeat left (dates its lease).
+   */
   readonly index: number;
   readonly entries: readonly Entry[];
   readonly commit: number;
@@ -153,7 +157,12 @@ export interface Config {
   readonly preVote: boolean;
   /** A leader that has not heard from a quorum for electionTicks steps down. */
   readonly checkQuorum: boolean;
-  /** Serve reads by leader lease instead of a ReadIndex round; requires checkQuorum. */
+  /**
+   * Serve reads by leader lease instead of a ReadIndex round; requires checkQuorum. The
+   * lease lasts half an election timeout from the oldest heartbeat a quorum acknowledged,
+   * and assumes the driver ticks every node at the same rate and delivers the ticks of all
+   * elapsed time (catching up after a stall) before it steps anything else.
+   */
   readonly leaseRead: boolean;
   /** Bytes of entries per append message. */
   readonly maxMsgBytes: number;
@@ -172,7 +181,13 @@ export interface RestoredState {
   readonly snapshot: SnapshotMeta | null;
   /** Entries after the snapshot, in order. */
   readonly entries: readonly Entry[];
-  /** Membership when neither snapshot nor entries say otherwise (a fresh cluster). */
+  /**
+   * Membership before the first snapshot and the first conf-change entry. Founding members
+   * pass the same founding configuration; a node joining later passes an empty one and
+   * learns membership by replaying conf changes from the log (or from a snapshot), so the
+   * founding configuration must itself be in the log (bootstrap conf-change entries at
+   * term 1, as the driver writes) for such a node to see it.
+   */
   readonly initialConfState: ConfState;
   /** Highest index the state machine has applied (never goes backwards across restarts). */
   readonly applied: number;
