@@ -71,6 +71,13 @@ export class RaftCoordinatorNode implements CoordinatorNode {
   }
 
   async put(key: string, value: Uint8Array): Promise<{ readonly index: number }> {
+    // Without a known leader the client hears so at once and retries (or follows another
+    // coordinator) rather than holding a connection through an election. This also keeps
+    // clear of the driver's leaderless wait, whose timeout currently ends in an unhandled
+    // rejection that stops the process.
+    if (this.driver.status().leader === null) {
+      throw new MinikvError(ErrorCode.NOT_LEADER, "no leader is known; retry shortly");
+    }
     const command = encodeKvCommand({ type: "put", key: Buffer.from(key, "utf8"), value });
     try {
       const { index } = await this.driver.propose(command);
