@@ -105,7 +105,8 @@ export class LevelStateMachine<Result> implements StateMachine<Result>, KvReader
   async apply(entries: readonly Entry[]): Promise<readonly ApplyResult<Result>[]> {
     const last = entries.at(-1);
     if (last === undefined) return [];
-    const staged = new StagedWrites((key) => this.get(key));
+    // Synchronous reads: no thread-pool round trip per command on the apply path.
+    const staged = new StagedWrites((key) => Promise.resolve(this.db.getSync(dataKey(key))));
     const results = await applyEntries(this.applied, entries, this.handler, staged);
     const ops: BatchOp[] = [];
     for (const [k, v] of staged.batch) {
