@@ -39,14 +39,16 @@ export function tick(r: Raft): void {
   r.leaderTicks++;
   r.heartbeatElapsed++;
   r.electionElapsed++;
+  r.transferElapsed++;
   if (r.electionElapsed >= r.config.electionTicks) {
     r.electionElapsed = 0;
     if (r.config.checkQuorum && !checkQuorumActive(r)) {
       r.becomeFollower(r.term, null);
       return;
     }
-    r.leadTransferee = null; // dissertation §3.10: abort a transfer that took an election timeout
   }
+  // Dissertation §3.10: abort a transfer that did not complete within an election timeout.
+  if (r.leadTransferee !== null && r.transferElapsed >= r.config.electionTicks) r.leadTransferee = null;
   if (r.heartbeatElapsed >= r.config.heartbeatTicks) {
     r.heartbeatElapsed = 0;
     broadcastHeartbeat(r, r.readOnly.lastContext());
@@ -328,7 +330,7 @@ export function transfer(r: Raft, to: NodeId): void {
   if (r.leadTransferee === to) return;
   r.leadTransferee = to;
   // The transfer aborts if it has not completed within an election timeout (see tick).
-  r.electionElapsed = 0;
+  r.transferElapsed = 0;
   const pr = r.tracker.get(to);
   if (pr === undefined) return;
   if (pr.match === r.log.lastIndex()) sendTimeoutNow(r, to);

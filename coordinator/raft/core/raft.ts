@@ -78,6 +78,8 @@ export class Raft {
   heartbeatElapsed = 0;
   randomizedElectionTicks = 0;
   leadTransferee: NodeId | null = null;
+  /** Leader: ticks since the current leadership transfer began. */
+  transferElapsed = 0;
   /** Leader: index of the latest conf change it appended; no new one until it is applied. */
   pendingConfIndex = 0;
   /** Leader: payload bytes appended but not yet committed (flow control). */
