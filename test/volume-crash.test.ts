@@ -19,6 +19,11 @@ const crashBounds = {
   rounds: HEAVY ? 24 : 5,
   writers: 8,
   keyPool: 150,
+  /** Compaction rounds tried until a kill lands inside a compaction. */
+  compactionRoundsMax: 3,
+  /** In a compaction round, the kill comes this long (at most) after compaction starts. */
+  compactionKillAfterMsMax: 600,
+  logLinesMax: 400,
   /** Writes run this long (ms, drawn per round) before the kill. */
   killAfterMsMin: 250,
   killAfterMsMax: HEAVY ? 3_000 : 1_200,
@@ -194,7 +199,8 @@ describe(`kill -9 of a real minikv-volume process (issue 2 §3), seed=${SEED}`, 
         ...["--segment-size", "4MiB", "--compaction-threshold", "0.3", "--snapshot-interval", "1s"],
         ...["--shutdown-grace", "2s"],
       ],
-      env: { MINIKV_LOG_LEVEL: "warn" },
+      // info: recovery reports whether it found an interrupted compaction.
+      env: { MINIKV_LOG_LEVEL: "info" },
     });
   });
 
@@ -202,12 +208,49 @@ describe(`kill -9 of a real minikv-volume process (issue 2 §3), seed=${SEED}`, 
     await harness?.cleanup();
   });
 
+  /** Runs writers (and back-to-back compactions) against a started volume, then SIGKILLs it. */
+  async function crashRound(
+    client: VolumeClient,
+    ledger: Ledger,
+    random: () => number,
+    withCompaction: boolean,
+  ) {
+    const stop = new AbortController();
+    const writers = Array.from({ length: crashBounds.writers }, () =>
+      writeLoop(client, ledger, random, stop.signal),
+    );
+    const killAfterMs =
+      crashBounds.killAfterMsMin + random() * (crashBounds.killAfterMsMax - crashBounds.killAfterMsMin);
+    let compactions = Promise.resolve(0);
+    if (withCompaction) {
+      // Writers first, so that the segments hold garbage when compaction starts.
+      await sleep(killAfterMs);
+      compactions = compactLoop(client, stop.signal);
+      await sleep(crashBounds.compactionKillAfterMsMax * random());
+    } else {
+      await sleep(killAfterMs);
+    }
+    const exit = await volume.kill("SIGKILL");
+    expect(exit.signal).toBe("SIGKILL");
+    stop.abort();
+    await Promise.all(writers);
+    return compactions;
+  }
+
+  /** The log of the current run only (the harness appends every run to one file). */
+  function currentRunLog(): string {
+    const log = volume.logTail(crashBounds.logLinesMax);
+    return log.slice(log.lastIndexOf(`--- ${volume.name} start #`));
+  }
+
   it("restarts to every acknowledged write and nothing else, round after round", async () => {
     const random = seededRandom(SEED);
     const ledger = new Ledger();
-    const context = (): string => `seed=${SEED} (replay: MINIKV_SEED=${SEED})\n${harness.logTails(20)}`;
-    for (let round = 0; round < crashBounds.rounds; round++) {
-      const withCompaction = round === crashBounds.rounds - 1 || (HEAVY && round % 4 === 3);
+    const context = (): string =>
+      `seed=${SEED} (MINIKV_SEED=${SEED} replays the kill times)\n${harness.logTails(20)}`;
+    let compactionRounds = 0;
+    let interruptedCompactions = 0;
+    for (let round = 0; ; round++) {
       const listening = await volume.start();
       const client = new VolumeClient(String(listening.grpc), {
         unaryDeadlineMs: 10_000,
@@ -215,40 +258,39 @@ describe(`kill -9 of a real minikv-volume process (issue 2 §3), seed=${SEED}`, 
       });
       try {
         expect(await verify(client, ledger), `after restart #${round}; ${context()}`).toEqual([]);
-        const stop = new AbortController();
-        const writers = Array.from({ length: crashBounds.writers }, () =>
-          writeLoop(client, ledger, random, stop.signal),
-        );
-        const compactions = withCompaction ? compactLoop(client, stop.signal) : Promise.resolve(0);
-        const killAfterMs =
-          crashBounds.killAfterMsMin + random() * (crashBounds.killAfterMsMax - crashBounds.killAfterMsMin);
-        await sleep(killAfterMs);
-        const exit = await volume.kill("SIGKILL");
-        expect(exit.signal).toBe("SIGKILL");
-        stop.abort();
-        await Promise.all(writers);
-        const compacted = await compactions;
-        if (withCompaction) {
-          process.stderr.write(`crash round ${round}: killed after ${compacted} completed compactions\n`);
+        if (/interrupted compaction finished|unfinished compaction output deleted/.test(currentRunLog())) {
+          interruptedCompactions++;
         }
+        // Plain rounds first; then compaction rounds until one was cut off mid-way (bounded).
+        const plainRoundsDone = round >= crashBounds.rounds;
+        const compactionDone =
+          interruptedCompactions > 0 || compactionRounds >= crashBounds.compactionRoundsMax;
+        if (plainRoundsDone && compactionDone) break;
+        const withCompaction = plainRoundsDone || (HEAVY && round % 4 === 3);
+        if (withCompaction) compactionRounds++;
+        const completed = await crashRound(client, ledger, random, withCompaction);
+        if (withCompaction)
+          process.stderr.write(`crash round ${round}: killed after ${completed} compactions\n`);
       } finally {
         client.close();
       }
     }
-    process.stderr.write(`crash test seed=${SEED}: ${ledger.summary()}\n`);
+    process.stderr.write(
+      `crash test seed=${SEED}: ${ledger.summary()}; ${interruptedCompactions} restarts found an interrupted compaction\n`,
+    );
     expect(ledger.acknowledged, context()).toBeGreaterThan(crashBounds.rounds * 10);
-
-    // Finally a clean stop (index snapshot on close) and a restart from it.
-    for (const how of ["after the last crash", "after a clean stop"]) {
-      const listening = await volume.start();
-      const client = new VolumeClient(String(listening.grpc));
-      try {
-        expect(await verify(client, ledger), `${how}; ${context()}`).toEqual([]);
-      } finally {
-        client.close();
-      }
-      const exit = await volume.stop();
-      expect(exit, `clean stop ${how}; ${context()}`).toEqual({ code: 0, signal: null });
+    if (interruptedCompactions === 0) {
+      process.stderr.write(`crash test: no kill landed inside a compaction in ${compactionRounds} tries\n`);
     }
+    // Finally a clean stop (index snapshot on close) and a restart from that snapshot.
+    expect(await volume.stop(), `clean stop; ${context()}`).toEqual({ code: 0, signal: null });
+    const listening = await volume.start();
+    const client = new VolumeClient(String(listening.grpc));
+    try {
+      expect(await verify(client, ledger), `after a clean stop; ${context()}`).toEqual([]);
+    } finally {
+      client.close();
+    }
+    expect(await volume.stop(), `clean stop; ${context()}`).toEqual({ code: 0, signal: null });
   });
 });

@@ -144,11 +144,15 @@ describe("gRPC Volume service: round trips (issue 2 §2 Servers)", () => {
     const count = limits.listKeysBatchMax * 2 + 100;
     const value = testValue(8);
     const keys = Array.from({ length: count }, (_, i) => `list/${String(i).padStart(5, "0")}`);
-    for (let at = 0; at < keys.length; at += 64) {
-      await Promise.all(
-        keys.slice(at, at + 64).map((key) => putValue(volume.client, key, value, nextVersion++)),
-      );
-    }
+    // Many writers at once: the engine's group commit shares their fsyncs.
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 256 }, async () => {
+        for (let i = next++; i < keys.length; i = next++) {
+          await putValue(volume.client, keys[i] ?? "", value, nextVersion++);
+        }
+      }),
+    );
     await volume.client.prepare({ txid: "list-prep", key: "list/prepared", size: 8, crc32c: value.crc32c }, [
       value.bytes,
     ]);

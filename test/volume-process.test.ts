@@ -1,5 +1,9 @@
 import { spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { crc32c } from "../common/hashing.js";
 import { VolumeClient } from "../common/volume-client.js";
 import { httpJson } from "./support/http-client.js";
 import { ProcessHarness } from "./support/process-harness.js";
@@ -115,3 +119,72 @@ describe("minikv-volume serve (real process)", () => {
     expect(await volume.stop()).toEqual({ code: 0, signal: null });
   });
 });
+
+describe("bounded memory for large values (DESIGN.md §2, issue 2 §2 Reads)", () => {
+  const sizeBytes = (process.env["HEAVY"] === "1" ? 2048 : 256) * 1024 * 1024;
+  const rssBytesMax = 160 * 1024 * 1024;
+  const testTimeoutMs = process.env["HEAVY"] === "1" ? 600_000 : 60_000;
+
+  it(
+    `streams ${sizeBytes / 1024 / 1024} MiB in and out of a volume process in bounded memory`,
+    async () => {
+      const volume = await harness.start({
+        name: "big-vol",
+        script: binary,
+        args: [
+          "serve",
+          ...["--id", "vol-big", "--bind", "127.0.0.1:0", "--grpc", "127.0.0.1:0", "--coordinators", ""],
+          ...["--data", await harness.dir("big-vol/data"), "--wal", await harness.dir("big-vol/wal")],
+        ],
+        env: { MINIKV_LOG_LEVEL: "warn" },
+      });
+      const pid = volume.pid ?? 0;
+      let rssMaxBytes = 0;
+      const sampler = setInterval(() => (rssMaxBytes = Math.max(rssMaxBytes, rssOf(pid))), 25);
+      const client = new VolumeClient(String(volume.listening.grpc));
+      try {
+        const chunk = randomBytes(1024 * 1024);
+        let crc = 0;
+        for (let at = 0; at < sizeBytes; at += chunk.length) crc = crc32c(chunk, crc);
+        function* body(): Generator<Buffer> {
+          for (let at = 0; at < sizeBytes; at += chunk.length) yield chunk;
+        }
+        await client.prepare({ txid: "big-1", key: "big/value", size: sizeBytes, crc32c: crc }, body());
+        await client.commit("big-1", 1);
+        // A slow reader: the volume must hold back instead of buffering the value.
+        let readBytes = 0;
+        let readCrc = 0;
+        for await (const piece of client.read("big/value")) {
+          const bytes = piece as Buffer;
+          readBytes += bytes.length;
+          readCrc = crc32c(bytes, readCrc);
+          if (readBytes % (32 * 1024 * 1024) < bytes.length) await sleep(50);
+        }
+        expect(readBytes).toBe(sizeBytes);
+        expect(readCrc).toBe(crc);
+      } finally {
+        clearInterval(sampler);
+        client.close();
+      }
+      process.stderr.write(
+        `volume RSS peak while streaming ${sizeBytes} bytes: ${(rssMaxBytes / 1024 / 1024).toFixed(0)} MiB\n`,
+      );
+      expect(rssMaxBytes, `volume RSS peaked at ${(rssMaxBytes / 1024 / 1024).toFixed(0)} MiB`).toBeLessThan(
+        rssBytesMax,
+      );
+      expect(rssMaxBytes).toBeGreaterThan(0);
+      expect(await volume.stop()).toEqual({ code: 0, signal: null });
+    },
+    testTimeoutMs,
+  );
+});
+
+/** Resident set size of a process, from /proc (Linux). */
+function rssOf(pid: number): number {
+  try {
+    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return Number(match?.[1] ?? 0) * 1024;
+  } catch {
+    return 0;
+  }
+}
