@@ -43,12 +43,13 @@ export class EtcdPeer {
   ) {}
 
   /**
-   * Runs start.sh at nice 0 (BENCH_NICE=0), like the coordinators the same benchmark starts,
-   * and finds the leader. If anything fails after start.sh ran, stop.sh runs before rethrowing.
+   * Runs start.sh with the members at nice `nice` in sessions of their own (BENCH_NICE),
+   * like the coordinators the same benchmark starts, and finds the leader. If anything
+   * fails after start.sh ran, stop.sh runs before rethrowing.
    */
-  static async start(peersDir = ETCD_PEERS_DIR): Promise<EtcdPeer> {
+  static async start(nice: number, peersDir = ETCD_PEERS_DIR): Promise<EtcdPeer> {
     await run(join(peersDir, "start.sh"), [], {
-      env: { ...process.env, BENCH_NICE: "0" },
+      env: { ...process.env, BENCH_NICE: String(nice) },
       timeout: SCRIPT_TIMEOUT_MS,
     });
     try {

@@ -58,6 +58,8 @@ export interface CoordClusterOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** Name prefix; nodes are `<prefix>1`, `<prefix>2`, … (default "coord-"). */
   readonly idPrefix?: string;
+  /** Run every node at this nice value in its own session (benchmarks; see ProcessSpec.nice). */
+  readonly nice?: number;
 }
 
 /**
@@ -92,6 +94,7 @@ export class CoordCluster {
           script: COORD_SCRIPT,
           args: [...args, "--peers", peers, ...(options.args ?? [])],
           env: { MINIKV_LOG_LEVEL: "info", ...options.env },
+          ...(options.nice === undefined ? {} : { nice: options.nice }),
         }),
       );
     }

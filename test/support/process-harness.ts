@@ -51,6 +51,21 @@ export interface ProcessSpec {
   readonly cwd?: string;
   /** How long start() waits for the listening line (default 15 s). */
   readonly readyTimeoutMs?: number;
+  /**
+   * Run at this nice value in a session of its own whose autogroup gets the same nice
+   * (benchmarks on a shared machine, as ../shared/peers/lib/common.sh does). The PID stays
+   * the node process's: `setsid` and `nice` exec in place.
+   */
+  readonly nice?: number;
+}
+
+/** setsid + autogroup nice + nice, each exec'ing in place so the PID is node's. */
+const PRIORITY_WRAPPER = 'echo "$0" >/proc/self/autogroup 2>/dev/null || true; exec nice -n "$0" "$@"';
+
+function commandLine(spec: ProcessSpec, script: string): { command: string; args: string[] } {
+  const node = [process.execPath, script, ...spec.args];
+  if (spec.nice === undefined) return { command: process.execPath, args: node.slice(1) };
+  return { command: "setsid", args: ["sh", "-c", PRIORITY_WRAPPER, String(spec.nice), ...node] };
 }
 
 const READY_TIMEOUT_MS_DEFAULT = 15_000;
@@ -112,7 +127,8 @@ export class ManagedProcess {
     this.startCount++;
     this.lastListening = undefined;
     const log = this.openLog();
-    const child = spawn(process.execPath, [this.scriptPath(), ...this.spec.args], {
+    const { command, args } = commandLine(this.spec, this.scriptPath());
+    const child = spawn(command, args, {
       cwd: this.spec.cwd ?? REPO_ROOT,
       env: { ...process.env, ...this.spec.env },
       stdio: ["ignore", "pipe", "pipe"],
