@@ -83,4 +83,24 @@ describe("RaftDriver under partitions (memory network)", () => {
     expect(await cluster.get("solo", "k")).toBe("v");
     expect(cluster.driver("solo").status().commitIndex).toBeGreaterThanOrEqual(applied.index);
   });
+
+  it("removing the leader hands the cluster to the remaining members (dissertation §4.2.2)", async () => {
+    cluster = await TestCluster.start("memory", ["n1", "n2", "n3"]);
+    const c = cluster;
+    const leader = await c.leader();
+    await c.put(leader, "k", "1");
+    await c.driver(leader).removeNode(leader);
+    await c.stopNode(leader);
+    const next = await c.leader();
+    expect(next).not.toBe(leader);
+    const applied = await c.put(next, "k", "2");
+    expect(applied.result).toEqual({ existed: [true] });
+    expect(
+      c
+        .driver(next)
+        .status()
+        .peers.map((p) => p.id)
+        .sort(),
+    ).toEqual(["n1", "n2", "n3"].filter((id) => id !== leader));
+  });
 });
