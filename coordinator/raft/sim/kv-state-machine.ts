@@ -31,11 +31,36 @@ interface Session {
   readonly output: KvOutput;
 }
 
-/** FNV-1a over a string: a short digest for comparing states across nodes. */
-function fnv1a(text: string): string {
-  let hash = 0x811c9dc5;
+/** FNV-1a over a string with a given basis (two bases give two independent 32-bit lanes). */
+function fnv1a(text: string, basis: number): number {
+  let hash = basis;
   for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193) >>> 0;
-  return hash.toString(16).padStart(8, "0");
+  return hash;
+}
+
+/**
+ * An order-independent digest of a set of records, updated in O(1) per change: the sum of
+ * each record's hash in two 32-bit lanes. Equal states have equal digests whatever the
+ * path (log or snapshot) that led to them.
+ */
+class SetDigest {
+  private low = 0;
+  private high = 0;
+  add(record: string, sign: 1 | -1): void {
+    this.low = (this.low + sign * fnv1a(record, 0x811c9dc5)) >>> 0;
+    this.high = (this.high + sign * fnv1a(record, 0x01000193)) >>> 0;
+  }
+  toString(): string {
+    return `${this.high.toString(16).padStart(8, "0")}${this.low.toString(16).padStart(8, "0")}`;
+  }
+}
+
+function valueRecord(key: string, value: string): string {
+  return `v ${JSON.stringify(key)} ${JSON.stringify(value)}`;
+}
+
+function sessionRecord(clientId: number, session: Session): string {
+  return `s ${clientId} ${session.seq} ${JSON.stringify(session.output)}`;
 }
 
 /**
@@ -46,6 +71,24 @@ function fnv1a(text: string): string {
 export class KvStateMachine {
   private readonly values = new Map<string, string>();
   private readonly sessions = new Map<number, Session>();
+  private readonly digestSet = new SetDigest();
+
+  private setValue(key: string, value: string | null): void {
+    const old = this.values.get(key);
+    if (old !== undefined) this.digestSet.add(valueRecord(key, old), -1);
+    if (value === null) this.values.delete(key);
+    else {
+      this.values.set(key, value);
+      this.digestSet.add(valueRecord(key, value), 1);
+    }
+  }
+
+  private setSession(clientId: number, session: Session): void {
+    const old = this.sessions.get(clientId);
+    if (old !== undefined) this.digestSet.add(sessionRecord(clientId, old), -1);
+    this.sessions.set(clientId, session);
+    this.digestSet.add(sessionRecord(clientId, session), 1);
+  }
 
   apply(data: Uint8Array): KvApplyResult {
     const command = decodeCommand(data);
@@ -55,9 +98,8 @@ export class KvStateMachine {
       return { command, output: session.output, duplicate: true };
     }
     const next = applyKv(this.values.get(command.input.key) ?? null, command.input);
-    if (next.value === null) this.values.delete(command.input.key);
-    else this.values.set(command.input.key, next.value);
-    this.sessions.set(command.clientId, { seq: command.seq, output: next.output });
+    this.setValue(command.input.key, next.value);
+    this.setSession(command.clientId, { seq: command.seq, output: next.output });
     return { command, output: next.output, duplicate: false };
   }
 
@@ -80,12 +122,13 @@ export class KvStateMachine {
       values: [string, string][];
       sessions: [number, Session][];
     };
-    for (const [key, value] of parsed.values) machine.values.set(key, value);
-    for (const [clientId, session] of parsed.sessions) machine.sessions.set(clientId, session);
+    for (const [key, value] of parsed.values) machine.setValue(key, value);
+    for (const [clientId, session] of parsed.sessions) machine.setSession(clientId, session);
     return machine;
   }
 
+  /** Equal for equal states (values and sessions), however they were reached. */
   digest(): string {
-    return fnv1a(decoder.decode(this.serialize()));
+    return this.digestSet.toString();
   }
 }

@@ -100,7 +100,7 @@ export class Nemesis {
     for (const node of sim.nodes()) this.everMember.add(node.id);
   }
 
-  /** Nodes whose clock is paused this tick. */
+  /** Nodes frozen this tick (a stopped process: no ticks, no deliveries). */
   paused(): ReadonlySet<NodeId> {
     const now = this.sim.now;
     return new Set([...this.pausedUntil].filter(([, until]) => until > now).map(([id]) => id));

@@ -85,6 +85,11 @@ export class SimNetwork {
     return due;
   }
 
+  /** Puts a taken message back, to arrive at `deliverAt` (its place among equals is kept). */
+  postpone(item: InFlightMessage, deliverAt: number): void {
+    this.queue.push({ ...item, deliverAt });
+  }
+
   /** Manual mode: removes and returns the queued messages matching `filter`, in send order. */
   take(filter: (item: InFlightMessage) => boolean): InFlightMessage[] {
     const taken: InFlightMessage[] = [];

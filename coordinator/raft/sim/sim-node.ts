@@ -1,4 +1,4 @@
-import { applyConfChange, decodeConfChange, sameConfState } from "../core/conf-change.js";
+import { applyConfChange, decodeConfChange } from "../core/conf-change.js";
 import type {
   Config,
   ConfState,
@@ -78,6 +78,15 @@ function contextKey(context: Uint8Array): string {
 
 function snapshotKey(meta: SnapshotMeta): string {
   return `${meta.index}/${meta.term}`;
+}
+
+function sameIds(a: readonly NodeId[], b: readonly NodeId[]): boolean {
+  return a.length === b.length && a.every((id) => b.includes(id));
+}
+
+/** Membership equality without sorting (this runs after every Ready). */
+function sameMembers(a: ConfState, b: ConfState): boolean {
+  return sameIds(a.voters, b.voters) && sameIds(a.learners, b.learners);
 }
 
 /** Thrown inside a Ready when an armed crash fires; caught by the node itself. */
@@ -474,7 +483,7 @@ export class SimNode {
       });
     }
     checkers.observeIndexes(this.id, this.incarnation, status.commit, status.applied);
-    if (status.applied !== this.smApplied || !sameConfState(status.confState, this.confAtApplied)) {
+    if (status.applied !== this.smApplied || !sameMembers(status.confState, this.confAtApplied)) {
       throw new DriverInvariantError(
         `${this.id}: core says applied ${status.applied} with ${JSON.stringify(status.confState)}, ` +
           `state machine is at ${this.smApplied} with ${JSON.stringify(this.confAtApplied)}`,

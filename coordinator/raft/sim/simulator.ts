@@ -56,6 +56,7 @@ export class Simulator {
   private readonly nodeMap = new Map<NodeId, SimNode>();
   private readonly finishListeners: ((op: HistoryEntry, outcome: Outcome) => void)[] = [];
   private readonly crashListeners: ((node: SimNode) => void)[] = [];
+  private readonly missedTicks = new Map<NodeId, number>();
   private clock = 0;
   private readonly host: NodeHost;
   readonly stats = { messagesSent: 0, messagesDelivered: 0, snapshotsSent: 0, crashes: 0, restarts: 0 };
@@ -75,6 +76,7 @@ export class Simulator {
       send: (from, message, payload) => this.send(from, message, payload),
       crashed: (node) => {
         this.stats.crashes++;
+        this.missedTicks.delete(node.id);
         for (const listener of this.crashListeners) listener(node);
       },
       complete: (request, outcome) => this.attemptEnded(request, outcome),
@@ -207,10 +209,31 @@ export class Simulator {
   }
 
   /** Advances the virtual clock by one tick: every live node ticks, due messages arrive. */
-  tick(skip: ReadonlySet<NodeId> = new Set()): void {
+  /**
+   * Advances the virtual clock by one tick: every live node ticks, due messages arrive.
+   * Nodes in `skip` do not tick (scripts freeze a node's timers this way). Nodes in
+   * `paused` are frozen as a stopped process is: no ticks, no deliveries (their messages
+   * wait); when the pause ends they receive every missed tick at once, as a driver reading a
+   * monotonic clock does after a stall — the leader-lease rule of the core relies on it.
+   */
+  tick(skip: ReadonlySet<NodeId> = new Set(), paused: ReadonlySet<NodeId> = new Set()): void {
     this.clock++;
-    for (const node of this.rng.shuffled(this.liveNodes())) if (!skip.has(node.id)) node.tick();
-    if (!this.network.manual) for (const item of this.network.takeDue(this.clock)) this.deliver(item);
+    for (const node of this.rng.shuffled(this.liveNodes())) {
+      if (paused.has(node.id)) {
+        this.missedTicks.set(node.id, (this.missedTicks.get(node.id) ?? 0) + 1);
+        continue;
+      }
+      const missed = this.missedTicks.get(node.id) ?? 0;
+      this.missedTicks.delete(node.id);
+      for (let i = 0; i < missed && node.alive; i++) node.tick();
+      if (!skip.has(node.id)) node.tick();
+    }
+    if (!this.network.manual) {
+      for (const item of this.network.takeDue(this.clock)) {
+        if (paused.has(item.message.to)) this.network.postpone(item, this.clock + 1);
+        else this.deliver(item);
+      }
+    }
     for (const node of this.nodes()) node.expireRequests(this.clock);
   }
 
