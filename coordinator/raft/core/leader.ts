@@ -8,7 +8,7 @@ import { majorityIndex, isQuorum } from "./quorum.js";
 import { entryBytes } from "./raft-log.js";
 import type { Raft } from "./raft.js";
 import type { ReadRequest } from "./read-only.js";
-import type { Entry, Message, NodeId, ProposeResult } from "./types.js";
+import type { ConfChange, Entry, Message, NodeId, ProposeResult } from "./types.js";
 import { limits } from "../../../common/limits.js";
 
 const emptyData = new Uint8Array(0);
@@ -225,7 +225,13 @@ export function propose(r: Raft, entries: readonly Entry[]): ProposeResult {
 /** One change at a time (§4.1), after the previous one applied and after a commit in this term. */
 function confChangeRefusal(r: Raft, entry: Entry): "confChangePending" | "invalidConfChange" | null {
   if (r.pendingConfIndex > r.log.applied || !committedInCurrentTerm(r)) return "confChangePending";
-  return confChangeProblem(r.conf, decodeConfChange(entry.data)) === null ? null : "invalidConfChange";
+  let change: ConfChange;
+  try {
+    change = decodeConfChange(entry.data); // a forwarded entry comes from the network
+  } catch {
+    return "invalidConfChange";
+  }
+  return confChangeProblem(r.conf, change) === null ? null : "invalidConfChange";
 }
 
 // ---- responses ----------------------------------------------------------------------------

@@ -145,6 +145,16 @@ describe("dissertation §4.1 one change at a time", () => {
     expect(leader.proposeConfChange(change("remove", "l"))).toEqual({ ok: true });
   });
 
+  it("§4.1: a forwarded conf change that does not decode is dropped by the leader", () => {
+    const net = new TestNetwork({ voters: ["a", "b", "c"] });
+    net.elect("a");
+    const lastIndex = net.raw("a").status().lastIndex;
+    const entries = [{ term: 0, index: 0, type: "confChange" as const, data: bytes("not json") }];
+    net.raw("a").step(makeMessage({ type: "propose", from: "b", to: "a", entries }));
+    net.stabilize();
+    expect(net.raw("a").status().lastIndex).toBe(lastIndex);
+  });
+
   it("§4.1: a follower forwards a change to the leader", () => {
     const net = new TestNetwork({ voters: ["a", "b", "c"], extra: ["d"], bootstrap: true });
     net.elect("a");
