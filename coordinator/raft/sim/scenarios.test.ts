@@ -636,3 +636,29 @@ describe("dissertation §6.4.1: lease reads at a partitioned leader stop before 
     expect(served.length).toBeGreaterThan(0);
   });
 });
+
+describe("dissertation §3.10: leadership transfer", () => {
+  it("the target catches up first, then times out at once and wins; proposals wait meanwhile", () => {
+    script(`
+      cluster n1 n2 n3
+      campaign n1
+      stabilize
+      cut n1 n3
+      put n1 k v repeat=5
+      run ticks=3
+      expect last-index n3 1
+      heal n1 n3
+      transfer n1 n3
+      put n1 k during as=w1
+      run ticks=10
+      expect leader n3
+      expect term n3 2
+      expect op w1 not-ok
+      put leader k after as=w2
+      run ticks=3
+      expect op w2 ok
+      expect converged
+      expect linearizable
+    `);
+  });
+});
