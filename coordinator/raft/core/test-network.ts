@@ -348,6 +348,10 @@ export class TestNetwork {
     n.config = { ...n.config, ...config };
     const s = n.storage;
     s.staged.clear();
+    // Streams to the crashed node fail; their senders hear of it as a driver would report.
+    for (const m of this.queue) {
+      if (m.to === id && m.type === "snapshot") this.nodes.get(m.from)?.node.reportSnapshot(id, false);
+    }
     this.queue = this.queue.filter((m) => m.to !== id && m.from !== id);
     n.node = createRawNode(n.config, {
       hardState: s.hardState,
