@@ -1,5 +1,9 @@
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { Registry } from "prom-client";
 import { afterEach, describe, expect, it } from "vitest";
 import { ErrorCode } from "../common/errors.js";
+import { segmentFileName } from "./segment-file.js";
 import type { DiskStore } from "./disk-store.js";
 import { chunksOf, headerFor, putValue, readAll, seededBytes, tempVolume } from "./store-test-support.js";
 import type { TempVolume } from "./store-test-support.js";
@@ -222,5 +226,101 @@ describe("DiskStore 2PC semantics", () => {
       expect((await readAll(s.read(`key-${i}`))).equals(seededBytes(i + 10, 4096))).toBe(true);
     }
     expect(s.stats().keys).toBe(64);
+  });
+
+  it("an abort during a streaming prepare stops it; the txid is then unknown", async () => {
+    volume = await tempVolume();
+    const s = await open();
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    async function* slow(): AsyncGenerator<Uint8Array> {
+      yield await Promise.resolve(Buffer.alloc(10));
+      await gate;
+      yield Buffer.alloc(10);
+    }
+    const value = Buffer.alloc(20);
+    const preparing = s.prepare(headerFor("slow", "k", value), slow());
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const aborting = s.abort("slow");
+    release();
+    await expect(preparing).rejects.toMatchObject({ code: ErrorCode.CLIENT_ABORTED });
+    await aborting;
+    await expect(s.commit("slow", 1)).rejects.toMatchObject({ code: ErrorCode.TX_NOT_FOUND });
+    expect(s.listKeys(undefined, true)).toEqual([]);
+  });
+});
+
+describe("DiskStore corruption (issue 2 §2 Reads: a corrupt record is never served)", () => {
+  async function corruptedVolume(
+    at: (recordOffset: number) => number,
+  ): Promise<{ s: DiskStore; value: Buffer; registry: Registry }> {
+    volume = await tempVolume();
+    let s = await open();
+    const value = seededBytes(9, 200_000);
+    await putValue(s, "victim", value, 1);
+    await putValue(s, "bystander", Buffer.from("fine"), 2);
+    const where = /@(\d+):(\d+)$/.exec(s.describeIndex().values.find((v) => v.startsWith("victim ")) ?? "");
+    await s.close();
+    store = undefined;
+    const path = join(volume.dataDir, segmentFileName(Number(where?.[1])));
+    const bytes = await readFile(path);
+    const position = at(Number(where?.[2]));
+    bytes[position] = (bytes[position] ?? 0) ^ 0x01;
+    await writeFile(path, bytes);
+    const registry = new Registry();
+    s = await volume.open({ registry });
+    store = s;
+    return { s, value, registry };
+  }
+
+  async function corruptReads(registry: Registry): Promise<number> {
+    const metric = await registry.getSingleMetric("minikv_volume_corrupt_reads_total")?.get();
+    return metric?.values[0]?.value ?? 0;
+  }
+
+  it("a flipped value byte fails exactly the reads that cover its block; yielded bytes are all correct", async () => {
+    // The value starts after the 64-byte head, key "victim" and txid "tx-victim-1".
+    const headBytes = 64 + "victim".length + "tx-victim-1".length + "application/octet-stream".length;
+    const { s, value, registry } = await corruptedVolume((record) => record + headBytes + 140_000);
+    const yielded: Buffer[] = [];
+    await expect(
+      (async () => {
+        for await (const chunk of s.read("victim")) yielded.push(chunk);
+      })(),
+    ).rejects.toMatchObject({ code: ErrorCode.DATA_CORRUPT });
+    const served = Buffer.concat(yielded);
+    expect(served.length).toBeLessThan(140_000);
+    expect(served.equals(value.subarray(0, served.length))).toBe(true);
+    const firstBlocks = await readAll(s.read("victim", { offset: 0, length: 131_072 }));
+    expect(firstBlocks.equals(value.subarray(0, 131_072))).toBe(true);
+    await expect(readAll(s.read("victim", { offset: 139_000, length: 2_000 }))).rejects.toMatchObject({
+      code: ErrorCode.DATA_CORRUPT,
+    });
+    expect(await corruptReads(registry)).toBe(2);
+    const sum = await s.checksum("victim");
+    expect(sum.crc32c).not.toBe(sum.recordedCrc32c);
+    expect((await readAll(s.read("bystander"))).toString()).toBe("fine");
+  });
+
+  it("a flipped head byte fails every read of the record", async () => {
+    const { s } = await corruptedVolume((record) => record + 30);
+    await expect(readAll(s.read("victim", { offset: 0, length: 1 }))).rejects.toMatchObject({
+      code: ErrorCode.DATA_CORRUPT,
+    });
+    await expect(s.checksum("victim")).rejects.toMatchObject({ code: ErrorCode.DATA_CORRUPT });
+  });
+
+  it("a flipped block-table byte fails a full read before its last chunk", async () => {
+    const headBytes = 64 + "victim".length + "tx-victim-1".length + "application/octet-stream".length;
+    const { s, value } = await corruptedVolume((record) => record + headBytes + 200_000 + 4 * 3 + 1);
+    const yielded: Buffer[] = [];
+    await expect(
+      (async () => {
+        for await (const chunk of s.read("victim")) yielded.push(chunk);
+      })(),
+    ).rejects.toMatchObject({ code: ErrorCode.DATA_CORRUPT });
+    const served = Buffer.concat(yielded);
+    expect(served.length).toBeLessThan(value.length);
+    expect(served.equals(value.subarray(0, served.length))).toBe(true);
   });
 });

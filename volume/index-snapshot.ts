@@ -1,11 +1,13 @@
 import { promises as fsp } from "node:fs";
 import { join } from "node:path";
 import { setImmediate as yieldToLoop } from "node:timers/promises";
+import { endianness } from "node:os";
+import { assert } from "../common/errors.js";
 import { crc32c } from "../common/hashing.js";
 import { ByteReader, ByteWriter, FormatError } from "./byte-buffer.js";
 import { fsyncDirectory, removeIfExists, writeFully } from "./durable-fs.js";
-import { SlotState } from "./key-index.js";
-import type { IndexImage, KeyIndex } from "./key-index.js";
+import { SlotState, restoredCapacity } from "./key-index.js";
+import type { IndexColumns, IndexImage, KeyIndex } from "./key-index.js";
 import { readU64, writeU64 } from "./record-codec.js";
 import type { WalPosition } from "./wal.js";
 
@@ -20,9 +22,8 @@ export const SNAPSHOT_FILE = "index.snapshot";
 export const SNAPSHOT_MAGIC = Buffer.from("MKVSNAP1", "latin1");
 export const SNAPSHOT_HEADER_BYTES = 64;
 const SNAPSHOT_FORMAT_VERSION = 1;
-/** Encoded entries per chunk; the event loop runs between chunks. */
-const ENTRIES_PER_CHUNK = 32_768;
-const SLOT_FIXED_BYTES = 56;
+/** Keys encoded per chunk; the event loop runs between chunks. */
+const KEYS_PER_CHUNK = 65_536;
 
 /** What a snapshot says beyond the index itself. */
 export interface SnapshotCoverage {
@@ -45,6 +46,8 @@ export async function writeSnapshot(
   image: IndexImage,
   coverage: SnapshotCoverage,
 ): Promise<SnapshotInfo> {
+  // Columns are stored as the host lays out typed arrays; the format says little-endian.
+  assert(endianness() === "LE", "index snapshots are written on little-endian hosts");
   const path = join(dataDir, SNAPSHOT_FILE);
   const tmp = `${path}.tmp`;
   const handle = await fsp.open(tmp, "w");
@@ -102,11 +105,66 @@ async function* encodeBody(
   for (const [segment, end] of coverage.segmentEnds) w.u32(segment).u64(end);
   w.u32(image.contentTypes.length);
   for (const contentType of image.contentTypes) w.str16(contentType);
-  yield { bytes: Buffer.from(w.finish()), entries: 0 };
-  for (let start = 0; start < image.slots; start += ENTRIES_PER_CHUNK) {
-    yield encodeSlots(image, start, Math.min(image.slots, start + ENTRIES_PER_CHUNK));
+  w.u32(image.slots);
+  const head = w.finish();
+  const entries = image.state.reduce((count, state) => count + (state === SlotState.FREE ? 0 : 1), 0);
+  yield { bytes: Buffer.concat([head, padding(SNAPSHOT_HEADER_BYTES + head.length)]), entries };
+  let written = SNAPSHOT_HEADER_BYTES + head.length + padding(SNAPSHOT_HEADER_BYTES + head.length).length;
+  const keyLengths = new Uint16Array(image.slots);
+  const keyChunks: Buffer[] = [];
+  for (const chunk of encodeKeys(image, keyLengths)) {
+    keyChunks.push(chunk);
     await yieldToLoop();
   }
+  for (const column of columnsOf(image, keyLengths)) {
+    const bytes = Buffer.from(column.buffer, column.byteOffset, column.byteLength);
+    const pad = padding(written + bytes.length);
+    yield { bytes: Buffer.concat([bytes, pad]), entries: 0 };
+    written += bytes.length + pad.length;
+  }
+  const keyBytes = keyChunks.reduce((sum, chunk) => sum + chunk.length, 0);
+  yield { bytes: new ByteWriter(8).u64(keyBytes).finish(), entries: 0 };
+  for (const chunk of keyChunks) yield { bytes: chunk, entries: 0 };
+  yield { bytes: new ByteWriter(8).u64(image.txidBytes.length).finish(), entries: 0 };
+  yield { bytes: image.txidBytes, entries: 0 };
+  yield { bytes: encodeTail(image), entries: 0 };
+}
+
+/** The columns in file order (docs/volume-format.md, "Index snapshot"). */
+function columnsOf(image: IndexColumns, keyLengths: Uint16Array): ArrayBufferView[] {
+  return [
+    image.state,
+    image.shard,
+    image.contentTypeId,
+    image.segment,
+    image.crc,
+    image.offset,
+    image.recordBytes,
+    image.size,
+    image.version,
+    image.createdAtMs,
+    keyLengths,
+    image.txidLengths,
+  ];
+}
+
+function* encodeKeys(image: IndexImage, keyLengths: Uint16Array): Generator<Buffer> {
+  for (let start = 0; start < image.slots; start += KEYS_PER_CHUNK) {
+    const end = Math.min(image.slots, start + KEYS_PER_CHUNK);
+    let bytes = 0;
+    for (let slot = start; slot < end; slot++) {
+      const length = Buffer.byteLength(image.keys[slot] ?? "", "utf8");
+      keyLengths[slot] = length;
+      bytes += length;
+    }
+    const chunk = Buffer.allocUnsafe(bytes);
+    let at = 0;
+    for (let slot = start; slot < end; slot++) at += chunk.write(image.keys[slot] ?? "", at, "utf8");
+    yield chunk;
+  }
+}
+
+function encodeTail(image: IndexImage): Buffer {
   const tail = new ByteWriter(64 * 1024);
   tail.u32(image.prepared.length);
   for (const p of image.prepared) {
@@ -115,44 +173,12 @@ async function* encodeBody(
   }
   tail.u32(image.recentDecisions.length);
   for (const [txid, version] of image.recentDecisions) tail.str16(txid).u64(version);
-  yield { bytes: Buffer.from(tail.finish()), entries: 0 };
+  return Buffer.from(tail.finish());
 }
 
-function encodeSlots(image: IndexImage, start: number, end: number): { bytes: Buffer; entries: number } {
-  let bytes = 4;
-  for (let slot = start; slot < end; slot++) {
-    if (image.state[slot] === SlotState.FREE) continue;
-    bytes +=
-      SLOT_FIXED_BYTES +
-      Buffer.byteLength(image.keys[slot] ?? "") +
-      Buffer.byteLength(image.txids[slot] ?? "");
-  }
-  const buf = Buffer.allocUnsafe(bytes);
-  let at = 4;
-  let entries = 0;
-  for (let slot = start; slot < end; slot++) {
-    const state = image.state[slot] ?? SlotState.FREE;
-    if (state === SlotState.FREE) continue;
-    const key = image.keys[slot] ?? "";
-    const txid = image.txids[slot] ?? "";
-    at = buf.writeUInt8(state, at);
-    at = buf.writeUInt8(image.shard[slot] ?? 0, at);
-    at = buf.writeUInt16LE(image.contentTypeId[slot] ?? 0, at);
-    at = buf.writeUInt32LE(image.segment[slot] ?? 0, at);
-    at = buf.writeUInt32LE(image.crc[slot] ?? 0, at);
-    at = buf.writeDoubleLE(image.offset[slot] ?? 0, at);
-    at = buf.writeDoubleLE(image.recordBytes[slot] ?? 0, at);
-    at = buf.writeDoubleLE(image.size[slot] ?? 0, at);
-    at = buf.writeDoubleLE(image.version[slot] ?? 0, at);
-    at = buf.writeDoubleLE(image.createdAtMs[slot] ?? 0, at);
-    at = buf.writeUInt16LE(Buffer.byteLength(key), at);
-    at = buf.writeUInt16LE(Buffer.byteLength(txid), at);
-    at += buf.write(key, at, "utf8");
-    at += buf.write(txid, at, "utf8");
-    entries += 1;
-  }
-  buf.writeUInt32LE(entries, 0);
-  return { bytes: buf, entries };
+/** Zero bytes that bring `position` to a multiple of 8 (columns start 8-aligned). */
+function padding(position: number): Buffer {
+  return Buffer.alloc((8 - (position % 8)) % 8);
 }
 
 /**
@@ -194,16 +220,76 @@ function decodeBody(file: Buffer, header: Buffer, index: KeyIndex): SnapshotCove
   const contentTypes: string[] = [];
   for (let n = r.u32(); n > 0; n--) contentTypes.push(r.str16());
   if (contentTypes[0] !== "") throw new FormatError("content type 0 is not empty");
-  const entries = header.readUInt32LE(36);
-  index.beginRestore(entries, contentTypes.slice(1));
-  if (index.contentTypeCount() !== contentTypes.length) throw new FormatError("duplicate content types");
-  let restored = 0;
-  while (restored < entries) {
-    const inChunk = r.u32();
-    decodeSlots(file, r, inChunk, index, contentTypes.length);
-    restored += inChunk;
+  const slots = r.u32();
+  r.at += padding(r.at).length;
+  const capacity = restoredCapacity(slots);
+  // Allocated at the index's final capacity, so restore() takes them without a copy.
+  const column = <T extends Uint8Array | Uint16Array | Uint32Array | Float64Array>(
+    make: (n: number) => T,
+  ): T => {
+    const out = make(capacity);
+    const bytes = slots * out.BYTES_PER_ELEMENT;
+    new Uint8Array(out.buffer, out.byteOffset, bytes).set(r.bytes(bytes));
+    r.at += padding(r.at).length;
+    return out;
+  };
+  const state = column((n) => new Uint8Array(n));
+  const shard = column((n) => new Uint8Array(n));
+  const contentTypeId = column((n) => new Uint16Array(n));
+  const segment = column((n) => new Uint32Array(n));
+  const crc = column((n) => new Uint32Array(n));
+  const offset = column((n) => new Float64Array(n));
+  const recordBytes = column((n) => new Float64Array(n));
+  const size = column((n) => new Float64Array(n));
+  const version = column((n) => new Float64Array(n));
+  const createdAtMs = column((n) => new Float64Array(n));
+  const keyLengths = column((n) => new Uint16Array(n));
+  const txidLengths = column((n) => new Uint16Array(n));
+  const keys = decodeKeys(r, keyLengths, slots);
+  const txidBytes = r.bytes(r.u64());
+  try {
+    index.restore({
+      slots,
+      state,
+      shard,
+      contentTypeId,
+      segment,
+      crc,
+      offset,
+      recordBytes,
+      size,
+      version,
+      createdAtMs,
+      keys,
+      txidLengths,
+      txidBytes,
+      contentTypes,
+    });
+  } catch (err) {
+    if (err instanceof RangeError) throw new FormatError(err.message);
+    throw err;
   }
-  if (restored !== entries) throw new FormatError("entry count mismatch");
+  decodeTail(r, index);
+  if (r.remaining !== 0) throw new FormatError("bytes after the last section");
+  const wal = { file: readU64(header, 16) ?? 0, offset: readU64(header, 24) ?? 0 };
+  return { wal, nextSegment: header.readUInt32LE(32), segmentEnds, createdAtMs: readU64(header, 56) ?? 0 };
+}
+
+function decodeKeys(r: ByteReader, keyLengths: Uint16Array, slots: number): (string | undefined)[] {
+  const total = r.u64();
+  const bytes = r.bytes(total);
+  const keys = new Array<string | undefined>(slots);
+  let at = 0;
+  for (let slot = 0; slot < slots; slot++) {
+    const length = keyLengths[slot] ?? 0;
+    keys[slot] = length === 0 ? undefined : bytes.toString("utf8", at, at + length);
+    at += length;
+  }
+  if (at !== total) throw new FormatError("key bytes do not match their lengths");
+  return keys;
+}
+
+function decodeTail(r: ByteReader, index: KeyIndex): void {
   for (let n = r.u32(); n > 0; n--) {
     index.addPrepared({
       txid: r.str16(),
@@ -217,47 +303,9 @@ function decodeBody(file: Buffer, header: Buffer, index: KeyIndex): SnapshotCove
       createdAtMs: r.u64(),
     });
   }
-  for (let n = r.u32(); n > 0; n--) index.rememberDecision(r.str16(), r.u64());
-  if (r.remaining !== 0) throw new FormatError("bytes after the last section");
-  const wal = { file: readU64(header, 16) ?? 0, offset: readU64(header, 24) ?? 0 };
-  return { wal, nextSegment: header.readUInt32LE(32), segmentEnds, createdAtMs: readU64(header, 56) ?? 0 };
-}
-
-function decodeSlots(
-  file: Buffer,
-  r: ByteReader,
-  count: number,
-  index: KeyIndex,
-  contentTypes: number,
-): void {
-  let at = r.at;
-  for (let i = 0; i < count; i++) {
-    if (at + SLOT_FIXED_BYTES > file.length) throw new FormatError("truncated entry");
-    const state = file.readUInt8(at);
-    const keyBytes = file.readUInt16LE(at + 52);
-    const txidBytes = file.readUInt16LE(at + 54);
-    const end = at + SLOT_FIXED_BYTES + keyBytes + txidBytes;
-    if (end > file.length) throw new FormatError("truncated entry");
-    if (state !== SlotState.LIVE && state !== SlotState.DELETED) throw new FormatError("bad slot state");
-    const contentTypeId = file.readUInt16LE(at + 2);
-    if (contentTypeId >= contentTypes) throw new FormatError("unknown content type id");
-    index.restoreSlot({
-      state,
-      shard: file.readUInt8(at + 1),
-      contentTypeId,
-      segment: file.readUInt32LE(at + 4),
-      crc: file.readUInt32LE(at + 8),
-      offset: file.readDoubleLE(at + 12),
-      recordBytes: file.readDoubleLE(at + 20),
-      size: file.readDoubleLE(at + 28),
-      version: file.readDoubleLE(at + 36),
-      createdAtMs: file.readDoubleLE(at + 44),
-      key: file.toString("utf8", at + SLOT_FIXED_BYTES, at + SLOT_FIXED_BYTES + keyBytes),
-      txid: file.toString("utf8", at + SLOT_FIXED_BYTES + keyBytes, end),
-    });
-    at = end;
-  }
-  r.at = at;
+  const decisions: [string, number][] = [];
+  for (let n = r.u32(); n > 0; n--) decisions.push([r.str16(), r.u64()]);
+  index.restoreDecisions(decisions);
 }
 
 /** Deletes the snapshot (a fresh volume, or tests forcing a full rebuild). */

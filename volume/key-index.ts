@@ -1,13 +1,15 @@
 import { assert } from "../common/errors.js";
 import { shardOf } from "../common/hashing.js";
 import { engineLimits } from "./engine-limits.js";
+import { KeyTable } from "./key-table.js";
+import { TxidArena } from "./txid-arena.js";
 
 /**
  * The in-memory index: key → location and state of the value served for it, plus the
  * prepared (undecided) writes by txid. Memory per key is what limits a volume's key count,
- * so keys map to integer slots and every per-key field lives in a typed-array column
- * (about 70 bytes a key beyond the strings; `bytesPerKeyEstimate` and
- * scripts measure it). A slot is LIVE (a committed version is served) or DELETED (a
+ * so keys map to integer slots (KeyTable) and every per-key field lives in a typed-array
+ * column, txids in one byte arena (TxidArena): no object per key. engine-probe.ts measures
+ * the bytes per key. A slot is LIVE (a committed version is served) or DELETED (a
  * tombstone hides every version up to `version`, and must be remembered while older
  * records of the key may still exist on disk).
  *
@@ -55,9 +57,10 @@ export interface SlotView extends RecordLocation {
 /**
  * A frozen copy of the index for an index snapshot: taken synchronously (typed-array
  * copies, not a walk), so the snapshot is consistent with the WAL position read in the
- * same tick while the encoding runs later, off the hot path.
+ * same tick while the encoding runs later, off the hot path. It is also what a snapshot
+ * load hands back to restore().
  */
-export interface IndexImage {
+export interface IndexColumns {
   readonly slots: number;
   readonly state: Uint8Array;
   readonly shard: Uint8Array;
@@ -69,27 +72,17 @@ export interface IndexImage {
   readonly size: Float64Array;
   readonly version: Float64Array;
   readonly createdAtMs: Float64Array;
+  /** Keys of used slots (undefined for free ones). */
   readonly keys: readonly (string | undefined)[];
-  readonly txids: readonly string[];
+  readonly txidLengths: Uint16Array;
+  /** The txids of all slots back to back, in slot order. */
+  readonly txidBytes: Buffer;
   readonly contentTypes: readonly string[];
-  readonly prepared: readonly PreparedEntry[];
-  readonly recentDecisions: readonly (readonly [string, number])[];
 }
 
-/** One slot as a snapshot stores it. */
-export interface RestoredSlot {
-  readonly state: SlotState;
-  readonly shard: number;
-  readonly contentTypeId: number;
-  readonly segment: number;
-  readonly offset: number;
-  readonly recordBytes: number;
-  readonly size: number;
-  readonly crc: number;
-  readonly version: number;
-  readonly createdAtMs: number;
-  readonly key: string;
-  readonly txid: string;
+export interface IndexImage extends IndexColumns {
+  readonly prepared: readonly PreparedEntry[];
+  readonly recentDecisions: readonly (readonly [string, number])[];
 }
 
 /** Result of a delete against the index (the store writes a tombstone only for "tombstone"). */
@@ -98,22 +91,26 @@ export type TombstoneEffect = "noop" | "tombstone";
 const GROWTH_FACTOR = 1.5;
 const INITIAL_SLOTS = 1024;
 
+/** Slot capacity after restoring `slots` slots: room for 1/8 more before the first growth. */
+export function restoredCapacity(slots: number): number {
+  return Math.max(INITIAL_SLOTS, slots + Math.ceil(slots / 8));
+}
+
 export class KeyIndex {
-  private readonly slotOf = new Map<string, number>();
-  private keys: (string | undefined)[] = [];
-  private txids: string[] = [];
-  private state = new Uint8Array(INITIAL_SLOTS);
-  private shard = new Uint8Array(INITIAL_SLOTS);
-  private contentTypeId = new Uint16Array(INITIAL_SLOTS);
-  private segment = new Uint32Array(INITIAL_SLOTS);
-  private crc = new Uint32Array(INITIAL_SLOTS);
-  private offset = new Float64Array(INITIAL_SLOTS);
-  private recordBytes = new Float64Array(INITIAL_SLOTS);
-  private size = new Float64Array(INITIAL_SLOTS);
-  private version = new Float64Array(INITIAL_SLOTS);
-  private createdAtMs = new Float64Array(INITIAL_SLOTS);
+  private table = new KeyTable(INITIAL_SLOTS);
+  private txids = new TxidArena(INITIAL_SLOTS);
+  private state: Uint8Array = new Uint8Array(INITIAL_SLOTS);
+  private shard: Uint8Array = new Uint8Array(INITIAL_SLOTS);
+  private contentTypeId: Uint16Array = new Uint16Array(INITIAL_SLOTS);
+  private segment: Uint32Array = new Uint32Array(INITIAL_SLOTS);
+  private crc: Uint32Array = new Uint32Array(INITIAL_SLOTS);
+  private offset: Float64Array = new Float64Array(INITIAL_SLOTS);
+  private recordBytes: Float64Array = new Float64Array(INITIAL_SLOTS);
+  private size: Float64Array = new Float64Array(INITIAL_SLOTS);
+  private version: Float64Array = new Float64Array(INITIAL_SLOTS);
+  private createdAtMs: Float64Array = new Float64Array(INITIAL_SLOTS);
   private highWater = 0;
-  private readonly freeSlots: number[] = [];
+  private freeSlots: number[] = [];
   private liveCount = 0;
 
   private readonly contentTypes: string[] = [""];
@@ -133,38 +130,49 @@ export class KeyIndex {
 
   /** Slots in use (live keys and remembered tombstones). */
   get slotCount(): number {
-    return this.slotOf.size;
+    return this.table.size;
   }
 
   get slotCapacity(): number {
     return this.state.length;
   }
 
+  /** Bytes of the index's own structures (columns, table, txids), not the key strings. */
+  get structureBytes(): number {
+    const columns = this.state.length * (1 + 1 + 2 + 4 + 4 + 8 * 6);
+    return columns + this.table.overheadBytes + this.txids.overheadBytes;
+  }
+
   // ---- lookups -------------------------------------------------------------------------
+
+  private slotOf(key: string): number | undefined {
+    const slot = this.table.find(key);
+    return slot < 0 ? undefined : slot;
+  }
 
   /** The committed value served for `key`, if any. */
   get(key: string): IndexedValue | undefined {
-    const slot = this.slotOf.get(key);
+    const slot = this.slotOf(key);
     if (slot === undefined || this.state[slot] !== SlotState.LIVE) return undefined;
     return this.valueAt(slot);
   }
 
   /** The tombstone version remembered for a deleted key. */
   tombstoneVersion(key: string): number | undefined {
-    const slot = this.slotOf.get(key);
+    const slot = this.slotOf(key);
     if (slot === undefined || this.state[slot] !== SlotState.DELETED) return undefined;
     return this.version[slot];
   }
 
   slotView(key: string): SlotView | undefined {
-    const slot = this.slotOf.get(key);
+    const slot = this.slotOf(key);
     return slot === undefined ? undefined : this.viewAt(slot);
   }
 
   private valueAt(slot: number): IndexedValue {
     return {
-      key: this.keys[slot] ?? "",
-      txid: this.txids[slot] ?? "",
+      key: this.table.keyAt(slot) ?? "",
+      txid: this.txids.get(slot),
       contentType: this.contentTypes[this.contentTypeId[slot] ?? 0] ?? "",
       size: this.size[slot] ?? 0,
       crc32c: this.crc[slot] ?? 0,
@@ -179,7 +187,7 @@ export class KeyIndex {
   private viewAt(slot: number): SlotView {
     return {
       state: (this.state[slot] ?? 0) as SlotState,
-      key: this.keys[slot] ?? "",
+      key: this.table.keyAt(slot) ?? "",
       version: this.version[slot] ?? 0,
       segment: this.segment[slot] ?? 0,
       offset: this.offset[slot] ?? 0,
@@ -279,7 +287,7 @@ export class KeyIndex {
 
   /** Installs `value` if it is newer than what the key holds; returns whether it is served. */
   offerValue(value: IndexedValue): boolean {
-    let slot = this.slotOf.get(value.key);
+    let slot = this.slotOf(value.key);
     if (slot !== undefined && (this.version[slot] ?? 0) >= value.version) return false;
     if (slot === undefined) slot = this.newSlot(value.key);
     else this.dropReference(slot);
@@ -289,7 +297,7 @@ export class KeyIndex {
 
   /** What a delete of `key` at `version` would do, and whether a committed version existed. */
   tombstoneEffect(key: string, version: number): { effect: TombstoneEffect; existed: boolean } {
-    const slot = this.slotOf.get(key);
+    const slot = this.slotOf(key);
     if (slot === undefined) return { effect: "tombstone", existed: false };
     const current = this.version[slot] ?? 0;
     if (this.state[slot] === SlotState.LIVE) {
@@ -305,37 +313,64 @@ export class KeyIndex {
   applyTombstone(key: string, version: number, location: RecordLocation): boolean {
     const { effect, existed } = this.tombstoneEffect(key, version);
     if (effect === "noop") return false;
-    let slot = this.slotOf.get(key);
+    let slot = this.slotOf(key);
     if (slot === undefined) slot = this.newSlot(key);
     else this.dropReference(slot);
-    this.fill(
-      slot,
-      { key, txid: "", contentType: "", size: 0, crc32c: 0, version, createdAtMs: 0, ...location },
-      SlotState.DELETED,
-    );
+    const tombstone = {
+      key,
+      txid: "",
+      contentType: "",
+      size: 0,
+      crc32c: 0,
+      version,
+      createdAtMs: 0,
+      ...location,
+    };
+    this.fill(slot, tombstone, SlotState.DELETED);
     return existed;
   }
 
   /** Moves a record the index references from `from` to `to` (compaction); false if it changed. */
   relocate(key: string, from: RecordLocation, to: RecordLocation): boolean {
-    const slot = this.slotOf.get(key);
+    const slot = this.slotOf(key);
     if (slot === undefined || !this.slotIsAt(slot, from)) return false;
-    this.dropReference(slot);
-    if (this.state[slot] === SlotState.LIVE) this.liveCount += 1;
+    this.moveSlot(slot, to);
+    return true;
+  }
+
+  /**
+   * Compaction switch by content (boot, finishing a marker): if `key`'s slot references a
+   * record in one of `sources` with this state and version, point it at `to`.
+   */
+  relocateFrom(
+    sources: ReadonlySet<number>,
+    key: string,
+    state: SlotState,
+    version: number,
+    to: RecordLocation,
+  ): boolean {
+    const slot = this.slotOf(key);
+    if (slot === undefined || this.state[slot] !== state || this.version[slot] !== version) return false;
+    if (!sources.has(this.segment[slot] ?? 0)) return false;
+    this.moveSlot(slot, to);
+    return true;
+  }
+
+  private moveSlot(slot: number, to: RecordLocation): void {
+    this.account(this.viewAt(slot), -1);
     this.segment[slot] = to.segment;
     this.offset[slot] = to.offset;
     this.recordBytes[slot] = to.recordBytes;
     this.account(to, +1);
-    return true;
   }
 
   /** Forgets a deleted key whose tombstone at `at` is no longer needed on disk. */
   forgetTombstone(key: string, at: RecordLocation): boolean {
-    const slot = this.slotOf.get(key);
+    const slot = this.slotOf(key);
     if (slot === undefined || this.state[slot] !== SlotState.DELETED || !this.slotIsAt(slot, at))
       return false;
     this.dropReference(slot);
-    this.freeSlot(slot, key);
+    this.freeSlot(slot);
     return true;
   }
 
@@ -351,16 +386,14 @@ export class KeyIndex {
       if (this.highWater === this.state.length) this.grow(Math.ceil(this.state.length * GROWTH_FACTOR));
       slot = this.highWater++;
     }
-    this.slotOf.set(key, slot);
-    this.keys[slot] = key;
+    this.table.insert(key, slot);
     this.shard[slot] = shardOf(key);
     return slot;
   }
 
-  private freeSlot(slot: number, key: string): void {
-    this.slotOf.delete(key);
-    this.keys[slot] = undefined;
-    this.txids[slot] = "";
+  private freeSlot(slot: number): void {
+    this.table.remove(slot);
+    this.txids.clear(slot);
     this.state[slot] = SlotState.FREE;
     this.freeSlots.push(slot);
   }
@@ -374,7 +407,7 @@ export class KeyIndex {
   private fill(slot: number, value: IndexedValue, state: SlotState): void {
     this.state[slot] = state;
     if (state === SlotState.LIVE) this.liveCount += 1;
-    this.txids[slot] = value.txid;
+    this.txids.set(slot, value.txid);
     this.contentTypeId[slot] = this.internContentType(value.contentType);
     this.segment[slot] = value.segment;
     this.offset[slot] = value.offset;
@@ -423,17 +456,17 @@ export class KeyIndex {
     this.size = grown(this.size, (n) => new Float64Array(n));
     this.version = grown(this.version, (n) => new Float64Array(n));
     this.createdAtMs = grown(this.createdAtMs, (n) => new Float64Array(n));
-  }
-
-  /** Makes room for `slots` slots at once (snapshot load: no repeated growth). */
-  reserve(slots: number): void {
-    if (slots > this.state.length) this.grow(slots);
+    this.table.growSlots(capacity);
+    this.txids.growSlots(capacity);
   }
 
   // ---- snapshots -----------------------------------------------------------------------
 
   captureImage(): IndexImage {
     const n = this.highWater;
+    const keys = new Array<string | undefined>(n);
+    for (let slot = 0; slot < n; slot++) keys[slot] = this.table.keyAt(slot);
+    const txids = this.txids.export(n);
     return {
       slots: n,
       state: this.state.slice(0, n),
@@ -446,47 +479,94 @@ export class KeyIndex {
       size: this.size.slice(0, n),
       version: this.version.slice(0, n),
       createdAtMs: this.createdAtMs.slice(0, n),
-      keys: this.keys.slice(0, n),
-      txids: this.txids.slice(0, n),
+      keys,
+      txidLengths: txids.lengths,
+      txidBytes: txids.bytes,
       contentTypes: [...this.contentTypes],
       prepared: [...this.prepared.values()],
       recentDecisions: [...this.recentDecisions.entries()],
     };
   }
 
-  /** Starts restoring from a snapshot into this (empty) index. */
-  beginRestore(slots: number, contentTypes: readonly string[]): void {
-    assert(this.slotOf.size === 0 && this.prepared.size === 0, "restore into an empty index");
-    this.reserve(slots + Math.ceil(slots / 8));
-    for (const contentType of contentTypes) this.internContentType(contentType);
+  /**
+   * Restores this (empty) index from a snapshot's columns, taking ownership of the arrays.
+   * Throws RangeError when they are inconsistent (the caller treats the snapshot as corrupt).
+   */
+  restore(columns: IndexColumns): void {
+    assert(this.table.size === 0 && this.prepared.size === 0, "restore into an empty index");
+    const n = columns.slots;
+    const capacity = restoredCapacity(n);
+    this.table = new KeyTable(capacity);
+    this.txids = new TxidArena(capacity);
+    this.txids.import(columns.txidLengths, columns.txidBytes);
+    // Columns a snapshot load allocated with room to grow are taken as they are.
+    const sized = <T extends Uint8Array | Uint16Array | Uint32Array | Float64Array>(
+      from: T,
+      make: (n: number) => T,
+    ): T => {
+      if (from.length < n) throw new RangeError("column shorter than the slot count");
+      if (from.length >= capacity) return from;
+      const next = make(capacity);
+      next.set(from);
+      return next;
+    };
+    this.state = sized(columns.state, (c) => new Uint8Array(c));
+    this.shard = sized(columns.shard, (c) => new Uint8Array(c));
+    this.contentTypeId = sized(columns.contentTypeId, (c) => new Uint16Array(c));
+    this.segment = sized(columns.segment, (c) => new Uint32Array(c));
+    this.crc = sized(columns.crc, (c) => new Uint32Array(c));
+    this.offset = sized(columns.offset, (c) => new Float64Array(c));
+    this.recordBytes = sized(columns.recordBytes, (c) => new Float64Array(c));
+    this.size = sized(columns.size, (c) => new Float64Array(c));
+    this.version = sized(columns.version, (c) => new Float64Array(c));
+    this.createdAtMs = sized(columns.createdAtMs, (c) => new Float64Array(c));
+    for (const contentType of columns.contentTypes.slice(1)) this.internContentType(contentType);
+    if (this.contentTypes.length !== columns.contentTypes.length)
+      throw new RangeError("duplicate content types");
+    this.highWater = n;
+    this.restoreSlots(columns.keys);
   }
 
-  /** The content type id a snapshot's id maps to (ids are restored in order, so equal). */
-  contentTypeCount(): number {
-    return this.contentTypes.length;
+  private restoreSlots(keys: readonly (string | undefined)[]): void {
+    const live = new Map<number, number>();
+    // Slots of one segment come in runs: sum a run before touching the map.
+    let runSegment = -1;
+    let runBytes = 0;
+    for (let slot = 0; slot < this.highWater; slot++) {
+      const state = this.state[slot];
+      const key = keys[slot];
+      if (state === SlotState.FREE) {
+        this.freeSlots.push(slot);
+        continue;
+      }
+      if (key === undefined || (state !== SlotState.LIVE && state !== SlotState.DELETED)) {
+        throw new RangeError(`slot ${slot} is malformed`);
+      }
+      if ((this.contentTypeId[slot] ?? 0) >= this.contentTypes.length)
+        throw new RangeError("unknown content type");
+      if (!this.table.insertIfAbsent(key, slot)) throw new RangeError("key restored twice");
+      if (state === SlotState.LIVE) this.liveCount += 1;
+      const segment = this.segment[slot] ?? 0;
+      if (segment !== runSegment) {
+        if (runSegment >= 0) live.set(runSegment, (live.get(runSegment) ?? 0) + runBytes);
+        runSegment = segment;
+        runBytes = 0;
+      }
+      runBytes += this.recordBytes[slot] ?? 0;
+    }
+    if (runSegment >= 0) live.set(runSegment, (live.get(runSegment) ?? 0) + runBytes);
+    for (const [segment, bytes] of live) this.liveBytesBySegment.set(segment, bytes);
+    this.freeSlots.reverse();
   }
 
-  restoreSlot(slot: RestoredSlot): void {
-    assert(slot.state !== SlotState.FREE, "restored slots are used");
-    assert(!this.slotOf.has(slot.key), "key restored twice");
-    assert(slot.contentTypeId < this.contentTypes.length, "known content type");
-    if (this.highWater === this.state.length) this.grow(Math.ceil(this.state.length * GROWTH_FACTOR));
-    const at = this.highWater++;
-    this.slotOf.set(slot.key, at);
-    this.keys[at] = slot.key;
-    this.txids[at] = slot.txid;
-    this.state[at] = slot.state;
-    this.shard[at] = slot.shard;
-    this.contentTypeId[at] = slot.contentTypeId;
-    this.segment[at] = slot.segment;
-    this.offset[at] = slot.offset;
-    this.recordBytes[at] = slot.recordBytes;
-    this.size[at] = slot.size;
-    this.crc[at] = slot.crc;
-    this.version[at] = slot.version;
-    this.createdAtMs[at] = slot.createdAtMs;
-    if (slot.state === SlotState.LIVE) this.liveCount += 1;
-    this.account(slot, +1);
+  /** Restores the recently decided txids in their order (a snapshot holds at most the bound). */
+  restoreDecisions(decisions: Iterable<readonly [string, number]>): void {
+    for (const [txid, version] of decisions) this.recentDecisions.set(txid, version);
+    while (this.recentDecisions.size > engineLimits.recentDecisionsMax) {
+      const oldest = this.recentDecisions.keys().next();
+      if (oldest.done === true) break;
+      this.recentDecisions.delete(oldest.value);
+    }
   }
 
   /** Segments referenced by any slot or prepared entry (a snapshot needs them all present). */
@@ -508,33 +588,5 @@ export class KeyIndex {
     }
     for (const entry of this.prepared.values()) consider(entry);
     return last;
-  }
-
-  /**
-   * Compaction switch by content (boot, finishing a marker): if `key`'s slot references a
-   * record in one of `sources` with this state and version, point it at `to`.
-   */
-  relocateFrom(
-    sources: ReadonlySet<number>,
-    key: string,
-    state: SlotState,
-    version: number,
-    to: RecordLocation,
-  ): boolean {
-    const slot = this.slotOf.get(key);
-    if (slot === undefined || this.state[slot] !== state || this.version[slot] !== version) return false;
-    if (!sources.has(this.segment[slot] ?? 0)) return false;
-    this.dropReference(slot);
-    if (state === SlotState.LIVE) this.liveCount += 1;
-    this.segment[slot] = to.segment;
-    this.offset[slot] = to.offset;
-    this.recordBytes[slot] = to.recordBytes;
-    this.account(to, +1);
-    return true;
-  }
-
-  /** Approximate heap bytes of the index structures, excluding the key strings' own bytes. */
-  columnBytes(): number {
-    return this.state.length * (1 + 1 + 2 + 4 + 4 + 8 * 6) + (this.keys.length + this.txids.length) * 8;
   }
 }

@@ -1,0 +1,61 @@
+import { describe, expect, it } from "vitest";
+import { KeyTable } from "./key-table.js";
+import { seededRandom } from "./store-test-support.js";
+import { TxidArena } from "./txid-arena.js";
+
+// The index's key → slot table and txid arena behave like a Map under random
+// insert/remove (issue 2 §2 "Index": compact structures must not lose or confuse keys).
+
+describe("KeyTable", () => {
+  it("matches a Map under random inserts and removals (with table growth and probe-run deletes)", () => {
+    const random = seededRandom(42);
+    const slots = 5000;
+    const table = new KeyTable(16);
+    table.growSlots(slots);
+    const model = new Map<string, number>();
+    const free: number[] = Array.from({ length: slots }, (_, i) => slots - 1 - i);
+    for (let step = 0; step < 40_000; step++) {
+      const key = `k${random(3000)}`;
+      const slot = model.get(key);
+      if (slot === undefined) {
+        const next = free.pop();
+        if (next === undefined) continue;
+        table.insert(key, next);
+        model.set(key, next);
+      } else if (random(2) === 0) {
+        table.remove(slot);
+        model.delete(key);
+        free.push(slot);
+      }
+      if (step % 997 === 0) {
+        for (const [k, s] of model) expect(table.find(k)).toBe(s);
+        expect(table.size).toBe(model.size);
+      }
+    }
+    for (let i = 0; i < 3000; i++) expect(table.find(`k${i}`)).toBe(model.get(`k${i}`) ?? -1);
+  });
+});
+
+describe("TxidArena", () => {
+  it("keeps each slot's txid across replacements, compaction and export/import", () => {
+    const random = seededRandom(7);
+    const arena = new TxidArena(100, 64);
+    const model = new Map<number, string>();
+    for (let step = 0; step < 5000; step++) {
+      const slot = random(100);
+      if (random(4) === 0) {
+        arena.clear(slot);
+        model.delete(slot);
+      } else {
+        const txid = `tx-${step}-${"é".repeat(random(5))}`;
+        arena.set(slot, txid);
+        model.set(slot, txid);
+      }
+    }
+    for (let slot = 0; slot < 100; slot++) expect(arena.get(slot)).toBe(model.get(slot) ?? "");
+    const { lengths, bytes } = arena.export(100);
+    const copy = new TxidArena(100);
+    copy.import(lengths, bytes);
+    for (let slot = 0; slot < 100; slot++) expect(copy.get(slot)).toBe(model.get(slot) ?? "");
+  });
+});
