@@ -47,6 +47,7 @@ describe("startCoordinator (issue 3 §4)", () => {
         electionTimeoutMs: 150,
         heartbeatIntervalMs: 50,
         snapshotThresholdEntries: 1000,
+        syncApply: true,
       },
     };
   };

@@ -191,8 +191,9 @@ async function openDriver(
   logger: Logger,
   hooks: CoordinatorHooks,
 ): Promise<OpenDriver> {
-  const { tickIntervalMs, electionTimeoutMs, heartbeatIntervalMs, snapshotThresholdEntries } = options.raft;
-  const stateMachine = await openLevelKvStateMachine(join(options.dbDir, "state"));
+  const { tickIntervalMs, electionTimeoutMs, heartbeatIntervalMs, snapshotThresholdEntries, syncApply } =
+    options.raft;
+  const stateMachine = await openLevelKvStateMachine(join(options.dbDir, "state"), { syncApply });
   const storage = await LevelRaftStore.open(join(options.dbDir, "raft")).catch(async (err: unknown) => {
     await stateMachine.close();
     throw err;

@@ -52,6 +52,7 @@ describe("minikv-coord serve flags", () => {
         electionTimeoutMs: 150,
         heartbeatIntervalMs: 50,
         snapshotThresholdEntries: 10_000,
+        syncApply: true,
       },
     });
   });
@@ -69,6 +70,7 @@ describe("minikv-coord serve flags", () => {
       MINIKV_ELECTION_TIMEOUT: "1s",
       MINIKV_HEARTBEAT_INTERVAL: "100ms",
       MINIKV_SNAPSHOT_THRESHOLD: "50",
+      MINIKV_SYNC_APPLY: "off",
     });
     const { options } = await parse([]);
     expect(options).toMatchObject({
@@ -109,6 +111,7 @@ describe("minikv-coord serve flags", () => {
     [["--id", "c1", "--db", "d", "--tick-interval", "soon"], /--tick-interval/],
     [["--id", "c1", "--db", "d", "--snapshot-threshold", "1"], /--snapshot-threshold/],
     [["--id", "c1", "--db", "d", "--advertise", "a b"], /--advertise/],
+    [["--id", "c1", "--db", "d", "--sync-apply", "maybe"], /--sync-apply/],
     [["--id", "c1", "--db", "d", "--frobnicate"], /unknown option/],
   ])("refuses %j with one error line and exit status 2", async (args, message) => {
     const { exitCode, stderr, options } = await parse(args);

@@ -19,6 +19,11 @@ export interface RaftTuning {
   readonly heartbeatIntervalMs: number;
   /** Applied entries past the last snapshot that trigger a new snapshot and log compaction (§7). */
   readonly snapshotThresholdEntries: number;
+  /**
+   * fsync the state machine after each applied batch. Off, a machine crash (not a process
+   * crash) may lose the last applied batches; they are applied again from the fsynced log.
+   */
+  readonly syncApply: boolean;
 }
 
 /** A validated `minikv-coord serve` configuration (DESIGN.md §3). */
@@ -102,7 +107,15 @@ function toRaftTuning(raw: RawServeFlags): RaftTuning {
     const { min, max } = TUNING_BOUNDS.snapshotThresholdEntries;
     return parseIntInRange(required(raw, "snapshot-threshold"), min, max, "--snapshot-threshold");
   });
-  return { tickIntervalMs, electionTimeoutMs, heartbeatIntervalMs, snapshotThresholdEntries };
+  const syncApply = flag("sync-apply", () => parseOnOff(required(raw, "sync-apply")));
+  return { tickIntervalMs, electionTimeoutMs, heartbeatIntervalMs, snapshotThresholdEntries, syncApply };
+}
+
+function parseOnOff(value: string): boolean {
+  const v = value.trim().toLowerCase();
+  if (["on", "true", "1", "yes"].includes(v)) return true;
+  if (["off", "false", "0", "no"].includes(v)) return false;
+  throw invalid(`expected on or off, got "${value}"`);
 }
 
 function advertiseHost(value: string | undefined): string | undefined {
@@ -183,6 +196,13 @@ export function createCoordProgram(
         "--snapshot-threshold <entries>",
         "applied entries between snapshots (log compaction)",
         "10000",
+      ),
+    )
+    .addOption(
+      envOption(
+        "--sync-apply <on|off>",
+        "fsync the state machine after each applied batch (off: the fsynced Raft log alone makes commits durable)",
+        "on",
       ),
     )
     .action(async (flags: RawServeFlags) => serve(parseOrUsageError(command, flags)));

@@ -60,6 +60,8 @@ export interface CoordClusterOptions {
   readonly idPrefix?: string;
   /** Run every node at this nice value in its own session (benchmarks; see ProcessSpec.nice). */
   readonly nice?: number;
+  /** Options for node itself (see ProcessSpec.nodeArgs). */
+  readonly nodeArgs?: readonly string[];
 }
 
 /**
@@ -95,6 +97,7 @@ export class CoordCluster {
           args: [...args, "--peers", peers, ...(options.args ?? [])],
           env: { MINIKV_LOG_LEVEL: "info", ...options.env },
           ...(options.nice === undefined ? {} : { nice: options.nice }),
+          ...(options.nodeArgs === undefined ? {} : { nodeArgs: options.nodeArgs }),
         }),
       );
     }

@@ -46,6 +46,8 @@ export interface ProcessSpec {
   /** Run with the current node binary; relative paths are from the repository root. */
   readonly script: string;
   readonly args: readonly string[];
+  /** Options for node itself, before the script (e.g. --cpu-prof, --max-old-space-size=128). */
+  readonly nodeArgs?: readonly string[];
   /** Added to the parent's environment. */
   readonly env?: Readonly<Record<string, string>>;
   readonly cwd?: string;
@@ -63,7 +65,7 @@ export interface ProcessSpec {
 const PRIORITY_WRAPPER = 'echo "$0" >/proc/self/autogroup 2>/dev/null || true; exec nice -n "$0" "$@"';
 
 function commandLine(spec: ProcessSpec, script: string): { command: string; args: string[] } {
-  const node = [process.execPath, script, ...spec.args];
+  const node = [process.execPath, ...(spec.nodeArgs ?? []), script, ...spec.args];
   if (spec.nice === undefined) return { command: process.execPath, args: node.slice(1) };
   return { command: "setsid", args: ["sh", "-c", PRIORITY_WRAPPER, String(spec.nice), ...node] };
 }
