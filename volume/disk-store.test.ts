@@ -324,3 +324,37 @@ describe("DiskStore corruption (issue 2 §2 Reads: a corrupt record is never ser
     expect(served.equals(value.subarray(0, served.length))).toBe(true);
   });
 });
+
+describe("DiskStore bounds (STYLE.md: every queue has a named bound)", () => {
+  it("answers OVERLOADED past preparedTxMax undecided prepares, and accepts again after decisions", async () => {
+    volume = await tempVolume();
+    const s = await volume.open({ preparedTxMax: 3 });
+    store = s;
+    const v = Buffer.from("v");
+    for (let i = 0; i < 3; i++) await s.prepare(headerFor(`p${i}`, `k${i}`, v), chunksOf(v));
+    await expect(s.prepare(headerFor("p3", "k3", v), chunksOf(v))).rejects.toMatchObject({
+      code: ErrorCode.OVERLOADED,
+    });
+    await s.commit("p0", 1);
+    await s.prepare(headerFor("p3", "k3", v), chunksOf(v));
+  });
+
+  it("rejects work after close with SHUTTING_DOWN and stops a streaming prepare", async () => {
+    volume = await tempVolume();
+    const s = await volume.open();
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    async function* stalled(): AsyncGenerator<Uint8Array> {
+      yield await Promise.resolve(Buffer.alloc(1));
+      await gate;
+      yield Buffer.alloc(1);
+    }
+    const preparing = s.prepare(headerFor("stalled", "k", Buffer.alloc(2)), stalled());
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const closing = s.close();
+    release();
+    await expect(preparing).rejects.toMatchObject({ code: ErrorCode.SHUTTING_DOWN });
+    await closing;
+    await expect(s.commit("stalled", 1)).rejects.toMatchObject({ code: ErrorCode.SHUTTING_DOWN });
+  });
+});

@@ -62,6 +62,8 @@ export interface DiskStoreOptions {
   readonly now?: () => number;
   /** Free/total bytes of a directory's file system; tests pass their own. */
   readonly diskSpace?: (dir: string) => Promise<DiskSpace>;
+  /** Prepared-but-undecided writes held at once before OVERLOADED (default limits.preparedTxMax). */
+  readonly preparedTxMax?: number;
   /** Test hook: awaited at each step of a compaction (see CompactionStep). */
   readonly onCompactionStep?: (step: CompactionStep) => Promise<void> | void;
 }
@@ -284,10 +286,11 @@ export class DiskStore implements VolumeStore {
       ) {
         throw new MinikvError(ErrorCode.CONFLICT, `txid ${header.txid} was already used`);
       }
-      if (this.index.prepared.size + this.inflightPrepares.size >= limits.preparedTxMax) {
+      const preparedMax = this.options.preparedTxMax ?? limits.preparedTxMax;
+      if (this.index.prepared.size + this.inflightPrepares.size >= preparedMax) {
         throw new MinikvError(
           ErrorCode.OVERLOADED,
-          `${limits.preparedTxMax} prepared writes are waiting for a decision`,
+          `${preparedMax} prepared writes are waiting for a decision`,
         );
       }
       if (header.size > this.lastDiskSpace.freeBytes && this.lastDiskSpace.totalBytes > 0) {

@@ -576,17 +576,24 @@ export class KeyIndex {
     return segments;
   }
 
-  /** Per segment, the referenced record that ends furthest (recovery cuts torn tails after it). */
-  lastReferencedRecords(): Map<number, RecordLocation> {
+  /**
+   * For each of `segments`, the referenced record that ends furthest (recovery cuts torn
+   * tails after it). One pass over the columns, no allocation per slot.
+   */
+  lastReferencedRecords(segments: ReadonlySet<number>): Map<number, RecordLocation> {
     const last = new Map<number, RecordLocation>();
-    const consider = (location: RecordLocation): void => {
-      const known = last.get(location.segment);
-      if (known === undefined || known.offset < location.offset) last.set(location.segment, location);
+    const consider = (segment: number, offset: number, recordBytes: number): void => {
+      const known = last.get(segment);
+      if (known === undefined || known.offset < offset) last.set(segment, { segment, offset, recordBytes });
     };
     for (let slot = 0; slot < this.highWater; slot++) {
-      if (this.state[slot] !== SlotState.FREE) consider(this.viewAt(slot));
+      const segment = this.segment[slot] ?? 0;
+      if (this.state[slot] === SlotState.FREE || !segments.has(segment)) continue;
+      consider(segment, this.offset[slot] ?? 0, this.recordBytes[slot] ?? 0);
     }
-    for (const entry of this.prepared.values()) consider(entry);
+    for (const entry of this.prepared.values()) {
+      if (segments.has(entry.segment)) consider(entry.segment, entry.offset, entry.recordBytes);
+    }
     return last;
   }
 }

@@ -1,5 +1,6 @@
-import { ErrorCode, MinikvError, isMinikvError } from "../common/errors.js";
-import { limits } from "../common/limits.js";
+import { ErrorCode, MinikvError, assert, isMinikvError } from "../common/errors.js";
+import { engineLimits } from "./engine-limits.js";
+import type { SegmentFile } from "./segment-file.js";
 import type { PrepareHeader } from "./store-api.js";
 import { RecordEncoder, RecordType, encodeRecordHead, recordLayout } from "./record-codec.js";
 import type { RecordLayout } from "./record-codec.js";
@@ -8,8 +9,8 @@ import { diskError } from "./durable-fs.js";
 
 /**
  * Phase one of a write, on disk: reserves the record's space in the active segment, streams
- * the value in with bounded memory (one coalescing buffer of limits.streamChunkBytes; the
- * body is pulled chunk by chunk, so a slow disk slows the sender), checks size and CRC32C,
+ * the value in with bounded memory (one coalescing buffer of two value blocks; the body is
+ * pulled chunk by chunk, so a slow disk slows the sender), checks size and CRC32C,
  * writes the trailer and fsyncs (sharing the fsync with concurrent prepares). On success
  * the reservation still counts its writer in: the caller ends it once the WAL record is
  * applied. On failure it is ended here and the space is garbage.
@@ -71,16 +72,8 @@ async function streamRecord(
     segment.salt,
   );
   const encoder = new RecordEncoder(head, layout, header.size);
-  await segment.write(head, offset);
-  let position = offset + layout.valueOffset;
-  const pending = Buffer.allocUnsafe(Math.min(limits.streamChunkBytes, Math.max(header.size, 1)));
-  let pendingBytes = 0;
-  const flush = async (): Promise<void> => {
-    if (pendingBytes === 0) return;
-    await segment.write(pending.subarray(0, pendingBytes), position);
-    position += pendingBytes;
-    pendingBytes = 0;
-  };
+  const out = new CoalescingWriter(segment, offset, Math.min(layout.recordBytes, WRITE_BUFFER_BYTES));
+  await out.add(head);
   for await (const chunk of bodyChunks(options.body)) {
     options.checkContinue();
     if (encoder.valueBytesSeen + chunk.length > header.size) {
@@ -90,15 +83,8 @@ async function streamRecord(
       );
     }
     encoder.update(chunk);
-    for (let at = 0; at < chunk.length;) {
-      const take = Math.min(chunk.length - at, pending.length - pendingBytes);
-      pending.set(chunk.subarray(at, at + take), pendingBytes);
-      pendingBytes += take;
-      at += take;
-      if (pendingBytes === pending.length) await flush();
-    }
+    await out.add(chunk);
   }
-  await flush();
   if (encoder.valueBytesSeen !== header.size) {
     throw new MinikvError(
       ErrorCode.SIZE_MISMATCH,
@@ -108,7 +94,44 @@ async function streamRecord(
   if (encoder.valueCrc32c !== header.crc32c >>> 0) {
     throw new MinikvError(ErrorCode.CHECKSUM_MISMATCH, "value CRC32C does not match the header's");
   }
-  await segment.write(encoder.trailer(), position);
+  await out.add(encoder.trailer());
+  await out.flush();
+  // Pair assertion: exactly the reserved length was written.
+  assert(out.position === offset + layout.recordBytes, "record length written matches its layout");
+}
+
+/** Bytes a prepare buffers before writing: small records go to disk in one write. */
+const WRITE_BUFFER_BYTES = 2 * engineLimits.valueBlockBytes;
+
+/** Collects bytes into writes of a fixed-size buffer at consecutive positions. */
+class CoalescingWriter {
+  private readonly buffer: Buffer;
+  private filled = 0;
+
+  constructor(
+    private readonly segment: SegmentFile,
+    public position: number,
+    bufferBytes: number,
+  ) {
+    this.buffer = Buffer.allocUnsafe(bufferBytes);
+  }
+
+  async add(bytes: Uint8Array): Promise<void> {
+    for (let at = 0; at < bytes.length;) {
+      const take = Math.min(bytes.length - at, this.buffer.length - this.filled);
+      this.buffer.set(bytes.subarray(at, at + take), this.filled);
+      this.filled += take;
+      at += take;
+      if (this.filled === this.buffer.length) await this.flush();
+    }
+  }
+
+  async flush(): Promise<void> {
+    if (this.filled === 0) return;
+    await this.segment.write(this.buffer.subarray(0, this.filled), this.position);
+    this.position += this.filled;
+    this.filled = 0;
+  }
 }
 
 /** Iterates the body, turning a failing stream into CLIENT_ABORTED. */

@@ -408,16 +408,27 @@ async function cutTornTails(
   validEnds: ReadonlyMap<number, number>,
   sources: ReadonlySet<number>,
 ): Promise<number> {
-  const last = index.lastReferencedRecords();
+  const reliedEnd = (segment: SegmentFile): number =>
+    coverage?.segmentEnds.get(segment.number) ?? validEnds.get(segment.number) ?? SEGMENT_FILE_HEADER_BYTES;
+  // Only a segment written after the snapshot (or longer than the scan found valid) can be torn.
+  const suspects = ctx.segments.all.filter(
+    (segment) =>
+      segment !== ctx.segments.active &&
+      !segment.compacted &&
+      !sources.has(segment.number) &&
+      (coverage === undefined
+        ? segment.end > reliedEnd(segment)
+        : segment.end !== coverage.segmentEnds.get(segment.number)),
+  );
+  if (suspects.length === 0) return 0;
+  const last = index.lastReferencedRecords(new Set(suspects.map((segment) => segment.number)));
   let truncated = 0;
-  for (const segment of ctx.segments.all) {
-    if (segment === ctx.segments.active || segment.compacted || sources.has(segment.number)) continue;
-    const coveredEnd = coverage?.segmentEnds.get(segment.number);
-    const relied = coveredEnd ?? validEnds.get(segment.number) ?? SEGMENT_FILE_HEADER_BYTES;
+  for (const segment of suspects) {
     const lastRecord = last.get(segment.number);
-    const keep = Math.max(relied, lastRecord === undefined ? 0 : lastRecord.offset + lastRecord.recordBytes);
-    // Written after the snapshot: the only part of the volume a crash can have torn.
-    const writtenSince = coverage !== undefined && (coveredEnd === undefined || segment.end > coveredEnd);
+    const keep = Math.max(
+      reliedEnd(segment),
+      lastRecord === undefined ? 0 : lastRecord.offset + lastRecord.recordBytes,
+    );
     if (segment.end > keep) {
       ctx.logger.warn(
         { segment: segment.number, from: keep, bytes: segment.end - keep },
@@ -426,7 +437,7 @@ async function cutTornTails(
       truncated += segment.end - keep;
       await segment.truncate(keep);
     }
-    if (writtenSince && lastRecord !== undefined) await checkLastRecord(ctx, segment, lastRecord);
+    if (coverage !== undefined && lastRecord !== undefined) await checkLastRecord(ctx, segment, lastRecord);
   }
   return truncated;
 }

@@ -4,13 +4,7 @@ import { join } from "node:path";
 import { assert } from "../common/errors.js";
 import { crc32c } from "../common/hashing.js";
 import { fsyncDirectory, readAt, writeFully } from "./durable-fs.js";
-import {
-  decodeRecordHead,
-  parseFixedHeader,
-  RECORD_FIXED_HEADER_BYTES,
-  readU64,
-  writeU64,
-} from "./record-codec.js";
+import { decodeRecordHead, parseFixedHeader, readU64, writeU64 } from "./record-codec.js";
 import type { DecodedHead } from "./record-codec.js";
 import { SyncCoalescer } from "./sync-coalescer.js";
 
@@ -27,6 +21,7 @@ import { SyncCoalescer } from "./sync-coalescer.js";
 
 export const SEGMENT_MAGIC = Buffer.from("MKVSEG01", "latin1");
 export const SEGMENT_FILE_HEADER_BYTES = 32;
+const HEAD_READ_BYTES = 512;
 const SEGMENT_FORMAT_VERSION = 1;
 
 export function segmentFileName(segment: number): string {
@@ -170,10 +165,11 @@ export class SegmentFile {
 
   /** Reads and verifies the head of the record at `offset`; a reason string if invalid. */
   async readHead(offset: number): Promise<DecodedHead | string> {
-    const fixed = await this.read(offset, RECORD_FIXED_HEADER_BYTES);
-    const parsed = parseFixedHeader(fixed, this.salt);
+    // One read covers the heads of typical records (short keys, txids and content types).
+    const first = await this.read(offset, HEAD_READ_BYTES);
+    const parsed = parseFixedHeader(first, this.salt);
     if (typeof parsed === "string") return parsed;
-    const head = parsed.headBytes === fixed.length ? fixed : await this.read(offset, parsed.headBytes);
+    const head = parsed.headBytes <= first.length ? first : await this.read(offset, parsed.headBytes);
     return decodeRecordHead(head, this.salt);
   }
 

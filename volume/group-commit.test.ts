@@ -1,0 +1,67 @@
+import { describe, expect, it } from "vitest";
+import { ErrorCode } from "../common/errors.js";
+import { GroupCommitQueue } from "./group-commit.js";
+import { SyncCoalescer } from "./sync-coalescer.js";
+
+// Issue 2 §2 "WAL ... Concurrent writers share fsyncs (group commit)"; STYLE.md "a full
+// queue answers with an error code instead of growing".
+
+describe("GroupCommitQueue", () => {
+  it("flushes concurrent items in bounded batches, in arrival order, one flush at a time", async () => {
+    const batches: number[][] = [];
+    let running = 0;
+    const queue = new GroupCommitQueue<number>(
+      async (batch) => {
+        running += 1;
+        expect(running).toBe(1);
+        batches.push([...batch]);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        running -= 1;
+      },
+      100,
+      4,
+    );
+    await Promise.all(Array.from({ length: 10 }, (_, i) => queue.enqueue(i)));
+    expect(batches.flat()).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(batches[0]).toEqual([0]);
+    expect(Math.max(...batches.map((b) => b.length))).toBe(4);
+    expect(batches.length).toBeLessThan(10);
+  });
+
+  it("answers OVERLOADED when the queue is full, and rejects a failed batch's items", async () => {
+    let fail = false;
+    const queue = new GroupCommitQueue<number>(
+      async () => {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        if (fail) throw new Error("disk gone");
+      },
+      3,
+      10,
+    );
+    const first = queue.enqueue(0);
+    const waiting = [queue.enqueue(1), queue.enqueue(2), queue.enqueue(3)];
+    await expect(queue.enqueue(4)).rejects.toMatchObject({ code: ErrorCode.OVERLOADED });
+    await Promise.all([first, ...waiting]);
+    fail = true;
+    await expect(queue.enqueue(5)).rejects.toThrow("disk gone");
+  });
+});
+
+describe("SyncCoalescer", () => {
+  it("serves every caller with an fsync that started after its call, sharing them", async () => {
+    let syncs = 0;
+    let started = 0;
+    const coalescer = new SyncCoalescer(async () => {
+      started += 1;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      syncs += 1;
+    });
+    const first = coalescer.sync();
+    const startedBefore = started;
+    const later = Array.from({ length: 20 }, () => coalescer.sync());
+    await Promise.all([first, ...later]);
+    expect(startedBefore).toBe(1);
+    // One fsync in flight when the 20 arrived: they share exactly one more.
+    expect(syncs).toBe(2);
+  });
+});
