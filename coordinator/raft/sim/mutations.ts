@@ -68,8 +68,14 @@ export function mutateFactory(factory: RawNodeFactory, mutation: Mutation): RawN
         );
     case "localReads":
       return (config, restored) => wrap(factory(config, restored), (ready) => ready, true);
-    case "lyingDisk":
+    case "lyingDisk": {
+      const started = new Set<string>();
       return (config, restored) => {
+        // The first start reads what was just written at bootstrap: lie only on restarts.
+        if (!started.has(config.id)) {
+          started.add(config.id);
+          return factory(config, restored);
+        }
         const keep = Math.max(0, restored.entries.length - 2);
         const lastKept = restored.entries[keep - 1]?.index ?? restored.snapshot?.index ?? 0;
         const applied = Math.min(restored.applied, lastKept);
@@ -78,5 +84,6 @@ export function mutateFactory(factory: RawNodeFactory, mutation: Mutation): RawN
         const hardState = { ...restored.hardState, commit: Math.min(restored.hardState.commit, lastKept) };
         return factory(config, { ...restored, hardState, entries: restored.entries.slice(0, keep) });
       };
+    }
   }
 }

@@ -1,7 +1,7 @@
 import type { NodeId, Ready } from "../core/types.js";
 import type { Rng } from "./rng.js";
 import { crashPoints, type SimNode } from "./sim-node.js";
-import type { NetworkFaults } from "./sim-network.js";
+import { perfectNetwork, type NetworkFaults } from "./sim-network.js";
 import type { Simulator } from "./simulator.js";
 
 /** How often each fault strikes, per tick. Drawn per seed, so seeds differ in kind of trouble. */
@@ -65,6 +65,8 @@ export function randomNetworkFaults(rng: Rng): NetworkFaults {
     duplicateRate: rng.chance(0.4) ? 0 : rng.float() * 0.1,
     delayTicksMin: rng.int(0, 1),
     delayTicksMax,
+    straggleRate: rng.chance(0.5) ? 0 : rng.float() * 0.02,
+    straggleTicksMax: rng.int(10, 100),
   };
 }
 
@@ -79,7 +81,6 @@ export class Nemesis {
   private readonly restartAt = new Map<NodeId, number>();
   /** Downtime chosen when a crash was armed, used once it fires. */
   private readonly armedDowntime = new Map<NodeId, number>();
-  private readonly pausedUntil = new Map<NodeId, number>();
   private readonly removedAt = new Map<NodeId, number>();
   private readonly everMember = new Set<NodeId>();
   private nextNodeNumber: number;
@@ -98,12 +99,6 @@ export class Nemesis {
       this.sim.restart(node.id);
     });
     for (const node of sim.nodes()) this.everMember.add(node.id);
-  }
-
-  /** Nodes frozen this tick (a stopped process: no ticks, no deliveries). */
-  paused(): ReadonlySet<NodeId> {
-    const now = this.sim.now;
-    return new Set([...this.pausedUntil].filter(([, until]) => until > now).map(([id]) => id));
   }
 
   step(): void {
@@ -256,7 +251,7 @@ export class Nemesis {
     if (live.length === 0) return;
     const node = this.rng.pick(live);
     this.counts.pauses++;
-    this.pausedUntil.set(node.id, this.sim.now + this.rng.int(1, this.profile.pauseTicksMax));
+    this.sim.pause(node.id, this.rng.int(1, this.profile.pauseTicksMax));
     this.sim.addTraceNote(node.id, "nemesis", "pause clock");
   }
 
@@ -337,8 +332,8 @@ export class Nemesis {
   /** Ends all faults: heals the network, restarts every crashed member, retires non-members. */
   calm(): void {
     this.sim.network.healAll();
-    this.sim.network.faults = { lossRate: 0, duplicateRate: 0, delayTicksMin: 1, delayTicksMax: 2 };
-    this.pausedUntil.clear();
+    this.sim.network.faults = { ...perfectNetwork, delayTicksMax: 2 };
+    this.sim.unpauseAll();
     for (const node of this.sim.nodes()) node.disarmCrash();
     for (const node of this.sim.nodes()) {
       if (!node.alive && !node.retired) this.sim.restart(node.id);

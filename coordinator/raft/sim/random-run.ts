@@ -119,20 +119,14 @@ function converged(sim: Simulator, nemesis: Nemesis): boolean {
 export function runSeed(seed: number, options: RunOptions): RunReport {
   const rng = createRng(seed);
   const setup = rng.fork("setup");
-  const voters = setup.chance(0.5) ? 3 : 5;
-  const nodeIds = Array.from({ length: voters }, (_, i) => `n${i + 1}`);
-  const sim = new Simulator({
-    seed,
-    nodeIds,
-    core: randomCoreConfig(setup),
-    snapshotEveryEntries: setup.int(8, 60),
-    network: randomNetworkFaults(setup),
-    manualNetwork: false,
-    requestTimeoutTicks: setup.int(30, 120),
-    traceCapacity: Math.max(options.traceTailLines, 1),
-    echo: options.echo,
-    createRawNode: options.createRawNode,
-  });
+  let sim: Simulator;
+  try {
+    sim = createSimulator(seed, setup, options);
+  } catch (error) {
+    const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    throw new SimulationFailure(seed, `seed=${seed} tick=0\n${reason}`);
+  }
+  const voters = sim.options.nodeIds.length;
   const nemesis = new Nemesis(sim, rng.fork("nemesis"), randomNemesisProfile(setup, voters));
   const workload = new Workload(sim, rng.fork("workload"), {
     clients: setup.int(2, 6),
@@ -147,7 +141,7 @@ export function runSeed(seed: number, options: RunOptions): RunReport {
     for (let t = 0; t < options.faultTicks; t++) {
       nemesis.step();
       workload.step();
-      sim.tick(new Set(), nemesis.paused());
+      sim.tick();
       nemesis.noticeCrashes();
     }
     nemesis.calm();
@@ -171,6 +165,24 @@ export function runSeed(seed: number, options: RunOptions): RunReport {
   } catch (error) {
     throw new SimulationFailure(seed, sim.describeFailure(error, options.traceTailLines));
   }
+}
+
+function createSimulator(seed: number, setup: Rng, options: RunOptions): Simulator {
+  const voters = setup.chance(0.5) ? 3 : 5;
+  const nodeIds = Array.from({ length: voters }, (_, i) => `n${i + 1}`);
+  return new Simulator({
+    seed,
+    nodeIds,
+    core: randomCoreConfig(setup),
+    snapshotEveryEntries: setup.int(8, 60),
+    network: randomNetworkFaults(setup),
+    manualNetwork: false,
+    bootstrap: true,
+    requestTimeoutTicks: setup.int(30, 120),
+    traceCapacity: Math.max(options.traceTailLines, 1),
+    echo: options.echo,
+    createRawNode: options.createRawNode,
+  });
 }
 
 /** Settings of the seeded runs in the test suite (HEAVY=1 runs more seeds, not longer ones). */

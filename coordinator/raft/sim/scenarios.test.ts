@@ -401,7 +401,7 @@ describe("§5.3 and Figure 7: conflicting and missing follower logs are repaired
 
 describe("§7 InstallSnapshot for a follower behind the leader's compaction point", () => {
   const farBehind = `
-    cluster n1 n2 n3 snapshot-every=5
+    cluster n1 n2 n3 snapshot-every=5 bootstrap=true
     campaign n1
     stabilize
     crash n3
@@ -459,7 +459,7 @@ describe("§7 InstallSnapshot for a follower behind the leader's compaction poin
 describe("dissertation §4: membership changes one server at a time", () => {
   it("add a learner, promote it once caught up, then lose the old majority's spare", () => {
     script(`
-      cluster n1 n2 n3 snapshot-every=10
+      cluster n1 n2 n3 snapshot-every=10 bootstrap=true
       campaign n1
       stabilize
       put n1 k v repeat=15
@@ -496,7 +496,7 @@ describe("dissertation §4: membership changes one server at a time", () => {
 
   it("removing the leader: it steps down once the change commits, and the rest elect a leader", () => {
     script(`
-      cluster n1 n2 n3 n4
+      cluster n1 n2 n3 n4 bootstrap=true
       campaign n1
       stabilize
       put n1 k v
@@ -514,7 +514,7 @@ describe("dissertation §4: membership changes one server at a time", () => {
 
   it("replacing a node: add learner, promote, remove the old one", () => {
     script(`
-      cluster n1 n2 n3
+      cluster n1 n2 n3 bootstrap=true
       campaign n1
       stabilize
       put n1 k v repeat=5

@@ -4,6 +4,7 @@ import { kvModel, type KvInput } from "./kv-model.js";
 import { checkOperations } from "./linearizability.js";
 import { crashPoints, type CrashPoint, type RawNodeFactory, type SimNode } from "./sim-node.js";
 import { lastIndexOf, termAt } from "./sim-storage.js";
+import { perfectNetwork } from "./sim-network.js";
 import { simCoreConfig, Simulator } from "./simulator.js";
 
 /**
@@ -212,8 +213,9 @@ export class ScriptRunner {
         maxInflightMsgs: number("inflight", simCoreConfig.maxInflightMsgs),
       },
       snapshotEveryEntries: number("snapshot-every", 1_000_000),
-      network: { lossRate: 0, duplicateRate: 0, delayTicksMin: 0, delayTicksMax: 0 },
+      network: { ...perfectNetwork, delayTicksMin: 0, delayTicksMax: 0 },
       manualNetwork: true,
+      bootstrap: flag("bootstrap", false),
       requestTimeoutTicks: number("timeout", 50),
       traceCapacity: 400,
       echo: this.options.echo ?? null,

@@ -10,6 +10,9 @@ export interface NetworkFaults {
   /** Delivery delay range in ticks; a range wider than zero reorders messages. */
   readonly delayTicksMin: number;
   readonly delayTicksMax: number;
+  /** Probability that a message straggles: it arrives up to `straggleTicksMax` late, long after its peers. */
+  readonly straggleRate: number;
+  readonly straggleTicksMax: number;
 }
 
 export const perfectNetwork: NetworkFaults = {
@@ -17,6 +20,8 @@ export const perfectNetwork: NetworkFaults = {
   duplicateRate: 0,
   delayTicksMin: 1,
   delayTicksMax: 1,
+  straggleRate: 0,
+  straggleTicksMax: 0,
 };
 
 /** A message on the wire. `payload` carries snapshot bytes beside a "snapshot" message. */
@@ -67,7 +72,9 @@ export class SimNetwork {
   }
 
   private delay(): number {
-    return this.rng.int(this.faults.delayTicksMin, this.faults.delayTicksMax);
+    const delay = this.rng.int(this.faults.delayTicksMin, this.faults.delayTicksMax);
+    if (!this.rng.chance(this.faults.straggleRate)) return delay;
+    return delay + this.rng.int(1, this.faults.straggleTicksMax);
   }
 
   private enqueue(message: Message, payload: Uint8Array | null, deliverAt: number, original: boolean): void {

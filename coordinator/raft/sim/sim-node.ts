@@ -66,6 +66,8 @@ export interface SimNodeOptions {
   /** Take a snapshot and compact once this many entries were applied since the last one. */
   readonly snapshotEveryEntries: number;
   readonly createRawNode: RawNodeFactory;
+  /** What the disk holds before the first start (durable). */
+  readonly disk: DiskImage;
 }
 
 const encoder = new TextEncoder();
@@ -111,7 +113,7 @@ export class DriverInvariantError extends Error {
 export class SimNode {
   readonly id: NodeId;
   raw: RawNode | null = null;
-  readonly storage = new SimStorage();
+  readonly storage: SimStorage;
   incarnation = 0;
   /** Set when the node was removed from the cluster and shut down for good. */
   retired = false;
@@ -136,6 +138,7 @@ export class SimNode {
     private readonly seedFor: (incarnation: number) => number,
   ) {
     this.id = options.id;
+    this.storage = new SimStorage(options.disk);
     this.confAtApplied = options.initialConfState;
   }
 
@@ -186,6 +189,8 @@ export class SimNode {
       this.raw.status().applied,
     );
     this.check();
+    // The driver's loop runs at once: committed entries (bootstrap ones) get applied.
+    this.drain();
   }
 
   /**

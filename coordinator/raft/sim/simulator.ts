@@ -1,9 +1,11 @@
 import type { Config, ConfState, Message, NodeId, Ready } from "../core/types.js";
+import { bootstrapEntries } from "../driver-restore.js";
 import { SafetyCheckers } from "./checkers.js";
 import { History, type HistoryEntry, type Outcome } from "./history.js";
 import type { KvInput } from "./kv-model.js";
 import { createRng, type Rng } from "./rng.js";
 import { SimNetwork, type InFlightMessage, type NetworkFaults } from "./sim-network.js";
+import { emptyDisk, type DiskImage } from "./sim-storage.js";
 import {
   SimNode,
   type ClientRequest,
@@ -22,12 +24,25 @@ export interface SimulatorOptions {
   readonly network: NetworkFaults;
   /** Scripted scenarios deliver messages by hand; random runs by time. */
   readonly manualNetwork: boolean;
+  /**
+   * Founding members write the real driver's bootstrap entries (each member added and
+   * promoted, term 1, committed) and a joining node starts with an empty configuration,
+   * learning membership from the log — as `minikv-coord` does. Without it, every node
+   * starts from the founding configuration and an empty log (shorter scripted logs).
+   */
+  readonly bootstrap: boolean;
   /** A client gives up after this many ticks: the outcome is unknown. */
   readonly requestTimeoutTicks: number;
   readonly traceCapacity: number;
   /** Prints every trace line as it happens (TRACE=1). */
   readonly echo: ((line: string) => void) | null;
   readonly createRawNode: RawNodeFactory;
+}
+
+/** The disk of a founding member after the real driver's bootstrap (driver-restore.ts). */
+function bootstrapDisk(members: readonly NodeId[]): DiskImage {
+  const entries = bootstrapEntries(members);
+  return { hardState: { term: 1, vote: null, commit: entries.length }, snapshot: null, entries };
 }
 
 /** Default core settings of the simulation (ticks are abstract time units). */
@@ -57,6 +72,7 @@ export class Simulator {
   private readonly finishListeners: ((op: HistoryEntry, outcome: Outcome) => void)[] = [];
   private readonly crashListeners: ((node: SimNode) => void)[] = [];
   private readonly missedTicks = new Map<NodeId, number>();
+  private readonly pausedUntil = new Map<NodeId, number>();
   private clock = 0;
   private readonly host: NodeHost;
   readonly stats = { messagesSent: 0, messagesDelivered: 0, snapshotsSent: 0, crashes: 0, restarts: 0 };
@@ -67,7 +83,7 @@ export class Simulator {
     this.trace = new TraceRing(options.traceCapacity, options.echo);
     this.initialConfState = { voters: [...options.nodeIds], learners: [] };
     this.host = this.createHost();
-    for (const id of options.nodeIds) this.addNode(id).start();
+    for (const id of options.nodeIds) this.addNode(id, true).start();
   }
 
   private createHost(): NodeHost {
@@ -89,21 +105,25 @@ export class Simulator {
     return this.clock;
   }
 
-  /** Creates a node with an empty disk (not started). */
-  addNode(id: NodeId): SimNode {
+  /** Creates a node (not started): a founding member, or one joining the running cluster. */
+  addNode(id: NodeId, founding = false): SimNode {
     if (this.nodeMap.has(id)) throw new Error(`node ${id} exists`);
     const coreSeeds = this.rng.fork(`core:${id}`);
+    const bootstrap = this.options.bootstrap;
+    const disk = founding && bootstrap ? bootstrapDisk(this.options.nodeIds) : emptyDisk();
     const node = new SimNode(
       {
         id,
         config: this.options.core,
-        initialConfState: this.initialConfState,
+        initialConfState: founding || !bootstrap ? this.initialConfState : { voters: [], learners: [] },
         snapshotEveryEntries: this.options.snapshotEveryEntries,
         createRawNode: this.options.createRawNode,
+        disk,
       },
       this.host,
       () => coreSeeds.u32(),
     );
+    this.checkers.observeAppend(id, disk.entries, 0);
     this.nodeMap.set(id, node);
     return node;
   }
@@ -211,13 +231,14 @@ export class Simulator {
   /** Advances the virtual clock by one tick: every live node ticks, due messages arrive. */
   /**
    * Advances the virtual clock by one tick: every live node ticks, due messages arrive.
-   * Nodes in `skip` do not tick (scripts freeze a node's timers this way). Nodes in
-   * `paused` are frozen as a stopped process is: no ticks, no deliveries (their messages
-   * wait); when the pause ends they receive every missed tick at once, as a driver reading a
-   * monotonic clock does after a stall — the leader-lease rule of the core relies on it.
+   * Nodes in `skip` do not tick (scripts freeze a node's timers this way). Paused nodes
+   * (see `pause`) get no ticks and no messages; when the pause ends they receive every
+   * missed tick at once, before anything else, as a driver reading a monotonic clock does
+   * after a stall — the leader-lease rule of the core relies on it.
    */
-  tick(skip: ReadonlySet<NodeId> = new Set(), paused: ReadonlySet<NodeId> = new Set()): void {
+  tick(skip: ReadonlySet<NodeId> = new Set()): void {
     this.clock++;
+    const paused = this.pausedNow();
     for (const node of this.rng.shuffled(this.liveNodes())) {
       if (paused.has(node.id)) {
         this.missedTicks.set(node.id, (this.missedTicks.get(node.id) ?? 0) + 1);
@@ -235,6 +256,23 @@ export class Simulator {
       }
     }
     for (const node of this.nodes()) node.expireRequests(this.clock);
+  }
+
+  /** Freezes a node for `ticks` ticks, as a stopped process (SIGSTOP, a long GC pause). */
+  pause(id: NodeId, ticks: number): void {
+    this.pausedUntil.set(id, this.clock + ticks);
+  }
+
+  unpauseAll(): void {
+    this.pausedUntil.clear();
+  }
+
+  isPaused(id: NodeId): boolean {
+    return (this.pausedUntil.get(id) ?? 0) > this.clock;
+  }
+
+  private pausedNow(): ReadonlySet<NodeId> {
+    return new Set([...this.pausedUntil.keys()].filter((id) => this.isPaused(id)));
   }
 
   /** Manual network: delivers the queued messages matching `filter`; returns how many. */
@@ -293,8 +331,11 @@ export class Simulator {
       onEnd,
     };
     const node = this.nodeMap.get(nodeId);
+    // A frozen process does not accept the connection: the request never reaches it.
     const immediate =
-      node === undefined ? { kind: "fail" as const, reason: `no node ${nodeId}` } : node.submit(request);
+      node === undefined || this.isPaused(nodeId)
+        ? { kind: "fail" as const, reason: `${nodeId} unreachable` }
+        : node.submit(request);
     if (immediate !== null) this.attemptEnded(request, immediate);
   }
 
