@@ -90,47 +90,12 @@ async function serveStore(
   const inflight = new InflightTracker();
   let state = "serving";
   const deps = { store, volumeId: options.id, metrics, logger, state: () => state, inflight };
-
-  const grpcServer = new grpc.Server(grpcChannelOptions);
-  const { Volume } = loadProto<ProtoGrpcType>("volume.proto").minikv.volume.v1;
-  grpcServer.addService(Volume.service, createVolumeService(deps));
-  const grpcPort = await bindGrpc(grpcServer, options.grpc);
-  cleanups.push(() => Promise.resolve(grpcServer.forceShutdown()));
-
-  const httpServer = createServer(createApp(deps));
-  httpServer.listen(options.http.port, options.http.host);
-  await once(httpServer, "listening");
-  cleanups.push(() => closeHttp(httpServer, 0));
-  const httpPort = (httpServer.address() as AddressInfo).port;
+  const { grpcServer, grpcPort, httpServer, httpPort } = await listen(options, deps, cleanups);
 
   const advertiseHost = options.advertiseHost ?? advertisedHostFor(options.http.host);
   const advertisedGrpcAddress = formatHostPort({ host: advertiseHost, port: grpcPort });
   const advertisedHttpUrl = `http://${formatHostPort({ host: advertiseHost, port: httpPort })}`;
-  const link = new CoordinatorLink({
-    coordinatorUrls: options.coordinatorUrls,
-    self: () => {
-      const stats = store.stats();
-      return {
-        volumeId: options.id,
-        grpcAddress: advertisedGrpcAddress,
-        httpUrl: advertisedHttpUrl,
-        capacityBytes: stats.capacityBytes,
-        usedBytes: stats.usedBytes,
-      };
-    },
-    logger,
-    metrics,
-    ...(options.link === undefined ? {} : { config: options.link }),
-  });
-  const resolver = new TxResolver({
-    store,
-    resolve: (txid, key) => link.resolveTransaction(txid, key, options.id),
-    logger,
-    metrics,
-    ...(options.resolver === undefined ? {} : { config: options.resolver }),
-  });
-  link.start();
-  resolver.start();
+  const { link, resolver } = startBackground(options, deps, { advertisedGrpcAddress, advertisedHttpUrl });
 
   let closing: Promise<void> | undefined;
   const close = async (): Promise<void> => {
@@ -157,6 +122,61 @@ async function serveStore(
     resolver,
     close: () => (closing ??= close()),
   };
+}
+
+type ServerDeps = Parameters<typeof createVolumeService>[0];
+
+/** Binds the gRPC service and the HTTP endpoint; each registers its emergency cleanup. */
+async function listen(
+  options: VolumeServerOptions,
+  deps: ServerDeps,
+  cleanups: (() => Promise<void>)[],
+): Promise<{ grpcServer: grpc.Server; grpcPort: number; httpServer: HttpServer; httpPort: number }> {
+  const grpcServer = new grpc.Server(grpcChannelOptions);
+  const { Volume } = loadProto<ProtoGrpcType>("volume.proto").minikv.volume.v1;
+  grpcServer.addService(Volume.service, createVolumeService(deps));
+  cleanups.push(() => Promise.resolve(grpcServer.forceShutdown()));
+  const grpcPort = await bindGrpc(grpcServer, options.grpc);
+
+  const httpServer = createServer(createApp(deps));
+  cleanups.push(() => closeHttp(httpServer, 0));
+  httpServer.listen(options.http.port, options.http.host);
+  await once(httpServer, "listening");
+  return { grpcServer, grpcPort, httpServer, httpPort: (httpServer.address() as AddressInfo).port };
+}
+
+/** Starts the coordinator link and the presumed-abort resolver that asks through it. */
+function startBackground(
+  options: VolumeServerOptions,
+  { store, logger, metrics }: ServerDeps,
+  advertised: { advertisedGrpcAddress: string; advertisedHttpUrl: string },
+): { link: CoordinatorLink; resolver: TxResolver } {
+  const link = new CoordinatorLink({
+    coordinatorUrls: options.coordinatorUrls,
+    self: () => {
+      const stats = store.stats();
+      return {
+        volumeId: options.id,
+        grpcAddress: advertised.advertisedGrpcAddress,
+        httpUrl: advertised.advertisedHttpUrl,
+        capacityBytes: stats.capacityBytes,
+        usedBytes: stats.usedBytes,
+      };
+    },
+    logger,
+    metrics,
+    ...(options.link === undefined ? {} : { config: options.link }),
+  });
+  const resolver = new TxResolver({
+    store,
+    resolve: (txid, key) => link.resolveTransaction(txid, key, options.id),
+    logger,
+    metrics,
+    ...(options.resolver === undefined ? {} : { config: options.resolver }),
+  });
+  link.start();
+  resolver.start();
+  return { link, resolver };
 }
 
 function bindGrpc(server: grpc.Server, address: HostPort): Promise<number> {
