@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type * as grpc from "@grpc/grpc-js";
+import type { Router } from "express";
 import { formatHostPort, type PeerSpec } from "../common/config.js";
 import { ErrorCode, MinikvError } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
@@ -41,6 +42,8 @@ export interface CoordinatorHooks {
   /** Driver settings beyond the flags (tests). */
   readonly raft?: Partial<Omit<RaftDriverConfig, "id" | "bootstrapMembers" | "peers">>;
   readonly extras?: ClusterExtras;
+  /** Further HTTP APIs (blobs, admin jobs), mounted before the 404 handler. */
+  readonly routers?: readonly Router[];
 }
 
 /** Bounds of start-up and shutdown. */
@@ -114,6 +117,7 @@ async function start(
     logger,
     replicas: options.replicas,
     ...(hooks.extras === undefined ? {} : { extras: hooks.extras }),
+    ...(hooks.routers === undefined ? {} : { routers: hooks.routers }),
   });
   const httpServer = await listenHttp(createServer(app), options.bind.host, options.bind.port);
   const httpPort = (httpServer.address() as AddressInfo).port;
