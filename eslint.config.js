@@ -75,6 +75,31 @@ export default tseslint.config(
     },
   },
   {
+    // The Raft simulator replays a seed exactly: its randomness and time come from the seed.
+    files: ["coordinator/raft/sim/**/*.ts"],
+    ignores: ["coordinator/raft/sim/**/*.test.ts", "coordinator/raft/sim/simulation-suite.ts"],
+    rules: {
+      "no-restricted-properties": [
+        "error",
+        { object: "Date", property: "now", message: "Simulated time comes from the virtual clock." },
+        { object: "Math", property: "random", message: "Randomness comes from the seed (rng.ts)." },
+      ],
+      "no-restricted-globals": [
+        "error",
+        { name: "performance", message: "Simulated time comes from the virtual clock." },
+        { name: "setTimeout", message: "Simulated time comes from the virtual clock." },
+        { name: "setInterval", message: "Simulated time comes from the virtual clock." },
+      ],
+      "no-restricted-syntax": [
+        "error",
+        {
+          selector: "NewExpression[callee.name='Date']",
+          message: "Simulated time comes from the virtual clock.",
+        },
+      ],
+    },
+  },
+  {
     files: ["**/*.js", "**/*.mjs"],
     ...tseslint.configs.disableTypeChecked,
     languageOptions: { ...tseslint.configs.disableTypeChecked.languageOptions, globals: globals.node },
