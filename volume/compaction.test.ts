@@ -266,3 +266,65 @@ describe("compaction", () => {
       expect((await readAll(reopened.read(key))).equals(bytes)).toBe(true);
   });
 });
+
+describe("compaction, randomized (seeded; HEAVY=1 runs more seeds)", () => {
+  const HEAVY = process.env["HEAVY"] === "1";
+  const seeds = Array.from({ length: HEAVY ? 40 : 2 }, (_, i) => 500 + i);
+  const steps: CompactionStep[] = ["output-written", "marker-written", "index-switched", "sources-deleted"];
+
+  it.each(seeds)(
+    "concurrent writers, deletes, aborts, compactions and crashes lose nothing (seed=%i)",
+    async (seed) => {
+      volume = await tempVolume();
+      const random = seededRandom(seed);
+      const model: Model = new Map();
+      let version = 1;
+      for (let round = 0; round < (HEAVY ? 6 : 3); round++) {
+        const freezeAt = random(3) === 0 ? steps[random(steps.length)] : undefined;
+        let frozen = false;
+        const store = await start(volume, {
+          onCompactionStep: (step) => {
+            if (step !== freezeAt) return;
+            frozen = true;
+            return new Promise<void>(() => undefined);
+          },
+        });
+        await expectServes(store, model);
+        const worker = async (w: number): Promise<void> => {
+          for (let i = 0; i < 25; i++) {
+            const key = `w${w}-${random(6)}`;
+            const op = random(10);
+            const v = version++;
+            if (op < 6) {
+              const bytes = seededBytes(seed * 100_000 + v, 1 + random(6000));
+              await putValue(store, key, bytes, v, `tx-${seed}-${v}`);
+              model.set(key, { bytes, version: v });
+            } else if (op < 8) {
+              await store.delete(key, v);
+              model.delete(key);
+            } else {
+              const bytes = Buffer.from("aborted");
+              await store.prepare(headerFor(`ab-${seed}-${v}`, key, bytes), chunksOf(bytes));
+              await store.abort(`ab-${seed}-${v}`);
+            }
+          }
+        };
+        const compactions = (async () => {
+          for (let c = 0; c < 3 && !frozen; c++) {
+            await new Promise((resolve) => setTimeout(resolve, random(30)));
+            void store.compact().catch(() => undefined);
+          }
+        })();
+        await Promise.all([worker(0), worker(1), worker(2), compactions]);
+        forget(store);
+        if (frozen || random(2) === 0) await store.simulateCrash();
+        else await store.close();
+      }
+      const last = await start(volume);
+      await expectServes(last, model);
+      forget(last);
+      await last.close();
+      await expectBothRecoveries(volume, model);
+    },
+  );
+});

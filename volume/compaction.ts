@@ -1,7 +1,7 @@
 import { promises as fsp } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "pino";
-import { ErrorCode, MinikvError } from "../common/errors.js";
+import { ErrorCode, MinikvError, assert } from "../common/errors.js";
 import { BloomFilter, KeyHashList, bloomFileName, hashKey, writeBloomFile } from "./bloom-filter.js";
 import { removeMarker, writeMarker } from "./compaction-marker.js";
 import { writeDecisionRecord } from "./decision-writer.js";
@@ -31,7 +31,8 @@ import { streamVerifiedValue } from "./value-reader.js";
  *   marker-removed  done
  *
  * A crash before the marker rolls back (boot deletes `*.compacting`); after it, boot
- * finishes the switch. Writes go on meanwhile: they land in the active segment, and the
+ * finishes the switch. A close stops a compaction only before its marker; each step is
+ * checked with the host first, so nothing runs on after a (simulated) crash. Writes go on meanwhile: they land in the active segment, and the
  * switch moves an index entry only if it still points at the copied record, so a key
  * overwritten or deleted during the copy keeps its newer state.
  *
@@ -70,6 +71,10 @@ export interface CompactionHost {
   reportCorrupt(segment: number, offset: number, problem: string, key: string): Error;
   /** Test hook: runs at each step; a promise that never settles freezes the compaction there. */
   step(step: CompactionStep): Promise<void>;
+  /** Throws (SHUTTING_DOWN) when the store is closing; checked between records while copying. */
+  checkOpen(): void;
+  /** Throws when the store's files were closed under it (simulated crash): nothing more may be touched. */
+  checkAlive(): void;
   onCopied(bytes: number): void;
 }
 
@@ -139,6 +144,12 @@ export async function compactSegments(
   await host.writeSnapshot();
   await host.step("snapshot-written");
   const sourceBytes = eligible.reduce((sum, segment) => sum + segment.end, 0);
+  // Pair assertion: nothing the index references may be left in a source before it goes.
+  const stillReferenced = sourceNumbers.filter((number) => host.index.liveBytesOf(number) > 0);
+  assert(
+    stillReferenced.length === 0,
+    `compacted segments ${stillReferenced.join(",")} are still referenced`,
+  );
   await deleteSources(host, sourceNumbers);
   await host.step("sources-deleted");
   await removeMarker(host.dataDir);
@@ -182,6 +193,7 @@ async function writeOutput(
     if (!source.acquire()) throw new MinikvError(ErrorCode.INTERNAL, `segment ${source.number} went away`);
     try {
       for await (const { offset, head } of scanSegment(source, { verify: false })) {
+        host.checkOpen();
         await copyIfNeeded(host, plan, source, offset, head, sourceNumbers);
       }
     } finally {
@@ -333,6 +345,7 @@ async function switchIndex(
 
 async function deleteSources(host: CompactionHost, sources: readonly number[]): Promise<void> {
   for (const number of sources) {
+    host.checkAlive();
     await host.segments.retire(number);
     await removeIfExists(join(host.dataDir, bloomFileName(number)));
     host.forgetBloom(number);

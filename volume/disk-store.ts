@@ -1,6 +1,6 @@
 import type { Registry } from "prom-client";
 import type { Logger } from "pino";
-import { ErrorCode, MinikvError, assert } from "../common/errors.js";
+import { ErrorCode, MinikvError, assert, isMinikvError } from "../common/errors.js";
 import { SHARD_COUNT, shardOf } from "../common/hashing.js";
 import { limits } from "../common/limits.js";
 import { createLogger } from "../common/logger.js";
@@ -108,6 +108,8 @@ export class DiskStore implements VolumeStore {
   private walRecordsSinceSnapshot = 0;
   private snapshotRequested = false;
   private readonly pinnedBytes = new Map<number, number>();
+  /** Segments whose compaction found a corrupt record: automatic compaction leaves them alone. */
+  private readonly corruptSegments = new Set<number>();
   private readonly bloomFpRate: number;
 
   private constructor(private readonly options: DiskStoreOptions) {
@@ -598,6 +600,7 @@ export class DiskStore implements VolumeStore {
       const candidates = this.segments.all.filter(
         (segment) =>
           compactable(this.compactionHost, segment) &&
+          !this.corruptSegments.has(segment.number) &&
           segment.recordAreaBytes > 0 &&
           this.garbageBytesOf(segment) / segment.recordAreaBytes >= threshold,
       );
@@ -605,6 +608,16 @@ export class DiskStore implements VolumeStore {
       if (result.segmentsCompacted > 0) this.logger.info(result, "automatic compaction finished");
       return result;
     });
+  }
+
+  private checkAliveForCompaction(): void {
+    if (this.crashed)
+      throw new MinikvError(ErrorCode.SHUTTING_DOWN, "compaction stopped: the store's files are closed");
+  }
+
+  private checkOpenForCompaction(): void {
+    if (this.closing)
+      throw new MinikvError(ErrorCode.SHUTTING_DOWN, "compaction stopped: the volume is shutting down");
   }
 
   /** Bytes of a segment that a compaction would reclaim. */
@@ -621,7 +634,12 @@ export class DiskStore implements VolumeStore {
     let groupBytes = 0;
     const flush = async (): Promise<void> => {
       if (group.length === 0) return;
-      const result = await compactSegments(this.compactionHost, group);
+      const result = await compactSegments(this.compactionHost, group).catch((err: unknown) => {
+        // Automatic compaction stops retrying segments with a corrupt record (logged once).
+        if (isMinikvError(err, ErrorCode.DATA_CORRUPT))
+          for (const s of group) this.corruptSegments.add(s.number);
+        throw err;
+      });
       this.metrics.compactions.inc();
       this.metrics.compactionBytesFreed.inc(result.bytesFreed);
       total = {
@@ -659,11 +677,12 @@ export class DiskStore implements VolumeStore {
       writeSnapshot: () => this.snapshotNow(),
       reportCorrupt: (segment, offset, problem, key) => this.corruption(segment, offset, problem, key),
       step: async (step) => {
-        if (this.closing && step === "output-written") {
-          throw new MinikvError(ErrorCode.SHUTTING_DOWN, "compaction stopped: the volume is shutting down");
-        }
         await this.options.onCompactionStep?.(step);
+        this.checkAliveForCompaction();
+        if (step === "output-written" || step === "output-synced") this.checkOpenForCompaction();
       },
+      checkOpen: () => this.checkOpenForCompaction(),
+      checkAlive: () => this.checkAliveForCompaction(),
       onCopied: (bytes) => this.metrics.compactionBytesCopied.inc(bytes),
     };
   }
