@@ -443,75 +443,84 @@ function verdict(met: boolean): string {
   return met ? "met" : "NOT met";
 }
 
-async function main(): Promise<void> {
-  statSync(VOLUME_BIN);
-  progress(`temp dir ${benchDir}; ${QUICK ? "QUICK smoke run" : "full run"}`);
+interface Results {
+  readonly rawFsync: Stat;
+  readonly ddWrite: Stat;
+  readonly ddRead: Stat;
+  readonly engineOps: ReadonlyMap<number, Stat>;
+  readonly grpcOps: ReadonlyMap<number, Stat>;
+  readonly engineLarge: LargeResult;
+  readonly grpcLarge: LargeResult;
+  readonly restart: RestartResult;
+  readonly compaction: Stat | undefined;
+}
 
+async function measureDisk(): Promise<Pick<Results, "rawFsync" | "ddWrite" | "ddRead">> {
   progress("raw fsynced 4 KiB appends");
   const rawFsync = await repeat(bench.repetitions, () => rawFsyncOpsPerSecond());
   progress("dd");
   const ddSamples = Array.from({ length: bench.repetitions }, () => ddMBps());
-  const ddWrite = statOf(ddSamples.map((s) => s.write));
-  const ddRead = statOf(ddSamples.map((s) => s.read));
+  return {
+    rawFsync,
+    ddWrite: statOf(ddSamples.map((s) => s.write)),
+    ddRead: statOf(ddSamples.map((s) => s.read)),
+  };
+}
 
+/** Runs `work` on a fresh engine in its own temp dir, then closes and removes it. */
+async function withFreshStore<T>(name: string, work: (store: DiskStore) => Promise<T>): Promise<T> {
+  const root = freshDir(name);
+  const store = await openDiskStore({
+    dataDir: join(root, "data"),
+    walDir: join(root, "wal"),
+    compactionCheckIntervalMs: 0,
+  });
+  try {
+    return await work(store);
+  } finally {
+    await store.close();
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+async function measureEngine(): Promise<Pick<Results, "engineOps" | "engineLarge">> {
   const engineOps = new Map<number, Stat>();
-  const grpcOps = new Map<number, Stat>();
   for (const concurrency of bench.concurrencies) {
     progress(`engine 4 KiB prepare+commit at concurrency ${concurrency}`);
-    engineOps.set(
-      concurrency,
-      await repeat(bench.repetitions, async (rep) => {
-        const root = freshDir("ops");
-        const store = await openDiskStore({
-          dataDir: join(root, "data"),
-          walDir: join(root, "wal"),
-          compactionCheckIntervalMs: 0,
-        });
-        try {
-          return await opsPerSecond(enginePut(store), concurrency, `e${rep}`);
-        } finally {
-          await store.close();
-          await rm(root, { recursive: true, force: true });
-        }
-      }),
+    const stat = await repeat(bench.repetitions, (rep) =>
+      withFreshStore("ops", (store) => opsPerSecond(enginePut(store), concurrency, `e${rep}`)),
     );
+    engineOps.set(concurrency, stat);
   }
+  progress(`engine ${bench.largeBytes / MIB} MiB blobs`);
+  const engineLarge = await withFreshStore("large", largeEngine);
+  return { engineOps, engineLarge };
+}
 
+async function measureGrpc(): Promise<Pick<Results, "grpcOps" | "grpcLarge">> {
   const volume = await startVolumeProcess();
   const client = new VolumeClient(volume.grpc, { unaryDeadlineMs: 60_000 });
-  let grpcLarge: LargeResult;
   try {
+    const grpcOps = new Map<number, Stat>();
     for (const concurrency of bench.concurrencies) {
       progress(`gRPC 4 KiB prepare+commit at concurrency ${concurrency}`);
-      grpcOps.set(
-        concurrency,
-        await repeat(bench.repetitions, (rep) =>
-          opsPerSecond(grpcPut(client), concurrency, `g${concurrency}-${rep}`),
-        ),
+      const stat = await repeat(bench.repetitions, (rep) =>
+        opsPerSecond(grpcPut(client), concurrency, `g${concurrency}-${rep}`),
       );
+      grpcOps.set(concurrency, stat);
     }
     progress(`gRPC ${bench.largeBytes / MIB} MiB blobs`);
-    grpcLarge = await largeGrpc(client);
+    return { grpcOps, grpcLarge: await largeGrpc(client) };
   } finally {
     client.close();
     await stopVolumeProcess(volume);
   }
+}
 
-  progress(`engine ${bench.largeBytes / MIB} MiB blobs`);
-  const largeRoot = freshDir("large");
-  const largeStore = await openDiskStore({
-    dataDir: join(largeRoot, "data"),
-    walDir: join(largeRoot, "wal"),
-    compactionCheckIntervalMs: 0,
-  });
-  let engineLarge: LargeResult;
-  try {
-    engineLarge = await largeEngine(largeStore);
-  } finally {
-    await largeStore.close();
-    await rm(largeRoot, { recursive: true, force: true });
-  }
-
+async function measureAll(): Promise<Results> {
+  const disk = await measureDisk();
+  const engine = await measureEngine();
+  const grpc = await measureGrpc();
   progress(`restart with ${bench.restartKeys.toLocaleString("en-US")} keys (loading them first)`);
   const restart = await restartBench();
   progress("compaction");
@@ -520,88 +529,103 @@ async function main(): Promise<void> {
     progress(`  compaction failed: ${String(err)}`);
     return undefined;
   });
+  return { ...disk, ...engine, ...grpc, restart, compaction };
+}
 
-  const single = rawFsync.median;
-  const e1 = engineOps.get(1)?.median ?? 0;
-  const e64 = engineOps.get(64)?.median ?? 0;
-  const g64 = grpcOps.get(64)?.median ?? 0;
-  const rows: string[][] = [];
-  for (const c of bench.concurrencies) {
-    const e = engineOps.get(c);
-    const g = grpcOps.get(c);
-    rows.push([
+function percent(part: number, whole: number): string {
+  return `${((part / whole) * 100).toFixed(0)}%`;
+}
+
+function opsRows(r: Results): string[][] {
+  const single = r.rawFsync.median;
+  const e1 = r.engineOps.get(1)?.median ?? 0;
+  const e64 = r.engineOps.get(64)?.median ?? 0;
+  const g64 = r.grpcOps.get(64)?.median ?? 0;
+  return bench.concurrencies.map((c) => {
+    const e = r.engineOps.get(c);
+    const g = r.grpcOps.get(c);
+    const ratio =
+      c === 64
+        ? `engine ${(e64 / single).toFixed(2)}×, gRPC ${(g64 / single).toFixed(2)}× raw; engine ${(e64 / e1).toFixed(1)}× its c=1`
+        : `engine ${((e?.median ?? 0) / single).toFixed(2)}× raw`;
+    return [
       `4 KiB prepare+commit, fsynced, c=${c} (ops/s)`,
       e === undefined ? "" : fmt(e),
       g === undefined ? "" : fmt(g),
-      `raw append+fdatasync ${fmt(rawFsync)}`,
-      c === 64
-        ? `c=64 vs raw: engine ${(e64 / single).toFixed(2)}×, gRPC ${(g64 / single).toFixed(2)}×; vs own c=1: ${(e64 / e1).toFixed(1)}×`
-        : `engine ${((e?.median ?? 0) / single).toFixed(2)}× raw`,
-      c === 64 ? `≥ 5× single-writer fsync: ${verdict(e64 >= 5 * single)}` : "",
-    ]);
-  }
-  const largeMiB = bench.largeBytes / MIB;
-  rows.push([
-    `${largeMiB} MiB blob write (MB/s)`,
-    fmt(engineLarge.write),
-    fmt(grpcLarge.write),
-    `dd conv=fdatasync ${fmt(ddWrite)}`,
-    `engine ${((engineLarge.write.median / ddWrite.median) * 100).toFixed(0)}%, gRPC ${((grpcLarge.write.median / ddWrite.median) * 100).toFixed(0)}%`,
-    `≥ 70% of raw: ${verdict(engineLarge.write.median >= 0.7 * ddWrite.median)}`,
-  ]);
-  rows.push([
-    `${largeMiB} MiB blob read (MB/s)`,
-    fmt(engineLarge.read),
-    fmt(grpcLarge.read),
-    `dd read ${fmt(ddRead)}`,
-    `engine ${((engineLarge.read.median / ddRead.median) * 100).toFixed(0)}%, gRPC ${((grpcLarge.read.median / ddRead.median) * 100).toFixed(0)}%`,
-    "",
-  ]);
+      `append+fdatasync ${fmt(r.rawFsync)}`,
+      ratio,
+      c === 64 ? `≥ 5× raw fsync rate: ${verdict(e64 >= 5 * single)}` : "",
+    ];
+  });
+}
+
+function largeRows(r: Results): string[][] {
+  const mib = bench.largeBytes / MIB;
+  const { engineLarge: e, grpcLarge: g } = r;
+  return [
+    [
+      `${mib} MiB blob write, fsynced (MB/s)`,
+      fmt(e.write),
+      fmt(g.write),
+      `dd conv=fdatasync ${fmt(r.ddWrite)}`,
+      `engine ${percent(e.write.median, r.ddWrite.median)}, gRPC ${percent(g.write.median, r.ddWrite.median)}`,
+      `≥ 70% of dd: ${verdict(e.write.median >= 0.7 * r.ddWrite.median)}`,
+    ],
+    [
+      `${mib} MiB blob read, CRC-checked (MB/s)`,
+      fmt(e.read),
+      fmt(g.read),
+      `dd read ${fmt(r.ddRead)}`,
+      `engine ${percent(e.read.median, r.ddRead.median)}, gRPC ${percent(g.read.median, r.ddRead.median)}`,
+      "",
+    ],
+  ];
+}
+
+function restartRows(r: Results): string[][] {
   const keys = bench.restartKeys.toLocaleString("en-US");
-  rows.push([
-    `restart, ${keys} keys, from the index snapshot (ms)`,
-    fmt(restart.withSnapshotMs),
-    "",
-    "",
-    `recovery modes seen: ${restart.modes}`,
-    `< 1 s: ${verdict(restart.withSnapshotMs.median < 1000)}`,
-  ]);
-  rows.push([
-    `restart, ${keys} keys, no snapshot: full rebuild (ms)`,
-    fmt(restart.withoutSnapshotMs),
-    "",
-    "",
-    "",
-    "",
-  ]);
+  const { restart } = r;
   const beyondKey = restart.indexBytesPerKey - restart.keyBytes;
-  rows.push([
-    "index memory per key (bytes, JS heap + external)",
-    restart.indexBytesPerKey.toFixed(0),
+  const row = (name: string, value: string, ratio = "", target = ""): string[] => [
+    name,
+    value,
     "",
     "",
-    `${beyondKey.toFixed(0)} beyond the ${restart.keyBytes}-byte key`,
-    `≤ 200 beyond the key: ${verdict(beyondKey <= 200)}`,
-  ]);
-  rows.push([
-    "compaction, 50% garbage (MB/s of segments processed)",
-    compaction === undefined ? "failed (see log)" : fmt(compaction),
-    "",
-    "",
-    "",
-    "",
-  ]);
-  rows.push([
-    `loading the ${keys} keys, c=${bench.restartLoadConcurrency}, 16 B values (ops/s)`,
-    restart.loadOpsPerSecond.toFixed(0),
-    "",
-    "",
-    "",
-    "",
-  ]);
+    ratio,
+    target,
+  ];
+  return [
+    row(
+      `restart, ${keys} keys, from the index snapshot (ms)`,
+      fmt(restart.withSnapshotMs),
+      `recovery modes seen: ${restart.modes}`,
+      `< 1 s: ${verdict(restart.withSnapshotMs.median < 1000)}`,
+    ),
+    row(`restart, ${keys} keys, no snapshot: full rebuild (ms)`, fmt(restart.withoutSnapshotMs)),
+    row(
+      "index memory per key (bytes, JS heap + external)",
+      restart.indexBytesPerKey.toFixed(0),
+      `${beyondKey.toFixed(0)} beyond the ${restart.keyBytes}-byte key`,
+      `≤ 200 beyond the key: ${verdict(beyondKey <= 200)}`,
+    ),
+    row(
+      "compaction, 50% garbage (MB/s of segments processed)",
+      r.compaction === undefined ? "failed (see log)" : fmt(r.compaction),
+    ),
+    row(
+      `loading the ${keys} keys, c=${bench.restartLoadConcurrency}, 16 B values (ops/s)`,
+      restart.loadOpsPerSecond.toFixed(0),
+    ),
+  ];
+}
+
+async function main(): Promise<void> {
+  statSync(VOLUME_BIN);
+  progress(`temp dir ${benchDir}; ${QUICK ? "QUICK smoke run" : "full run"}`);
+  const results = await measureAll();
   printTable(
     ["measurement", "engine (in-process)", "gRPC (volume process)", "this disk", "ratio", "target"],
-    rows,
+    [...opsRows(results), ...largeRows(results), ...restartRows(results)],
   );
 }
 
