@@ -10,7 +10,12 @@ import { waitFor } from "./support/wait.js";
  * Issue 3 §4 "Real processes": three `minikv-coord serve` processes on 127.0.0.1, Raft over
  * gRPC with LevelDB and fsync, election timeouts 150–300 ms (10 ms ticks). The tests run in
  * order on one cluster; each assertion waits in a loop bounded in time.
+ *
+ * The 1 s bounds check the protocol's timing, not how a 2-core machine shares its CPU with
+ * the other test files running beside this one: the coordinators run at nice -10 in
+ * sessions of their own (where the OS allows it; otherwise at normal priority).
  */
+const COORD_NICE = -10;
 const SNAPSHOT_THRESHOLD_ENTRIES = 20;
 const ELECTION_BOUND_MS = 1_000;
 const CATCH_UP_BOUND_MS = 10_000;
@@ -33,6 +38,7 @@ describe("three coordinator processes (issue 3 §4)", () => {
         "--snapshot-threshold",
         `${SNAPSHOT_THRESHOLD_ENTRIES}`,
       ],
+      nice: COORD_NICE,
     });
   });
 
