@@ -12,7 +12,8 @@
  * autogroup nice, so other jobs on a shared machine disturb the figures less.
  *
  * Knobs (environment): BENCH_RUNS (3), BENCH_FAILOVER_ROUNDS (10), BENCH_COUNT_SCALE (1:
- * multiplies request counts), BENCH_NICE (-10), BENCH_ETCD=0 to skip etcd, BENCH_MINIKV=0 to
+ * multiplies request counts), BENCH_NICE (-10), BENCH_SYNC_APPLY (on: the coordinators'
+ * --sync-apply), BENCH_ETCD=0 to skip etcd, BENCH_MINIKV=0 to
  * measure etcd only, MINIKV_KEEP_TEST_DIRS=1 to keep the coordinators' logs.
  */
 import { readFileSync, writeFileSync } from "node:fs";
@@ -49,6 +50,7 @@ const config = {
   etcd: env["BENCH_ETCD"] !== "0",
   minikv: env["BENCH_MINIKV"] !== "0",
   nice: Number(env["BENCH_NICE"] ?? -10),
+  syncApply: env["BENCH_SYNC_APPLY"] ?? "on",
   /** Untimed requests at c=64 before the first measured run of each system (JIT, caches, connections). */
   warmupCount: 2_000,
 } as const;
@@ -114,6 +116,7 @@ async function benchMinikv(): Promise<SystemResult> {
     const cluster = await CoordCluster.start(harness, {
       size: 3,
       env: { MINIKV_LOG_LEVEL: "warn" },
+      args: ["--sync-apply", config.syncApply],
       nice: config.nice,
     });
     await cluster.waitForLeader(10_000);
@@ -300,7 +303,7 @@ function printTable(startedAt: Date, minikv: SystemResult, etcd: SystemResult | 
     [
       "",
       `bench:raft — ${startedAt.toISOString()} — ${cpus().length}× ${cpus()[0]?.model ?? "?"}, node ${process.version}`,
-      `median (min–max) of ${config.runs} runs; closed loop, keep-alive node:http; 256-byte values; fsync on; servers and load at nice ${config.nice}`,
+      `median (min–max) of ${config.runs} runs; closed loop, keep-alive node:http; 256-byte values; fsync on (--sync-apply ${config.syncApply}); servers and load at nice ${config.nice}`,
       "",
       ...rows,
       "",
