@@ -24,6 +24,10 @@ const crashBounds = {
   /** In a compaction round, the kill comes this long (at most) after compaction starts. */
   compactionKillAfterMsMax: 600,
   logLinesMax: 400,
+  /** Fewer acknowledged writes than this means the test exercised nothing. */
+  acknowledgedMin: 20,
+  /** Generous: a loaded two-core machine runs the default rounds in well under a minute. */
+  testTimeoutMs: HEAVY ? 1_800_000 : 180_000,
   /** Writes run this long (ms, drawn per round) before the kill. */
   killAfterMsMin: 250,
   killAfterMsMax: HEAVY ? 3_000 : 1_200,
@@ -243,54 +247,58 @@ describe(`kill -9 of a real minikv-volume process (issue 2 §3), seed=${SEED}`, 
     return log.slice(log.lastIndexOf(`--- ${volume.name} start #`));
   }
 
-  it("restarts to every acknowledged write and nothing else, round after round", async () => {
-    const random = seededRandom(SEED);
-    const ledger = new Ledger();
-    const context = (): string =>
-      `seed=${SEED} (MINIKV_SEED=${SEED} replays the kill times)\n${harness.logTails(20)}`;
-    let compactionRounds = 0;
-    let interruptedCompactions = 0;
-    for (let round = 0; ; round++) {
-      const listening = await volume.start();
-      const client = new VolumeClient(String(listening.grpc), {
-        unaryDeadlineMs: 10_000,
-        streamDeadlineMs: 20_000,
-      });
-      try {
-        expect(await verify(client, ledger), `after restart #${round}; ${context()}`).toEqual([]);
-        if (/interrupted compaction finished|unfinished compaction output deleted/.test(currentRunLog())) {
-          interruptedCompactions++;
+  it(
+    "restarts to every acknowledged write and nothing else, round after round",
+    async () => {
+      const random = seededRandom(SEED);
+      const ledger = new Ledger();
+      const context = (): string =>
+        `seed=${SEED} (MINIKV_SEED=${SEED} replays the kill times)\n${harness.logTails(20)}`;
+      let compactionRounds = 0;
+      let interruptedCompactions = 0;
+      for (let round = 0; ; round++) {
+        const listening = await volume.start();
+        const client = new VolumeClient(String(listening.grpc), {
+          unaryDeadlineMs: 10_000,
+          streamDeadlineMs: 20_000,
+        });
+        try {
+          expect(await verify(client, ledger), `after restart #${round}; ${context()}`).toEqual([]);
+          if (/interrupted compaction finished|unfinished compaction output deleted/.test(currentRunLog())) {
+            interruptedCompactions++;
+          }
+          // Plain rounds first; then compaction rounds until one was cut off mid-way (bounded).
+          const plainRoundsDone = round >= crashBounds.rounds;
+          const compactionDone =
+            interruptedCompactions > 0 || compactionRounds >= crashBounds.compactionRoundsMax;
+          if (plainRoundsDone && compactionDone) break;
+          const withCompaction = plainRoundsDone || (HEAVY && round % 4 === 3);
+          if (withCompaction) compactionRounds++;
+          const completed = await crashRound(client, ledger, random, withCompaction);
+          if (withCompaction)
+            process.stderr.write(`crash round ${round}: killed after ${completed} compactions\n`);
+        } finally {
+          client.close();
         }
-        // Plain rounds first; then compaction rounds until one was cut off mid-way (bounded).
-        const plainRoundsDone = round >= crashBounds.rounds;
-        const compactionDone =
-          interruptedCompactions > 0 || compactionRounds >= crashBounds.compactionRoundsMax;
-        if (plainRoundsDone && compactionDone) break;
-        const withCompaction = plainRoundsDone || (HEAVY && round % 4 === 3);
-        if (withCompaction) compactionRounds++;
-        const completed = await crashRound(client, ledger, random, withCompaction);
-        if (withCompaction)
-          process.stderr.write(`crash round ${round}: killed after ${completed} compactions\n`);
+      }
+      process.stderr.write(
+        `crash test seed=${SEED}: ${ledger.summary()}; ${interruptedCompactions} restarts found an interrupted compaction\n`,
+      );
+      expect(ledger.acknowledged, context()).toBeGreaterThanOrEqual(crashBounds.acknowledgedMin);
+      if (interruptedCompactions === 0) {
+        process.stderr.write(`crash test: no kill landed inside a compaction in ${compactionRounds} tries\n`);
+      }
+      // Finally a clean stop (index snapshot on close) and a restart from that snapshot.
+      expect(await volume.stop(), `clean stop; ${context()}`).toEqual({ code: 0, signal: null });
+      const listening = await volume.start();
+      const client = new VolumeClient(String(listening.grpc));
+      try {
+        expect(await verify(client, ledger), `after a clean stop; ${context()}`).toEqual([]);
       } finally {
         client.close();
       }
-    }
-    process.stderr.write(
-      `crash test seed=${SEED}: ${ledger.summary()}; ${interruptedCompactions} restarts found an interrupted compaction\n`,
-    );
-    expect(ledger.acknowledged, context()).toBeGreaterThan(crashBounds.rounds * 10);
-    if (interruptedCompactions === 0) {
-      process.stderr.write(`crash test: no kill landed inside a compaction in ${compactionRounds} tries\n`);
-    }
-    // Finally a clean stop (index snapshot on close) and a restart from that snapshot.
-    expect(await volume.stop(), `clean stop; ${context()}`).toEqual({ code: 0, signal: null });
-    const listening = await volume.start();
-    const client = new VolumeClient(String(listening.grpc));
-    try {
-      expect(await verify(client, ledger), `after a clean stop; ${context()}`).toEqual([]);
-    } finally {
-      client.close();
-    }
-    expect(await volume.stop(), `clean stop; ${context()}`).toEqual({ code: 0, signal: null });
-  });
+      expect(await volume.stop(), `clean stop; ${context()}`).toEqual({ code: 0, signal: null });
+    },
+    crashBounds.testTimeoutMs,
+  );
 });

@@ -11,7 +11,7 @@ import {
   type HostPort,
 } from "../common/config.js";
 import { isMinikvError, toMinikvError } from "../common/errors.js";
-import { createLogger } from "../common/logger.js";
+import { createLogger, type Logger } from "../common/logger.js";
 import { startVolumeServer, type VolumeServerHandle } from "./volume-server.js";
 
 /** Exit codes (DESIGN.md §3): 0 success, 1 failure, 2 usage error. */
@@ -179,14 +179,14 @@ async function serve(flags: ServeFlags): Promise<void> {
     shutdownGraceMs: flags.shutdownGrace,
     logger,
   });
-  announce(server);
+  announce(server, logger);
   await closeOnSignal(server, logger);
   // Everything is closed; should a stray handle (an idle keep-alive socket) linger, leave anyway.
   setTimeout(() => process.exit(), EXIT_LINGER_MS).unref();
 }
 
 /** One JSON line on stdout so a parent process learns the ports (port 0). */
-function announce(server: VolumeServerHandle): void {
+function announce(server: VolumeServerHandle, logger: Logger): void {
   const event = {
     event: "listening",
     id: server.id,
@@ -196,10 +196,11 @@ function announce(server: VolumeServerHandle): void {
     grpcAdvertised: server.advertisedGrpcAddress,
   };
   process.stdout.write(`${JSON.stringify(event)}\n`);
+  logger.info(event, "volume server listening");
 }
 
 /** SIGTERM/SIGINT: graceful close, exit 0. A second signal exits at once. */
-function closeOnSignal(server: VolumeServerHandle, logger: ReturnType<typeof createLogger>): Promise<void> {
+function closeOnSignal(server: VolumeServerHandle, logger: Logger): Promise<void> {
   return new Promise((done) => {
     let received = 0;
     const onSignal = (signal: NodeJS.Signals): void => {
