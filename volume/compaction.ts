@@ -117,6 +117,7 @@ export async function compactSegments(
   const eligible = sources.filter((segment) => compactable(host, segment));
   if (eligible.length === 0) return { segmentsCompacted: 0, bytesFreed: 0 };
   await checkRoom(host, eligible);
+  host.checkAlive();
   const number = host.segments.allocateNumber();
   const compactingPath = join(host.dataDir, compactingFileName(number));
   const output = await SegmentFile.create(compactingPath, number, () => undefined, SEGMENT_FLAG_COMPACTED);
@@ -130,7 +131,8 @@ export async function compactSegments(
     await writeBloomFile(host.dataDir, number, bloom);
     await host.step("output-synced");
   } catch (err) {
-    await abandonOutput(host, output, compactingPath);
+    // After a (simulated) crash nothing is cleaned: boot does that, as after a real one.
+    if (!isCrashStop(host)) await abandonOutput(host, output, compactingPath);
     throw err;
   }
   const sourceNumbers = eligible.map((segment) => segment.number);
@@ -166,6 +168,15 @@ async function checkRoom(host: CompactionHost, sources: readonly SegmentFile[]):
       ErrorCode.DISK_FULL,
       `compaction needs room for a copy of a ${largest}-byte segment; ${freeBytes} bytes are free`,
     );
+  }
+}
+
+function isCrashStop(host: CompactionHost): boolean {
+  try {
+    host.checkAlive();
+    return false;
+  } catch {
+    return true;
   }
 }
 

@@ -1,21 +1,20 @@
 import type { Registry } from "prom-client";
 import type { Logger } from "pino";
-import { ErrorCode, MinikvError, assert, isMinikvError } from "../common/errors.js";
-import { SHARD_COUNT, shardOf } from "../common/hashing.js";
+import { ErrorCode, MinikvError, assert } from "../common/errors.js";
+import { shardOf } from "../common/hashing.js";
 import { limits } from "../common/limits.js";
 import { createLogger } from "../common/logger.js";
-import { compareKeys, validateKey } from "../common/keys.js";
+import { validateKey } from "../common/keys.js";
+import { compareUtf8 } from "./key-order.js";
 import { diskSpaceOf } from "./durable-fs.js";
 import type { DiskSpace } from "./durable-fs.js";
 import { engineLimits } from "./engine-limits.js";
 import { SlotState } from "./key-index.js";
 import type { KeyIndex, IndexedValue, PreparedEntry } from "./key-index.js";
 import { BloomRegistry } from "./bloom-registry.js";
-import type { KeyHashList } from "./bloom-filter.js";
-import { compactSegments, compactable } from "./compaction.js";
-import type { CompactionHost, CompactionStep } from "./compaction.js";
-import { removeMarker } from "./compaction-marker.js";
-import { writeSnapshot } from "./index-snapshot.js";
+import type { CompactionStep } from "./compaction.js";
+import { StoreMaintenance } from "./store-maintenance.js";
+import type { MaintenancePolicy } from "./store-maintenance.js";
 import { writePreparedValue } from "./prepare-writer.js";
 import { writeDecisionRecord } from "./decision-writer.js";
 import { RecordType } from "./record-codec.js";
@@ -74,11 +73,21 @@ interface InflightPrepare {
 }
 
 const DISK_SPACE_REFRESH_MS = 5_000;
-const DEFAULT_BLOOM_FP_RATE = 0.01;
-const DEFAULT_SNAPSHOT_INTERVAL_MS = 60_000;
-const DEFAULT_SNAPSHOT_EVERY_WAL_RECORDS = 100_000;
-const DEFAULT_COMPACTION_GARBAGE_RATIO = 0.5;
-const DEFAULT_COMPACTION_CHECK_INTERVAL_MS = 30_000;
+
+/** The options' background policy with defaults filled in. */
+function policyOf(options: DiskStoreOptions): MaintenancePolicy {
+  return {
+    dataDir: options.dataDir,
+    segmentBytesMax: options.segmentBytesMax ?? limits.segmentBytesDefault,
+    snapshotIntervalMs: options.snapshotIntervalMs ?? 60_000,
+    snapshotEveryWalRecords: options.snapshotEveryWalRecords ?? 100_000,
+    compactionGarbageRatio: options.compactionGarbageRatio ?? 0.5,
+    compactionCheckIntervalMs: options.compactionCheckIntervalMs ?? 30_000,
+    bloomFalsePositiveRate: options.bloomFalsePositiveRate ?? 0.01,
+    diskSpace: () => (options.diskSpace ?? diskSpaceOf)(options.dataDir),
+    onCompactionStep: options.onCompactionStep,
+  };
+}
 
 /**
  * The volume's storage engine on local disk (docs/volume-format.md): append-only segments
@@ -96,21 +105,12 @@ export class DiskStore implements VolumeStore {
   private closing = false;
   private crashed = false;
   private lastDiskSpace: DiskSpace = { freeBytes: 0, totalBytes: 0 };
-  private readonly timers: NodeJS.Timeout[] = [];
   private recoveryReport: RecoveryReport | undefined;
   readonly logger: Logger;
   private readonly segments: SegmentSet;
   private readonly blooms: BloomRegistry;
+  private readonly maintenance: StoreMaintenance;
   private wal!: WriteAheadLog;
-  /** Snapshots, compactions and bloom rebuilds run one at a time, in this chain. */
-  private maintenance: Promise<unknown> = Promise.resolve();
-  private readonly background = new Set<Promise<unknown>>();
-  private walRecordsSinceSnapshot = 0;
-  private snapshotRequested = false;
-  private readonly pinnedBytes = new Map<number, number>();
-  /** Segments whose compaction found a corrupt record: automatic compaction leaves them alone. */
-  private readonly corruptSegments = new Set<number>();
-  private readonly bloomFpRate: number;
 
   private constructor(private readonly options: DiskStoreOptions) {
     this.logger = options.logger ?? createLogger("volume-store");
@@ -121,16 +121,34 @@ export class DiskStore implements VolumeStore {
       liveBytes: () => this.index.totalLiveBytes(),
       usedBytes: () => this.segments.totalBytes,
     });
-    this.bloomFpRate = options.bloomFalsePositiveRate ?? DEFAULT_BLOOM_FP_RATE;
+    const policy = policyOf(options);
     this.segments = new SegmentSet({
       dataDir: options.dataDir,
-      segmentBytesMax: options.segmentBytesMax ?? limits.segmentBytesDefault,
+      segmentBytesMax: policy.segmentBytesMax,
       logger: this.logger,
       onSegmentSync: () => this.metrics.segmentFsyncs.inc(),
-      onSealed: (segment, keys) => this.onSealed(segment, keys),
-      bloomFalsePositiveRate: this.bloomFpRate,
+      onSealed: (segment, keys) => this.maintenance.onSealed(segment, keys),
+      bloomFalsePositiveRate: policy.bloomFalsePositiveRate,
     });
-    this.blooms = new BloomRegistry(options.dataDir, this.segments, this.bloomFpRate, this.logger);
+    this.blooms = new BloomRegistry(
+      options.dataDir,
+      this.segments,
+      policy.bloomFalsePositiveRate,
+      this.logger,
+    );
+    this.maintenance = new StoreMaintenance({
+      policy,
+      segments: this.segments,
+      blooms: this.blooms,
+      metrics: this.metrics,
+      logger: this.logger,
+      index: () => this.index,
+      wal: () => this.wal,
+      now: this.now,
+      closing: () => this.closing,
+      crashed: () => this.crashed,
+      corruption: (segment, offset, problem, key) => this.corruption(segment, offset, problem, key),
+    });
   }
 
   /** Opens (creating when empty) and recovers a volume. */
@@ -144,7 +162,12 @@ export class DiskStore implements VolumeStore {
     this.wal = await WriteAheadLog.open({
       dir: this.options.walDir,
       logger: this.logger,
-      onFlush: (records) => this.onWalFlush(records),
+      onFlush: (records) => {
+        this.metrics.walFsyncs.inc();
+        this.metrics.walRecords.inc(records);
+        this.metrics.walBatchRecords.observe(records);
+        this.maintenance.onWalFlush(records);
+      },
     });
     const recovered = await recover({
       dataDir: this.options.dataDir,
@@ -156,124 +179,18 @@ export class DiskStore implements VolumeStore {
     this.recoveryReport = recovered.report;
     const needFilters = await this.blooms.loadAll();
     await this.refreshDiskSpace();
-    if (recovered.marker !== undefined) await this.finishCompaction(recovered.marker.sources);
-    else if (recovered.report.mode === "full-rebuild" || recovered.report.walRecordsReplayed > 0)
-      this.requestSnapshot();
-    for (const segment of needFilters)
-      this.inBackground(this.serialize(() => this.blooms.rebuildByScan(segment)));
-    this.startTimers();
+    if (recovered.marker !== undefined) await this.maintenance.finishCompaction(recovered.marker.sources);
+    else if (recovered.report.mode === "full-rebuild" || recovered.report.walRecordsReplayed > 0) {
+      this.maintenance.requestSnapshot();
+    }
+    this.maintenance.rebuildFilters(needFilters);
+    this.maintenance.startTimers([[DISK_SPACE_REFRESH_MS, () => void this.refreshDiskSpace()]]);
     this.logger.info({ ...this.recoveryReport, keys: this.index.keyCount }, "volume store open");
   }
 
   /** What the last open found and did (for logs, tests and the benchmark). */
   get recovery(): RecoveryReport | undefined {
     return this.recoveryReport;
-  }
-
-  /** Boot found a compaction marker: the index is switched; snapshot, delete the sources, drop the marker. */
-  private async finishCompaction(sources: readonly number[]): Promise<void> {
-    await this.snapshotNow();
-    for (const number of sources) {
-      if (this.segments.get(number) !== undefined) await this.segments.retire(number);
-      await this.blooms.remove(number);
-    }
-    await this.segments.syncDirectory();
-    await removeMarker(this.options.dataDir);
-    this.logger.info({ sources }, "interrupted compaction finished");
-  }
-
-  private startTimers(): void {
-    const every = (ms: number, task: () => void): void => {
-      if (ms <= 0) return;
-      const timer = setInterval(task, ms);
-      timer.unref();
-      this.timers.push(timer);
-    };
-    every(DISK_SPACE_REFRESH_MS, () => void this.refreshDiskSpace());
-    every(this.options.snapshotIntervalMs ?? DEFAULT_SNAPSHOT_INTERVAL_MS, () => {
-      if (this.walRecordsSinceSnapshot > 0) this.requestSnapshot();
-    });
-    every(this.options.compactionCheckIntervalMs ?? DEFAULT_COMPACTION_CHECK_INTERVAL_MS, () => {
-      this.inBackground(this.compactGarbage());
-    });
-  }
-
-  private onWalFlush(records: number): void {
-    this.metrics.walFsyncs.inc();
-    this.metrics.walRecords.inc(records);
-    this.metrics.walBatchRecords.observe(records);
-    this.walRecordsSinceSnapshot += records;
-    const every = this.options.snapshotEveryWalRecords ?? DEFAULT_SNAPSHOT_EVERY_WAL_RECORDS;
-    if (this.walRecordsSinceSnapshot >= every) this.requestSnapshot();
-  }
-
-  /** A sealed segment: fsync it whole and persist its bloom filter, in the background. */
-  private onSealed(segment: SegmentFile, keys: KeyHashList): void {
-    this.inBackground(
-      (async () => {
-        while (segment.writersInProgress > 0) await new Promise((resolve) => setTimeout(resolve, 5));
-        if (segment.isRetired) return;
-        await segment.syncAll();
-        await this.blooms.buildFromHashes(segment, keys);
-      })(),
-    );
-  }
-
-  private inBackground(work: Promise<unknown>): void {
-    const tracked = work.catch((err: unknown) => {
-      if (!this.crashed) this.logger.error({ err }, "background storage task failed");
-    });
-    this.background.add(tracked);
-    void tracked.finally(() => this.background.delete(tracked));
-  }
-
-  /** Runs `task` after every maintenance task before it (snapshots, compactions, filters). */
-  private serialize<T>(task: () => Promise<T>): Promise<T> {
-    const run = this.maintenance.then(task, task);
-    this.maintenance = run.catch(() => undefined);
-    return run;
-  }
-
-  // ---- snapshots -----------------------------------------------------------------------
-
-  /** Writes an index snapshot soon (coalesced with one already queued). */
-  requestSnapshot(): void {
-    if (this.snapshotRequested || this.closing) return;
-    this.snapshotRequested = true;
-    this.inBackground(
-      this.serialize(async () => {
-        this.snapshotRequested = false;
-        await this.snapshotNow();
-      }),
-    );
-  }
-
-  /** Writes an index snapshot now (call inside the maintenance chain), then retires covered WAL files. */
-  private async snapshotNow(): Promise<void> {
-    const startedAt = performance.now();
-    // Captured at a WAL roll: the snapshot covers whole WAL files, all deleted after it.
-    const captured = await this.wal.rollAt((wal) => ({
-      wal,
-      image: this.index.captureImage(),
-      recordsCovered: this.walRecordsSinceSnapshot,
-      segmentEnds: new Map(this.segments.all.map((segment) => [segment.number, segment.end] as const)),
-      nextSegment: this.segments.peekNextNumber(),
-    }));
-    const { wal, image, recordsCovered, segmentEnds, nextSegment } = captured;
-    // Decision copies the snapshot lets the WAL forget must be on disk first.
-    await this.segments.syncDirty();
-    const info = await writeSnapshot(this.options.dataDir, image, {
-      wal,
-      nextSegment,
-      segmentEnds,
-      createdAtMs: this.now(),
-    });
-    this.walRecordsSinceSnapshot -= recordsCovered;
-    const retired = await this.wal.retireBefore(wal);
-    this.metrics.snapshots.inc();
-    const seconds = (performance.now() - startedAt) / 1000;
-    this.metrics.snapshotSeconds.set(seconds);
-    this.logger.debug({ ...info, seconds, walFilesRetired: retired }, "index snapshot written");
   }
 
   // ---- writes --------------------------------------------------------------------------
@@ -546,7 +463,7 @@ export class DiskStore implements VolumeStore {
           out.push(infoOf({ ...entry, version: 0 }, true));
       }
     }
-    return out.sort((a, b) => compareKeys(a.key, b.key) || a.version - b.version);
+    return out.sort((a, b) => compareUtf8(a.key, b.key) || a.version - b.version);
   }
 
   async checksum(key: string): Promise<ChecksumResult> {
@@ -573,118 +490,7 @@ export class DiskStore implements VolumeStore {
   }
 
   compact(options: { shard?: number } = {}): Promise<CompactResult> {
-    const { shard } = options;
-    if (shard !== undefined && !(Number.isInteger(shard) && shard >= 0 && shard < SHARD_COUNT)) {
-      return Promise.reject(
-        new MinikvError(ErrorCode.INVALID_ARGUMENT, `shard must be 0..${SHARD_COUNT - 1}`),
-      );
-    }
-    return this.track(() =>
-      this.serialize(async () => {
-        const holding = shard === undefined ? undefined : this.index.segmentsOfShard(shard);
-        const candidates = this.segments.all.filter(
-          (segment) =>
-            compactable(this.compactionHost, segment) &&
-            (holding === undefined || holding.has(segment.number)) &&
-            this.garbageBytesOf(segment) > 0,
-        );
-        return this.compactInGroups(candidates);
-      }),
-    );
-  }
-
-  /** Automatic compaction: sealed segments whose garbage ratio passed the threshold. */
-  private compactGarbage(): Promise<CompactResult> {
-    const threshold = this.options.compactionGarbageRatio ?? DEFAULT_COMPACTION_GARBAGE_RATIO;
-    return this.serialize(async () => {
-      const candidates = this.segments.all.filter(
-        (segment) =>
-          compactable(this.compactionHost, segment) &&
-          !this.corruptSegments.has(segment.number) &&
-          segment.recordAreaBytes > 0 &&
-          this.garbageBytesOf(segment) / segment.recordAreaBytes >= threshold,
-      );
-      const result = await this.compactInGroups(candidates);
-      if (result.segmentsCompacted > 0) this.logger.info(result, "automatic compaction finished");
-      return result;
-    });
-  }
-
-  private checkAliveForCompaction(): void {
-    if (this.crashed)
-      throw new MinikvError(ErrorCode.SHUTTING_DOWN, "compaction stopped: the store's files are closed");
-  }
-
-  private checkOpenForCompaction(): void {
-    if (this.closing)
-      throw new MinikvError(ErrorCode.SHUTTING_DOWN, "compaction stopped: the volume is shutting down");
-  }
-
-  /** Bytes of a segment that a compaction would reclaim. */
-  private garbageBytesOf(segment: SegmentFile): number {
-    const kept = this.index.liveBytesOf(segment.number) + (this.pinnedBytes.get(segment.number) ?? 0);
-    return Math.max(0, segment.recordAreaBytes - kept);
-  }
-
-  /** Compacts `candidates`, several into one output while their live bytes fit a segment. */
-  private async compactInGroups(candidates: readonly SegmentFile[]): Promise<CompactResult> {
-    const max = this.options.segmentBytesMax ?? limits.segmentBytesDefault;
-    let total = { segmentsCompacted: 0, bytesFreed: 0 };
-    let group: SegmentFile[] = [];
-    let groupBytes = 0;
-    const flush = async (): Promise<void> => {
-      if (group.length === 0) return;
-      const result = await compactSegments(this.compactionHost, group).catch((err: unknown) => {
-        // Automatic compaction stops retrying segments with a corrupt record (logged once).
-        if (isMinikvError(err, ErrorCode.DATA_CORRUPT))
-          for (const s of group) this.corruptSegments.add(s.number);
-        throw err;
-      });
-      this.metrics.compactions.inc();
-      this.metrics.compactionBytesFreed.inc(result.bytesFreed);
-      total = {
-        segmentsCompacted: total.segmentsCompacted + result.segmentsCompacted,
-        bytesFreed: total.bytesFreed + result.bytesFreed,
-      };
-      group = [];
-      groupBytes = 0;
-    };
-    for (const segment of candidates) {
-      const live = this.index.liveBytesOf(segment.number);
-      if (group.length > 0 && groupBytes + live > max) await flush();
-      group.push(segment);
-      groupBytes += live;
-    }
-    await flush();
-    return total;
-  }
-
-  private get compactionHost(): CompactionHost {
-    return {
-      dataDir: this.options.dataDir,
-      index: this.index,
-      segments: this.segments,
-      logger: this.logger,
-      bloomFalsePositiveRate: this.bloomFpRate,
-      diskSpace: () => (this.options.diskSpace ?? diskSpaceOf)(this.options.dataDir),
-      mayExistElsewhere: (key, exclude) => this.blooms.mayExistElsewhere(key, exclude),
-      adoptBloom: (segment, filter) => this.blooms.adopt(segment, filter),
-      forgetBloom: (segment) => this.blooms.forget(segment),
-      setPinnedBytes: (segment, bytes) => {
-        if (bytes > 0) this.pinnedBytes.set(segment, bytes);
-        else this.pinnedBytes.delete(segment);
-      },
-      writeSnapshot: () => this.snapshotNow(),
-      reportCorrupt: (segment, offset, problem, key) => this.corruption(segment, offset, problem, key),
-      step: async (step) => {
-        await this.options.onCompactionStep?.(step);
-        this.checkAliveForCompaction();
-        if (step === "output-written" || step === "output-synced") this.checkOpenForCompaction();
-      },
-      checkOpen: () => this.checkOpenForCompaction(),
-      checkAlive: () => this.checkAliveForCompaction(),
-      onCopied: (bytes) => this.metrics.compactionBytesCopied.inc(bytes),
-    };
+    return this.track(() => this.maintenance.compact(options.shard));
   }
 
   /**
@@ -740,19 +546,21 @@ export class DiskStore implements VolumeStore {
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
-    for (const timer of this.timers) clearInterval(timer);
+    this.maintenance.stopTimers();
     const stop = new MinikvError(ErrorCode.SHUTTING_DOWN, "the volume is shutting down");
     for (const inflight of this.inflightPrepares.values()) inflight.stopReason ??= stop;
     await this.drain();
-    await Promise.allSettled([...this.background]);
-    await this.serialize(async () => {
-      await this.snapshotNow();
-      // The next run starts a new active segment: persist this one's filter now.
-      const active = this.segments.active;
-      if (active !== undefined) await this.blooms.buildFromHashes(active, this.segments.activeKeyHashes);
-    }).catch((err: unknown) => {
-      this.logger.error({ err }, "index snapshot at close failed; the next open replays the WAL");
-    });
+    await this.maintenance.settle();
+    await this.maintenance
+      .serialize(async () => {
+        await this.maintenance.snapshotNow();
+        // The next run starts a new active segment: persist this one's filter now.
+        const active = this.segments.active;
+        if (active !== undefined) await this.blooms.buildFromHashes(active, this.segments.activeKeyHashes);
+      })
+      .catch((err: unknown) => {
+        this.logger.error({ err }, "index snapshot at close failed; the next open replays the WAL");
+      });
     await this.wal.close();
     await this.segments.close();
   }
@@ -765,7 +573,7 @@ export class DiskStore implements VolumeStore {
   async simulateCrash(): Promise<void> {
     this.closing = true;
     this.crashed = true;
-    for (const timer of this.timers) clearInterval(timer);
+    this.maintenance.stopTimers();
     await this.wal.close();
     await this.segments.close();
   }

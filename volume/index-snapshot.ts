@@ -45,6 +45,8 @@ export async function writeSnapshot(
   dataDir: string,
   image: IndexImage,
   coverage: SnapshotCoverage,
+  /** Called before the new snapshot replaces the old one; throwing leaves the old one. */
+  beforeReplace: () => void = () => undefined,
 ): Promise<SnapshotInfo> {
   // Columns are stored as the host lays out typed arrays; the format says little-endian.
   assert(endianness() === "LE", "index snapshots are written on little-endian hosts");
@@ -67,6 +69,7 @@ export async function writeSnapshot(
   } finally {
     await handle.close();
   }
+  beforeReplace();
   await fsp.rename(tmp, path);
   await fsyncDirectory(dataDir);
   return { bytes: position, entries };

@@ -292,6 +292,7 @@ export class WriteAheadLog {
 
   /** Deletes WAL files wholly before `position` (a snapshot covers them). */
   async retireBefore(position: WalPosition): Promise<number> {
+    if (this.handle === undefined) return 0; // closed: files are no longer ours to delete
     const old = this.files.filter((file) => file < position.file && file !== this.tailFile);
     for (const file of old) await fsp.rm(join(this.options.dir, walFileName(file)), { force: true });
     if (old.length > 0) await fsyncDirectory(this.options.dir);
