@@ -81,8 +81,7 @@ export class Nemesis {
   private readonly restartAt = new Map<NodeId, number>();
   /** Downtime chosen when a crash was armed, used once it fires. */
   private readonly armedDowntime = new Map<NodeId, number>();
-  private readonly removedAt = new Map<NodeId, number>();
-  private readonly everMember = new Set<NodeId>();
+  private readonly retireAt = new Map<NodeId, number>();
   private nextNodeNumber: number;
   readonly counts = { crashes: 0, cuts: 0, heals: 0, transfers: 0, confChanges: 0, retired: 0, pauses: 0 };
 
@@ -98,7 +97,6 @@ export class Nemesis {
       this.armedDowntime.delete(node.id);
       this.sim.restart(node.id);
     });
-    for (const node of sim.nodes()) this.everMember.add(node.id);
   }
 
   step(): void {
@@ -300,23 +298,16 @@ export class Nemesis {
   }
 
   /**
-   * A node out of the configuration keeps running for a while (it may try to disrupt the
-   * cluster, dissertation §4.2.3), then is shut down for good.
+   * A node removed by a committed conf change keeps running for a while (it may try to
+   * disrupt the cluster, dissertation §4.2.3), then is shut down for good.
    */
   private retireRemoved(): void {
-    const leader = this.sim.leader();
-    const conf = leader?.raw?.status().confState;
-    if (conf === undefined) return;
-    const members = new Set([...conf.voters, ...conf.learners]);
-    for (const id of members) this.everMember.add(id);
-    for (const node of this.sim.nodes()) {
-      if (node.retired || members.has(node.id) || !this.everMember.has(node.id)) continue;
-      const removedAt = this.removedAt.get(node.id);
-      if (removedAt === undefined) {
-        this.removedAt.set(node.id, this.sim.now + this.rng.int(0, 200));
-      } else if (removedAt <= this.sim.now) {
-        this.retire(node.id);
-      }
+    for (const id of this.sim.removedMembers) {
+      const node = this.sim.node(id);
+      if (node.retired) continue;
+      const retireAt = this.retireAt.get(id);
+      if (retireAt === undefined) this.retireAt.set(id, this.sim.now + this.rng.int(0, 200));
+      else if (retireAt <= this.sim.now) this.retire(id);
     }
   }
 
@@ -329,7 +320,7 @@ export class Nemesis {
     this.counts.retired++;
   }
 
-  /** Ends all faults: heals the network, restarts every crashed member, retires non-members. */
+  /** Ends all faults: heals the network and restarts every crashed node not removed. */
   calm(): void {
     this.sim.network.healAll();
     this.sim.network.faults = { ...perfectNetwork, delayTicksMax: 2 };
@@ -339,10 +330,5 @@ export class Nemesis {
       if (!node.alive && !node.retired) this.sim.restart(node.id);
     }
     this.restartAt.clear();
-  }
-
-  /** Non-members (removed, or added but never committed) are retired before the final checks. */
-  retireNonMembers(members: ReadonlySet<NodeId>): void {
-    for (const node of this.sim.nodes()) if (!node.retired && !members.has(node.id)) this.retire(node.id);
   }
 }

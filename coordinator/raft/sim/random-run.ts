@@ -65,7 +65,7 @@ function randomCoreConfig(rng: Rng): Omit<Config, "id" | "seed"> {
 }
 
 /** Converged: a leader, every member applied its commit index, and the probe write succeeded. */
-function settle(sim: Simulator, nemesis: Nemesis, workload: Workload, options: RunOptions): void {
+function settle(sim: Simulator, workload: Workload, options: RunOptions): void {
   const probeClient = 1_000_000;
   let probeSeq = 0;
   let probeOk = false;
@@ -89,7 +89,7 @@ function settle(sim: Simulator, nemesis: Nemesis, workload: Workload, options: R
     }
     if (t === Math.floor(options.settleTicksMax / 4)) workload.stop();
     sim.tick();
-    if (probeOk && workload.idle && converged(sim, nemesis)) return;
+    if (probeOk && workload.idle && converged(sim)) return;
   }
   const states = sim
     .nodes()
@@ -103,12 +103,11 @@ function settle(sim: Simulator, nemesis: Nemesis, workload: Workload, options: R
   );
 }
 
-function converged(sim: Simulator, nemesis: Nemesis): boolean {
+function converged(sim: Simulator): boolean {
   const leader = sim.leader();
   const status = leader?.raw?.status();
   if (status === undefined) return false;
   const members = new Set<NodeId>([...status.confState.voters, ...status.confState.learners]);
-  nemesis.retireNonMembers(members);
   return [...members].every((id) => {
     const node = sim.node(id);
     return node.alive && node.applied === status.commit;
@@ -145,7 +144,7 @@ export function runSeed(seed: number, options: RunOptions): RunReport {
       nemesis.noticeCrashes();
     }
     nemesis.calm();
-    settle(sim, nemesis, workload, options);
+    settle(sim, workload, options);
     const result = checkOperations(kvModel, sim.history.operations(), {
       maxStepsPerPartition: options.checkStepsMax,
     });

@@ -52,6 +52,8 @@ export interface NodeHost {
   /** Called once per crash with the node already down. */
   crashed(node: SimNode): void;
   complete(request: ClientRequest, outcome: Outcome): void;
+  /** A committed conf change removed `id` (this node applied it). */
+  memberRemoved(id: NodeId): void;
   trace(event: TraceEvent): void;
   readonly checkers: SafetyCheckers;
 }
@@ -423,7 +425,10 @@ export class SimNode {
       );
     }
     if (entry.type === "confChange") {
-      this.confAtApplied = applyConfChange(this.confAtApplied, decodeConfChange(entry.data));
+      const change = decodeConfChange(entry.data);
+      const before = this.confAtApplied;
+      this.confAtApplied = applyConfChange(before, change);
+      if (change.type === "remove" && this.confAtApplied !== before) this.host.memberRemoved(change.nodeId);
     } else if (entry.data.byteLength > 0) {
       const result = this.sm.apply(entry.data);
       const key = `${result.command.clientId}:${result.command.seq}`;

@@ -72,6 +72,8 @@ export class Simulator {
   private readonly finishListeners: ((op: HistoryEntry, outcome: Outcome) => void)[] = [];
   private readonly crashListeners: ((node: SimNode) => void)[] = [];
   private readonly missedTicks = new Map<NodeId, number>();
+  /** Nodes removed by a committed conf change (ids are never reused, so for good). */
+  readonly removedMembers = new Set<NodeId>();
   private readonly pausedUntil = new Map<NodeId, number>();
   private clock = 0;
   private readonly host: NodeHost;
@@ -96,6 +98,7 @@ export class Simulator {
         for (const listener of this.crashListeners) listener(node);
       },
       complete: (request, outcome) => this.attemptEnded(request, outcome),
+      memberRemoved: (id) => this.removedMembers.add(id),
       trace: (event) => this.trace.add(event),
       checkers: this.checkers,
     };
