@@ -86,7 +86,7 @@ export interface RestartResult {
 }
 
 /** Fills a real volume with `keys` small values (concurrent prepare+commit), then times restarts. */
-export async function measureRestart(keys: number, concurrency = 512): Promise<RestartResult> {
+export async function measureRestart(keys: number, concurrency = 2048): Promise<RestartResult> {
   const root = await mkdtemp(join(tmpdir(), "minikv-probe-"));
   const options = { dataDir: join(root, "data"), walDir: join(root, "wal"), compactionCheckIntervalMs: 0 };
   try {
