@@ -39,6 +39,24 @@ export interface ClusterJson {
   };
 }
 
+/** A proposal the coordinator answered with an error; `code` is its stable error code. */
+export class ProposeError extends Error {
+  readonly status: number;
+  readonly code: string;
+
+  constructor(node: string, status: number, body: string) {
+    super(`propose via ${node}: ${status} ${body}`);
+    this.status = status;
+    let code = "";
+    try {
+      code = (JSON.parse(body) as { error?: { code?: string } }).error?.code ?? "";
+    } catch {
+      // Not a JSON error body: the status says enough.
+    }
+    this.code = code;
+  }
+}
+
 /** `GET /health` of a coordinator. */
 export interface HealthJson {
   readonly status: string;
@@ -169,8 +187,7 @@ export class CoordCluster {
         ...(options.agent === undefined ? {} : { agent: options.agent }),
       },
     );
-    if (answer.status !== 200)
-      throw new Error(`propose via ${node.name}: ${answer.status} ${answer.body.toString()}`);
+    if (answer.status !== 200) throw new ProposeError(node.name, answer.status, answer.body.toString());
     return (JSON.parse(answer.body.toString()) as { index: number }).index;
   }
 
