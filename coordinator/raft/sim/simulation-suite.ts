@@ -11,6 +11,7 @@ import {
 /** Seeds per default run, over both halves of the suite (HEAVY=1: 20,000). */
 const defaultSeedCount = 500;
 const failuresShownMax = 3;
+const yieldEverySeeds = 20;
 
 interface Totals {
   seeds: number;
@@ -56,45 +57,56 @@ export function describeSeededRuns(parity: 0 | 1): void {
     seeds.length === 1 ? `seed ${seeds[0]}` : `${seeds.length} ${parity === 0 ? "even" : "odd"} seeds`;
 
   describe("seeded simulation: Raft safety and linearizability under faults", () => {
-    it.skipIf(seeds.length === 0)(`holds for ${title}`, () => {
-      const options = defaultRunOptions(createRawNode, echo);
-      const totals: Totals = {
-        seeds: 0,
-        okOps: 0,
-        unknownOps: 0,
-        committed: 0,
-        crashes: 0,
-        snapshots: 0,
-        confChanges: 0,
-        transfers: 0,
-        checkUnknown: 0,
-      };
-      const failures: SimulationFailure[] = [];
-      const started = performance.now();
-      for (const seed of seeds) {
-        try {
-          addReport(totals, runSeed(seed, options));
-        } catch (error) {
-          if (!(error instanceof SimulationFailure)) throw error;
-          failures.push(error);
-          if (failures.length >= failuresShownMax) break;
+    it.skipIf(seeds.length === 0)(
+      `holds for ${title}`,
+      async () => {
+        const options = defaultRunOptions(createRawNode, echo);
+        const totals: Totals = {
+          seeds: 0,
+          okOps: 0,
+          unknownOps: 0,
+          committed: 0,
+          crashes: 0,
+          snapshots: 0,
+          confChanges: 0,
+          transfers: 0,
+          checkUnknown: 0,
+        };
+        const failures: SimulationFailure[] = [];
+        const started = performance.now();
+        for (const [i, seed] of seeds.entries()) {
+          // Runs are synchronous: yield now and then so the test runner's worker stays responsive.
+          if (i % yieldEverySeeds === 0) await new Promise((resolve) => setImmediate(resolve));
+          try {
+            addReport(totals, runSeed(seed, options));
+          } catch (error) {
+            if (!(error instanceof SimulationFailure)) throw error;
+            failures.push(error);
+            if (failures.length >= failuresShownMax) break;
+          }
         }
-      }
-      const seconds = ((performance.now() - started) / 1000).toFixed(1);
-      console.log(
-        `simulation: ${totals.seeds} seeds passed in ${seconds}s; ${totals.okOps} ops ok, ${totals.unknownOps} unknown; ` +
-          `${totals.committed} entries committed; ${totals.crashes} crashes, ${totals.snapshots} snapshots sent, ` +
-          `${totals.confChanges} conf changes, ${totals.transfers} transfers; linearizability undecided (budget): ${totals.checkUnknown}`,
-      );
-      expect(failures.map((failure) => failure.message).join("\n\n========\n\n")).toBe("");
-      // The runs must exercise what they claim to: a simulation that never crashes proves little.
-      if (seeds.length >= 100) {
-        expect(totals.crashes).toBeGreaterThan(seeds.length);
-        expect(totals.snapshots).toBeGreaterThan(seeds.length / 2);
-        expect(totals.confChanges).toBeGreaterThan(seeds.length / 2);
-        expect(totals.okOps).toBeGreaterThan(seeds.length * 20);
-        expect(totals.checkUnknown).toBeLessThan(seeds.length / 100 + 1);
-      }
-    });
+        const seconds = ((performance.now() - started) / 1000).toFixed(1);
+        console.log(
+          `simulation: ${totals.seeds} seeds passed in ${seconds}s; ${totals.okOps} ops ok, ${totals.unknownOps} unknown; ` +
+            `${totals.committed} entries committed; ${totals.crashes} crashes, ${totals.snapshots} snapshots sent, ` +
+            `${totals.confChanges} conf changes, ${totals.transfers} transfers; linearizability undecided (budget): ${totals.checkUnknown}`,
+        );
+        expect(failures.map((failure) => failure.message).join("\n\n========\n\n")).toBe("");
+        // The runs must exercise what they claim to: a simulation that never crashes proves little.
+        if (seeds.length >= 100) {
+          expect(totals.crashes).toBeGreaterThan(seeds.length);
+          expect(totals.snapshots).toBeGreaterThan(seeds.length / 2);
+          expect(totals.confChanges).toBeGreaterThan(seeds.length / 2);
+          expect(totals.okOps).toBeGreaterThan(seeds.length * 20);
+          expect(totals.checkUnknown).toBeLessThan(seeds.length / 100 + 1);
+        }
+      },
+      timeoutMs(seeds.length),
+    );
   });
+}
+
+/** Generous: a seed takes about 50 ms of CPU, but the machine may be shared. */
+function timeoutMs(seedCount: number): number {
+  return Math.max(180_000, seedCount * 400);
 }
