@@ -8,6 +8,7 @@ export type Outcome =
   /** Timed out or its server crashed: it may or may not have taken effect. */
   | { readonly kind: "unknown"; readonly reason: string };
 
+/** One client operation in the history; `outcome` and the return fields fill in when it ends. */
 export interface HistoryEntry {
   readonly id: number;
   readonly clientId: number;

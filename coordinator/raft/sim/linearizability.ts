@@ -45,8 +45,10 @@ export interface Model<S, I, O> {
   describe?(operation: Operation<I, O>): string;
 }
 
+/** "unknown": the search budget ran out before an answer (never a guess). */
 export type CheckVerdict = "ok" | "illegal" | "unknown";
 
+/** The verdict on one part of a history (one key, for the KV model) and what it cost. */
 export interface PartitionResult {
   readonly verdict: CheckVerdict;
   readonly operationCount: number;
@@ -55,6 +57,7 @@ export interface PartitionResult {
   readonly longestPrefix: readonly number[];
 }
 
+/** The verdict on a whole history, with the failing part and a readable explanation. */
 export interface CheckResult<I, O> {
   /** "illegal" if any part is; else "unknown" if any part ran out of budget; else "ok". */
   readonly verdict: CheckVerdict;
@@ -64,6 +67,7 @@ export interface CheckResult<I, O> {
   readonly explanation: string;
 }
 
+/** Bounds of the search. */
 export interface CheckOptions {
   /**
    * Search steps allowed per part before the verdict is "unknown" rather than an answer

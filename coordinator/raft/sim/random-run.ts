@@ -7,6 +7,7 @@ import type { RawNodeFactory } from "./sim-node.js";
 import { simCoreConfig, Simulator } from "./simulator.js";
 import { Workload } from "./workload.js";
 
+/** How long a seeded run lasts and what it prints; everything else is drawn from the seed. */
 export interface RunOptions {
   /** Ticks of load under faults. */
   readonly faultTicks: number;
@@ -19,6 +20,7 @@ export interface RunOptions {
   readonly createRawNode: RawNodeFactory;
 }
 
+/** What a passing run did, for the suite summary (and to check that runs exercise faults). */
 export interface RunReport {
   readonly seed: number;
   readonly voters: number;

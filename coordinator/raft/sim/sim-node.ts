@@ -58,8 +58,10 @@ export interface NodeHost {
   readonly checkers: SafetyCheckers;
 }
 
+/** Builds the core of one node (createRawNode, or a deliberately broken variant in tests). */
 export type RawNodeFactory = (config: Config, restored: RestoredState) => RawNode;
 
+/** Fixed settings of one simulated node, kept across its restarts. */
 export interface SimNodeOptions {
   readonly id: NodeId;
   readonly config: Omit<Config, "id" | "seed">;

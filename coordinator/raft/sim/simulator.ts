@@ -15,6 +15,7 @@ import {
 } from "./sim-node.js";
 import { TraceRing, type TraceEvent } from "./trace.js";
 
+/** Settings of one simulated cluster. The seed decides every random choice. */
 export interface SimulatorOptions {
   readonly seed: number;
   /** Voters of the fresh cluster. */

@@ -3,6 +3,7 @@ import type { Rng } from "./rng.js";
 import type { HistoryEntry, Outcome } from "./history.js";
 import type { Simulator } from "./simulator.js";
 
+/** Shape of the client load of a run. */
 export interface WorkloadOptions {
   readonly clients: number;
   /** Few keys, so that operations contend and the checker has something to decide. */
