@@ -7,7 +7,6 @@
  */
 import { toMinikvError } from "../common/errors.js";
 import { createLogger } from "../common/logger.js";
-import { startCoordinator } from "./coord-server.js";
 import { createCoordProgram, usageExitCode, type ServeOptions } from "./serve-command.js";
 
 /** A stop that takes longer than this (a wedged disk or peer) ends with exit status 1. */
@@ -15,6 +14,8 @@ const STOP_TIMEOUT_MS = 15_000;
 
 async function serve(options: ServeOptions): Promise<void> {
   const logger = createLogger("minikv-coord", { id: options.id });
+  // Loaded only to serve: a usage error answers without loading gRPC, LevelDB and express.
+  const { startCoordinator } = await import("./coord-server.js");
   const coordinator = await startCoordinator(options, logger, {
     // Raft could not persist: the node must not go on as if it had (TIGER_STYLE: crash).
     onFatal: () => process.exit(1),
