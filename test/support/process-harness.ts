@@ -138,11 +138,14 @@ export class ManagedProcess {
     this.child = child;
     liveChildren.add(child);
     this.exitPromise = new Promise((resolveExit) => {
-      child.once("exit", (code, signal) => {
+      // "close" comes after the child's stdout and stderr ended; resolving once the last log
+      // line is written means a caller reading the log after the exit sees all of it.
+      child.once("close", (code, signal) => {
         liveChildren.delete(child);
         if (this.child === child) this.child = undefined;
-        log.write(`--- ${this.name} exited code=${code} signal=${signal}\n`);
-        resolveExit({ code, signal });
+        log.write(`--- ${this.name} exited code=${code} signal=${signal}\n`, () =>
+          resolveExit({ code, signal }),
+        );
       });
     });
     child.stderr?.pipe(log, { end: false });
