@@ -123,7 +123,8 @@ async function start(
   const httpPort = (httpServer.address() as AddressInfo).port;
   const httpHost = options.advertiseHost ?? reachableHost(options.bind.host);
   const httpAddress = formatHostPort({ host: httpHost, port: httpPort });
-  self.report = { status: () => node.status(), httpUrl: `http://${httpAddress}`, grpcAddress };
+  node.httpUrl = `http://${httpAddress}`;
+  self.report = { status: () => node.status(), httpUrl: node.httpUrl, grpcAddress };
 
   let closing: Promise<void> | undefined;
   const close = async (): Promise<void> => {

@@ -28,6 +28,8 @@ export const peerCallBounds = {
 export class RaftCoordinatorNode implements CoordinatorNode {
   /** Last answer of each peer (by gRPC address), shown when a later call times out. */
   private readonly lastSeen = new Map<string, PeerStatus>();
+  /** This node's HTTP base URL, once its listener is bound. */
+  httpUrl: string | null = null;
 
   constructor(
     private readonly driver: RaftDriver<KvResult>,
@@ -102,7 +104,7 @@ export class RaftCoordinatorNode implements CoordinatorNode {
     raft: RaftStatus,
     self: NodeStatus,
   ): Promise<MemberStatus> {
-    if (id === raft.id) return { ...self, address: this.grpcAddress, httpUrl: null, reachable: true };
+    if (id === raft.id) return { ...self, address: this.grpcAddress, httpUrl: this.httpUrl, reachable: true };
     const answer =
       address === ""
         ? undefined
