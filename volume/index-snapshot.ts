@@ -22,8 +22,6 @@ export const SNAPSHOT_FILE = "index.snapshot";
 export const SNAPSHOT_MAGIC = Buffer.from("MKVSNAP1", "latin1");
 export const SNAPSHOT_HEADER_BYTES = 64;
 const SNAPSHOT_FORMAT_VERSION = 1;
-/** Keys encoded per chunk; the event loop runs between chunks. */
-const KEYS_PER_CHUNK = 65_536;
 
 /** What a snapshot says beyond the index itself. */
 export interface SnapshotCoverage {
@@ -113,28 +111,22 @@ async function* encodeBody(
   const entries = image.state.reduce((count, state) => count + (state === SlotState.FREE ? 0 : 1), 0);
   yield { bytes: Buffer.concat([head, padding(SNAPSHOT_HEADER_BYTES + head.length)]), entries };
   let written = SNAPSHOT_HEADER_BYTES + head.length + padding(SNAPSHOT_HEADER_BYTES + head.length).length;
-  const keyLengths = new Uint16Array(image.slots);
-  const keyChunks: Buffer[] = [];
-  for (const chunk of encodeKeys(image, keyLengths)) {
-    keyChunks.push(chunk);
-    await yieldToLoop();
-  }
-  for (const column of columnsOf(image, keyLengths)) {
+  for (const column of columnsOf(image)) {
     const bytes = Buffer.from(column.buffer, column.byteOffset, column.byteLength);
     const pad = padding(written + bytes.length);
     yield { bytes: Buffer.concat([bytes, pad]), entries: 0 };
     written += bytes.length + pad.length;
   }
-  const keyBytes = keyChunks.reduce((sum, chunk) => sum + chunk.length, 0);
-  yield { bytes: new ByteWriter(8).u64(keyBytes).finish(), entries: 0 };
-  for (const chunk of keyChunks) yield { bytes: chunk, entries: 0 };
+  await yieldToLoop();
+  yield { bytes: new ByteWriter(8).u64(image.keyBytes.length).finish(), entries: 0 };
+  yield { bytes: image.keyBytes, entries: 0 };
   yield { bytes: new ByteWriter(8).u64(image.txidBytes.length).finish(), entries: 0 };
   yield { bytes: image.txidBytes, entries: 0 };
   yield { bytes: encodeTail(image), entries: 0 };
 }
 
 /** The columns in file order (docs/volume-format.md, "Index snapshot"). */
-function columnsOf(image: IndexColumns, keyLengths: Uint16Array): ArrayBufferView[] {
+function columnsOf(image: IndexColumns): ArrayBufferView[] {
   return [
     image.state,
     image.shard,
@@ -146,25 +138,9 @@ function columnsOf(image: IndexColumns, keyLengths: Uint16Array): ArrayBufferVie
     image.size,
     image.version,
     image.createdAtMs,
-    keyLengths,
+    image.keyLengths,
     image.txidLengths,
   ];
-}
-
-function* encodeKeys(image: IndexImage, keyLengths: Uint16Array): Generator<Buffer> {
-  for (let start = 0; start < image.slots; start += KEYS_PER_CHUNK) {
-    const end = Math.min(image.slots, start + KEYS_PER_CHUNK);
-    let bytes = 0;
-    for (let slot = start; slot < end; slot++) {
-      const length = Buffer.byteLength(image.keys[slot] ?? "", "utf8");
-      keyLengths[slot] = length;
-      bytes += length;
-    }
-    const chunk = Buffer.allocUnsafe(bytes);
-    let at = 0;
-    for (let slot = start; slot < end; slot++) at += chunk.write(image.keys[slot] ?? "", at, "utf8");
-    yield chunk;
-  }
 }
 
 function encodeTail(image: IndexImage): Buffer {
@@ -248,7 +224,7 @@ function decodeBody(file: Buffer, header: Buffer, index: KeyIndex): SnapshotCove
   const createdAtMs = column((n) => new Float64Array(n));
   const keyLengths = column((n) => new Uint16Array(n));
   const txidLengths = column((n) => new Uint16Array(n));
-  const keys = decodeKeys(r, keyLengths, slots);
+  const keyBytes = r.bytes(r.u64());
   const txidBytes = r.bytes(r.u64());
   try {
     index.restore({
@@ -263,7 +239,8 @@ function decodeBody(file: Buffer, header: Buffer, index: KeyIndex): SnapshotCove
       size,
       version,
       createdAtMs,
-      keys,
+      keyLengths,
+      keyBytes,
       txidLengths,
       txidBytes,
       contentTypes,
@@ -276,20 +253,6 @@ function decodeBody(file: Buffer, header: Buffer, index: KeyIndex): SnapshotCove
   if (r.remaining !== 0) throw new FormatError("bytes after the last section");
   const wal = { file: readU64(header, 16) ?? 0, offset: readU64(header, 24) ?? 0 };
   return { wal, nextSegment: header.readUInt32LE(32), segmentEnds, createdAtMs: readU64(header, 56) ?? 0 };
-}
-
-function decodeKeys(r: ByteReader, keyLengths: Uint16Array, slots: number): (string | undefined)[] {
-  const total = r.u64();
-  const bytes = r.bytes(total);
-  const keys = new Array<string | undefined>(slots);
-  let at = 0;
-  for (let slot = 0; slot < slots; slot++) {
-    const length = keyLengths[slot] ?? 0;
-    keys[slot] = length === 0 ? undefined : bytes.toString("utf8", at, at + length);
-    at += length;
-  }
-  if (at !== total) throw new FormatError("key bytes do not match their lengths");
-  return keys;
 }
 
 function decodeTail(r: ByteReader, index: KeyIndex): void {

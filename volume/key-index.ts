@@ -2,7 +2,8 @@ import { assert } from "../common/errors.js";
 import { shardOf } from "../common/hashing.js";
 import { engineLimits } from "./engine-limits.js";
 import { KeyTable } from "./key-table.js";
-import { TxidArena } from "./txid-arena.js";
+import { RecentDecisions } from "./recent-decisions.js";
+import { ByteArena } from "./byte-arena.js";
 
 /**
  * The in-memory index: key → location and state of the value served for it, plus the
@@ -72,8 +73,10 @@ export interface IndexColumns {
   readonly size: Float64Array;
   readonly version: Float64Array;
   readonly createdAtMs: Float64Array;
-  /** Keys of used slots (undefined for free ones). */
-  readonly keys: readonly (string | undefined)[];
+  /** UTF-8 length of each slot's key (0 for free slots). */
+  readonly keyLengths: Uint16Array;
+  /** The keys of all slots back to back, in slot order. */
+  readonly keyBytes: Buffer;
   readonly txidLengths: Uint16Array;
   /** The txids of all slots back to back, in slot order. */
   readonly txidBytes: Buffer;
@@ -98,7 +101,7 @@ export function restoredCapacity(slots: number): number {
 
 export class KeyIndex {
   private table = new KeyTable(INITIAL_SLOTS);
-  private txids = new TxidArena(INITIAL_SLOTS);
+  private txids = new ByteArena(INITIAL_SLOTS);
   private state: Uint8Array = new Uint8Array(INITIAL_SLOTS);
   private shard: Uint8Array = new Uint8Array(INITIAL_SLOTS);
   private contentTypeId: Uint16Array = new Uint16Array(INITIAL_SLOTS);
@@ -118,7 +121,7 @@ export class KeyIndex {
 
   readonly prepared = new Map<string, PreparedEntry>();
   /** Recently decided txids → committed version (0: aborted). Bounded, oldest dropped first. */
-  readonly recentDecisions = new Map<string, number>();
+  readonly recentDecisions = new RecentDecisions(engineLimits.recentDecisionsMax);
 
   private readonly liveBytesBySegment = new Map<number, number>();
   private readonly preparedBySegment = new Map<number, number>();
@@ -154,7 +157,7 @@ export class KeyIndex {
   get(key: string): IndexedValue | undefined {
     const slot = this.slotOf(key);
     if (slot === undefined || this.state[slot] !== SlotState.LIVE) return undefined;
-    return this.valueAt(slot);
+    return this.valueAt(slot, key);
   }
 
   /** The tombstone version remembered for a deleted key. */
@@ -166,12 +169,13 @@ export class KeyIndex {
 
   slotView(key: string): SlotView | undefined {
     const slot = this.slotOf(key);
-    return slot === undefined ? undefined : this.viewAt(slot);
+    return slot === undefined ? undefined : this.viewAt(slot, key);
   }
 
-  private valueAt(slot: number): IndexedValue {
+  /** `key` is the slot's key when the caller has it (decoding it again allocates). */
+  private valueAt(slot: number, key = this.table.keyAt(slot)): IndexedValue {
     return {
-      key: this.table.keyAt(slot) ?? "",
+      key,
       txid: this.txids.get(slot),
       contentType: this.contentTypes[this.contentTypeId[slot] ?? 0] ?? "",
       size: this.size[slot] ?? 0,
@@ -184,10 +188,10 @@ export class KeyIndex {
     };
   }
 
-  private viewAt(slot: number): SlotView {
+  private viewAt(slot: number, key = this.table.keyAt(slot)): SlotView {
     return {
       state: (this.state[slot] ?? 0) as SlotState,
-      key: this.table.keyAt(slot) ?? "",
+      key,
       version: this.version[slot] ?? 0,
       segment: this.segment[slot] ?? 0,
       offset: this.offset[slot] ?? 0,
@@ -275,12 +279,7 @@ export class KeyIndex {
   }
 
   rememberDecision(txid: string, version: number): void {
-    this.recentDecisions.delete(txid);
     this.recentDecisions.set(txid, version);
-    if (this.recentDecisions.size > engineLimits.recentDecisionsMax) {
-      const oldest = this.recentDecisions.keys().next();
-      if (oldest.done !== true) this.recentDecisions.delete(oldest.value);
-    }
   }
 
   // ---- committed values and tombstones --------------------------------------------------
@@ -464,8 +463,7 @@ export class KeyIndex {
 
   captureImage(): IndexImage {
     const n = this.highWater;
-    const keys = new Array<string | undefined>(n);
-    for (let slot = 0; slot < n; slot++) keys[slot] = this.table.keyAt(slot);
+    const keys = this.table.export(n);
     const txids = this.txids.export(n);
     return {
       slots: n,
@@ -479,12 +477,13 @@ export class KeyIndex {
       size: this.size.slice(0, n),
       version: this.version.slice(0, n),
       createdAtMs: this.createdAtMs.slice(0, n),
-      keys,
+      keyLengths: keys.lengths,
+      keyBytes: keys.bytes,
       txidLengths: txids.lengths,
       txidBytes: txids.bytes,
       contentTypes: [...this.contentTypes],
       prepared: [...this.prepared.values()],
-      recentDecisions: [...this.recentDecisions.entries()],
+      recentDecisions: this.recentDecisions.entries(),
     };
   }
 
@@ -497,7 +496,7 @@ export class KeyIndex {
     const n = columns.slots;
     const capacity = restoredCapacity(n);
     this.table = new KeyTable(capacity);
-    this.txids = new TxidArena(capacity);
+    this.txids = new ByteArena(capacity);
     this.txids.import(columns.txidLengths, columns.txidBytes);
     // Columns a snapshot load allocated with room to grow are taken as they are.
     const sized = <T extends Uint8Array | Uint16Array | Uint32Array | Float64Array>(
@@ -524,27 +523,29 @@ export class KeyIndex {
     if (this.contentTypes.length !== columns.contentTypes.length)
       throw new RangeError("duplicate content types");
     this.highWater = n;
-    this.restoreSlots(columns.keys);
+    this.table.restore(columns.keyLengths, columns.keyBytes, n);
+    this.restoreSlots(columns.keyLengths);
   }
 
-  private restoreSlots(keys: readonly (string | undefined)[]): void {
+  /** Checks the restored slots against their keys and rebuilds the per-segment accounting. */
+  private restoreSlots(keyLengths: Uint16Array): void {
     const live = new Map<number, number>();
     // Slots of one segment come in runs: sum a run before touching the map.
     let runSegment = -1;
     let runBytes = 0;
     for (let slot = 0; slot < this.highWater; slot++) {
       const state = this.state[slot];
-      const key = keys[slot];
-      if (state === SlotState.FREE) {
+      const hasKey = (keyLengths[slot] ?? 0) > 0;
+      if (state === SlotState.FREE && !hasKey) {
         this.freeSlots.push(slot);
         continue;
       }
-      if (key === undefined || (state !== SlotState.LIVE && state !== SlotState.DELETED)) {
+      if (!hasKey || (state !== SlotState.LIVE && state !== SlotState.DELETED)) {
         throw new RangeError(`slot ${slot} is malformed`);
       }
-      if ((this.contentTypeId[slot] ?? 0) >= this.contentTypes.length)
+      if ((this.contentTypeId[slot] ?? 0) >= this.contentTypes.length) {
         throw new RangeError("unknown content type");
-      if (!this.table.insertIfAbsent(key, slot)) throw new RangeError("key restored twice");
+      }
       if (state === SlotState.LIVE) this.liveCount += 1;
       const segment = this.segment[slot] ?? 0;
       if (segment !== runSegment) {
@@ -559,14 +560,9 @@ export class KeyIndex {
     this.freeSlots.reverse();
   }
 
-  /** Restores the recently decided txids in their order (a snapshot holds at most the bound). */
+  /** Restores the recently decided txids, oldest first. */
   restoreDecisions(decisions: Iterable<readonly [string, number]>): void {
     for (const [txid, version] of decisions) this.recentDecisions.set(txid, version);
-    while (this.recentDecisions.size > engineLimits.recentDecisionsMax) {
-      const oldest = this.recentDecisions.keys().next();
-      if (oldest.done === true) break;
-      this.recentDecisions.delete(oldest.value);
-    }
   }
 
   /** Segments referenced by any slot or prepared entry (a snapshot needs them all present). */

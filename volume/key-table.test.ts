@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { KeyTable } from "./key-table.js";
 import { seededRandom } from "./store-test-support.js";
-import { TxidArena } from "./txid-arena.js";
+import { ByteArena } from "./byte-arena.js";
 
 // The index's key → slot table and txid arena behave like a Map under random
 // insert/remove (issue 2 §2 "Index": compact structures must not lose or confuse keys).
@@ -37,13 +37,33 @@ describe("KeyTable", () => {
       (k) => table.find(k) !== (model.get(k) ?? -1),
     );
     expect(mismatches).toEqual([]);
+    const { lengths, bytes } = table.export(slots);
+    const copy = new KeyTable(slots);
+    copy.restore(lengths, bytes, slots);
+    expect([...model].filter(([k, s]) => copy.find(k) !== s)).toEqual([]);
+    expect(copy.size).toBe(model.size);
+  });
+
+  it("finds only well-formed keys byte for byte (no lookup by a lone surrogate or a prefix)", () => {
+    const table = new KeyTable(16);
+    table.insert("\ufffd", 0);
+    table.insert("ab", 1);
+    table.insert("\u{1F600}", 2);
+    expect(table.find("\ud800")).toBe(-1);
+    expect(table.find("\ufffd")).toBe(0);
+    expect(table.find("a")).toBe(-1);
+    expect(table.find("\u{1F600}")).toBe(2);
+    expect(table.keyAt(2)).toBe("\u{1F600}");
+    // A snapshot holding one key twice is refused, not loaded half-way.
+    const twice = Buffer.from("abab");
+    expect(() => new KeyTable(16).restore(new Uint16Array([2, 2]), twice, 2)).toThrow(RangeError);
   });
 });
 
-describe("TxidArena", () => {
+describe("ByteArena", () => {
   it("keeps each slot's txid across replacements, compaction and export/import", () => {
     const random = seededRandom(7);
-    const arena = new TxidArena(100, 64);
+    const arena = new ByteArena(100, 64);
     const model = new Map<number, string>();
     for (let step = 0; step < 5000; step++) {
       const slot = random(100);
@@ -58,7 +78,7 @@ describe("TxidArena", () => {
     }
     for (let slot = 0; slot < 100; slot++) expect(arena.get(slot)).toBe(model.get(slot) ?? "");
     const { lengths, bytes } = arena.export(100);
-    const copy = new TxidArena(100);
+    const copy = new ByteArena(100);
     copy.import(lengths, bytes);
     for (let slot = 0; slot < 100; slot++) expect(copy.get(slot)).toBe(model.get(slot) ?? "");
   });

@@ -1,12 +1,14 @@
 import { assert } from "../common/errors.js";
 
 /**
- * The txids of the index's slots as UTF-8 bytes in one growing buffer, addressed by
- * (offset, length) columns: ~28 bytes a key for a 26-character txid instead of a 48-byte
- * string plus its pointer, and a snapshot stores and loads it as one block. Replacing a
- * txid leaves its old bytes as garbage; the arena compacts itself when garbage passes half.
+ * Short strings of the index's slots (keys, txids) as UTF-8 bytes in one growing buffer,
+ * addressed by (offset, length) columns: a 26-byte txid costs 32 bytes instead of a
+ * 48-byte string object plus its pointer, the garbage collector sees one buffer instead of
+ * millions of strings, and a snapshot stores and loads it as one block. Replacing a
+ * slot's bytes leaves the old ones as garbage; the arena compacts itself when garbage
+ * passes half.
  */
-export class TxidArena {
+export class ByteArena {
   private bytes: Buffer;
   private used = 0;
   private garbage = 0;
@@ -44,13 +46,45 @@ export class TxidArena {
     return this.bytes.toString("utf8", offset, offset + length);
   }
 
-  set(slot: number, txid: string): void {
+  lengthOf(slot: number): number {
+    return this.lengths[slot] ?? 0;
+  }
+
+  /** Whether the slot holds exactly `source[0..length)`. */
+  equals(slot: number, source: Uint8Array, length: number): boolean {
+    if (this.lengths[slot] !== length) return false;
+    const offset = this.offsets[slot] ?? 0;
+    for (let i = 0; i < length; i++) if (this.bytes[offset + i] !== source[i]) return false;
+    return true;
+  }
+
+  /** The arena's buffer (valid until the next set); a slot's bytes start at offsetOf(slot). */
+  get buffer(): Buffer {
+    return this.bytes;
+  }
+
+  offsetOf(slot: number): number {
+    return this.offsets[slot] ?? 0;
+  }
+
+  set(slot: number, value: string): void {
     this.clear(slot);
-    if (txid.length === 0) return;
-    const length = Buffer.byteLength(txid, "utf8");
-    assert(length <= 0xffff, "txid length fits the column");
+    if (value.length === 0) return;
+    const length = Buffer.byteLength(value, "utf8");
+    assert(length <= 0xffff, "length fits the column");
     if (this.used + length > this.bytes.length) this.makeRoom(length);
-    this.bytes.write(txid, this.used, "utf8");
+    this.bytes.write(value, this.used, "utf8");
+    this.offsets[slot] = this.used;
+    this.lengths[slot] = length;
+    this.used += length;
+  }
+
+  /** Stores `source[0..length)` as the slot's bytes. */
+  setBytes(slot: number, source: Uint8Array, length: number): void {
+    this.clear(slot);
+    if (length === 0) return;
+    if (this.used + length > this.bytes.length) this.makeRoom(length);
+    this.bytes.set(source.subarray(0, length), this.used);
     this.offsets[slot] = this.used;
     this.lengths[slot] = length;
     this.used += length;
@@ -108,7 +142,7 @@ export class TxidArena {
       this.lengths[slot] = length;
       at += length;
     }
-    if (at !== bytes.length) throw new RangeError("txid bytes do not match their lengths");
+    if (at !== bytes.length) throw new RangeError("bytes do not match their lengths");
     this.used = at;
   }
 }
