@@ -9,7 +9,7 @@ import { ByteArena } from "./byte-arena.js";
  * The in-memory index: key → location and state of the value served for it, plus the
  * prepared (undecided) writes by txid. Memory per key is what limits a volume's key count,
  * so keys map to integer slots (KeyTable) and every per-key field lives in a typed-array
- * column, txids in one byte arena (TxidArena): no object per key. engine-probe.ts measures
+ * column, keys and txids as UTF-8 in byte arenas (ByteArena): no object per key. engine-probe.ts measures
  * the bytes per key. A slot is LIVE (a committed version is served) or DELETED (a
  * tombstone hides every version up to `version`, and must be remembered while older
  * records of the key may still exist on disk).
