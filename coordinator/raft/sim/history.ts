@@ -12,6 +12,8 @@ export type Outcome =
 export interface HistoryEntry {
   readonly id: number;
   readonly clientId: number;
+  /** The client's sequence number for the operation (its retries reuse it). */
+  readonly seq: number;
   readonly input: KvInput;
   /** Strictly increasing event numbers (call < return), so no two events tie. */
   readonly call: number;
@@ -30,10 +32,11 @@ export class History {
   private readonly entries: HistoryEntry[] = [];
   private nextEvent = 0;
 
-  invoke(clientId: number, input: KvInput, tick: number): HistoryEntry {
+  invoke(clientId: number, seq: number, input: KvInput, tick: number): HistoryEntry {
     const entry: HistoryEntry = {
       id: this.entries.length,
       clientId,
+      seq,
       input,
       call: this.nextEvent++,
       callTick: tick,
@@ -63,30 +66,25 @@ export class History {
   }
 
   /**
-   * The operations for the linearizability checker: failed ones dropped, unknown and
-   * pending ones kept with an open end, except reads, which change nothing.
+   * The operations for the linearizability checker. Failed ones are dropped. One whose
+   * outcome the client does not know keeps an open end; with `applied` (what state machines
+   * applied, by `clientId:seq`, with the result they computed) it is kept only if some state
+   * machine applied it, with that result — sound because clients observe the store only
+   * through state machines — else, like an unknown read, it is dropped.
    */
-  operations(): KvOperation[] {
+  operations(applied?: ReadonlyMap<string, KvOutput>): KvOperation[] {
     const out: KvOperation[] = [];
     for (const entry of this.entries) {
       const outcome = entry.outcome;
+      const base = { clientId: entry.clientId, input: entry.input, call: entry.call };
       if (outcome?.kind === "fail") continue;
       if (outcome?.kind === "ok") {
-        out.push({
-          clientId: entry.clientId,
-          input: entry.input,
-          output: outcome.output,
-          call: entry.call,
-          return: entry.returnEvent,
-        });
+        out.push({ ...base, output: outcome.output, return: entry.returnEvent });
+      } else if (applied !== undefined) {
+        const output = applied.get(`${entry.clientId}:${entry.seq}`);
+        if (output !== undefined) out.push({ ...base, output, return: null });
       } else if (entry.input.kind !== "get") {
-        out.push({
-          clientId: entry.clientId,
-          input: entry.input,
-          output: null,
-          call: entry.call,
-          return: null,
-        });
+        out.push({ ...base, output: null, return: null });
       }
     }
     return out;

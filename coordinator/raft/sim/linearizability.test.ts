@@ -134,6 +134,21 @@ describe("linearizability checker (Wing & Gong 1993; Lowe 2017) on hand-written 
       expect(checkOperations(kvModel, ops).verdict).toBe("illegal");
     });
 
+    it("an operation that never returned but whose result is known must still match it", () => {
+      const ok = history([
+        [1, 0, 5, put("x", "0"), done],
+        [2, 10, null, cas("x", "0", "1"), casResult(true)],
+        [3, 20, 30, get("x"), read("1")],
+      ]);
+      expect(checkOperations(kvModel, ok).verdict).toBe("ok");
+      const bad = history([
+        [1, 0, 5, put("x", "0"), done],
+        [2, 10, null, cas("x", "0", "1"), casResult(false)],
+        [3, 20, 30, get("x"), read("1")],
+      ]);
+      expect(checkOperations(kvModel, bad).verdict).toBe("illegal");
+    });
+
     it("an unknown write takes effect at most once", () => {
       const ops = history([
         [1, 0, null, append("x", "a"), null],

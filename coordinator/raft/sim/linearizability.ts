@@ -14,15 +14,16 @@
 export interface Operation<I, O> {
   readonly clientId: number | string;
   readonly input: I;
-  /**
-   * The result the client saw. `null` exactly when the outcome is unknown (timeout, crash of
-   * the client's server): the operation may have taken effect at any time after `call`,
-   * or never.
-   */
+  /** The result, or null when it is unknown (then any result is acceptable). */
   readonly output: O | null;
   /** Invocation time. Any clock, as long as it orders events the client really saw in order. */
   readonly call: number;
-  /** Completion time (≥ call), or null when the outcome is unknown. */
+  /**
+   * Completion time (≥ call), or null when the client never saw the operation complete
+   * (timeout, crash of its server): it may then have taken effect at any time after `call`,
+   * or never. Its output is usually null too; a known one (say, learned from the server's
+   * state afterwards) must still be matched.
+   */
   readonly return: number | null;
 }
 
@@ -183,7 +184,7 @@ export function checkPartition<S, I, O>(
     if (entry === null) throw new Error("linearizability search ran off the event list");
     if (entry.isCall) {
       const operation = operations[entry.opIndex] as Operation<I, O>;
-      const next = model.step(state, operation.input, operation.return === null ? null : operation.output);
+      const next = model.step(state, operation.input, operation.output);
       if (next.ok) {
         linearized.set(entry.opIndex);
         const key = `${linearized.key()}|${model.hash(next.state)}`;

@@ -42,7 +42,7 @@ export function randomNemesisProfile(rng: Rng, voters: number): NemesisProfile {
     powerLossShare: rng.float(),
     midReadyShare: rng.float(),
     voteCrashPerTick: some(0.01),
-    splitElectionPerTick: some(0.005),
+    splitElectionPerTick: some(0.01),
     linkCutPerTick: some(0.02),
     oneWayShare: rng.float() * 0.5,
     linkHealPerTick: some(0.03),
@@ -160,9 +160,9 @@ export class Nemesis {
   }
 
   /** Arms a crash on a node for the moment it has granted a vote (persisted, maybe sent). */
-  private crashAfterVote(node: SimNode | undefined): void {
+  private crashAfterVote(node: SimNode | undefined, point?: "afterPersist" | "afterSend"): void {
     if (node === undefined || node.retired || node.crashArmed !== null) return;
-    const point = this.rng.pick(["afterPersist", "afterSend"] as const);
+    point ??= this.rng.pick(["afterPersist", "afterSend"] as const);
     const grantsVote = (ready: Ready): boolean =>
       ready.messages.some((m) => m.type === "voteResp" && !m.reject);
     this.counts.crashes++;
@@ -185,7 +185,8 @@ export class Nemesis {
     const [a, b, voter] = this.rng.shuffled(live);
     if (a === undefined || b === undefined) return;
     this.armedDowntime.set(voter?.id ?? "", 0);
-    this.crashAfterVote(voter);
+    // After the send: the grant is out, so only a durable vote keeps a second one from following.
+    this.crashAfterVote(voter, "afterSend");
     this.sim.addTraceNote(a.id, "nemesis", `campaign together with ${b.id}`);
     a.act((raw) => raw.campaign());
     b.act((raw) => raw.campaign());

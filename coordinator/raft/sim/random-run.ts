@@ -60,6 +60,8 @@ function randomCoreConfig(rng: Rng): Omit<Config, "id" | "seed"> {
     checkQuorum,
     maxMsgBytes: rng.pick([16, 128, 1024]),
     maxInflightMsgs: rng.pick([1, 2, 8]),
+    // Small budgets make the leader refuse proposals (flow control) now and then.
+    maxUncommittedBytes: rng.pick([200, 2000, 64 * 1024]),
     // Leases assume bounded clock drift; the simulated clocks never drift, and a paused
     // node catches up on its ticks, as the core requires (dissertation §6.4.1).
     leaseRead: checkQuorum && rng.chance(0.3),
@@ -147,7 +149,7 @@ export function runSeed(seed: number, options: RunOptions): RunReport {
     }
     nemesis.calm();
     settle(sim, workload, options);
-    const result = checkOperations(kvModel, sim.history.operations(), {
+    const result = checkOperations(kvModel, sim.history.operations(sim.appliedCommands), {
       maxStepsPerPartition: options.checkStepsMax,
     });
     if (result.verdict === "illegal") throw new Error(`linearizability: ${result.explanation}`);

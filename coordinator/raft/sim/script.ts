@@ -502,7 +502,7 @@ export class ScriptRunner {
   }
 
   private expectLinearizable(): void {
-    const result = checkOperations(kvModel, this.sim.history.operations());
+    const result = checkOperations(kvModel, this.sim.history.operations(this.sim.appliedCommands));
     if (result.verdict !== "ok") this.fail(result.explanation);
   }
 }

@@ -12,6 +12,7 @@ import type {
 } from "../core/types.js";
 import type { SafetyCheckers } from "./checkers.js";
 import type { Outcome, HistoryEntry } from "./history.js";
+import type { KvOutput } from "./kv-model.js";
 import { encodeCommand, KvStateMachine } from "./kv-state-machine.js";
 import { lastIndexOf, SimStorage, termAt, type DiskImage } from "./sim-storage.js";
 import type { TraceEvent } from "./trace.js";
@@ -54,6 +55,8 @@ export interface NodeHost {
   complete(request: ClientRequest, outcome: Outcome): void;
   /** A committed conf change removed `id` (this node applied it). */
   memberRemoved(id: NodeId): void;
+  /** A client command `clientId:seq` took effect here with `output` (duplicates are not reported). */
+  commandApplied(key: string, output: KvOutput): void;
   trace(event: TraceEvent): void;
   readonly checkers: SafetyCheckers;
 }
@@ -434,6 +437,7 @@ export class SimNode {
     } else if (entry.data.byteLength > 0) {
       const result = this.sm.apply(entry.data);
       const key = `${result.command.clientId}:${result.command.seq}`;
+      if (!result.duplicate) this.host.commandApplied(key, result.output);
       const request = this.pendingWrites.get(key);
       if (request !== undefined) {
         this.pendingWrites.delete(key);

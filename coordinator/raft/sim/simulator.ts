@@ -2,7 +2,7 @@ import type { Config, ConfState, Message, NodeId, Ready } from "../core/types.js
 import { bootstrapEntries } from "../driver-restore.js";
 import { SafetyCheckers } from "./checkers.js";
 import { History, type HistoryEntry, type Outcome } from "./history.js";
-import type { KvInput } from "./kv-model.js";
+import type { KvInput, KvOutput } from "./kv-model.js";
 import { createRng, type Rng } from "./rng.js";
 import { SimNetwork, type InFlightMessage, type NetworkFaults } from "./sim-network.js";
 import { emptyDisk, type DiskImage } from "./sim-storage.js";
@@ -75,6 +75,8 @@ export class Simulator {
   private readonly missedTicks = new Map<NodeId, number>();
   /** Nodes removed by a committed conf change (ids are never reused, so for good). */
   readonly removedMembers = new Set<NodeId>();
+  /** Result of every client command some state machine applied, by `clientId:seq`. */
+  readonly appliedCommands = new Map<string, KvOutput>();
   private readonly pausedUntil = new Map<NodeId, number>();
   private clock = 0;
   private readonly host: NodeHost;
@@ -100,6 +102,9 @@ export class Simulator {
       },
       complete: (request, outcome) => this.attemptEnded(request, outcome),
       memberRemoved: (id) => this.removedMembers.add(id),
+      commandApplied: (key, output) => {
+        if (!this.appliedCommands.has(key)) this.appliedCommands.set(key, output);
+      },
       trace: (event) => this.trace.add(event),
       checkers: this.checkers,
     };
@@ -304,8 +309,8 @@ export class Simulator {
   }
 
   /** Records the call of a client operation (its attempts follow with `attempt`). */
-  begin(clientId: number, input: KvInput): HistoryEntry {
-    return this.history.invoke(clientId, input, this.clock);
+  begin(clientId: number, seq: number, input: KvInput): HistoryEntry {
+    return this.history.invoke(clientId, seq, input, this.clock);
   }
 
   /**
@@ -345,7 +350,7 @@ export class Simulator {
 
   /** A client operation with a single attempt: it ends as that attempt ends. */
   invoke(clientId: number, seq: number, input: KvInput, nodeId: NodeId, viaReadIndex: boolean): HistoryEntry {
-    const op = this.begin(clientId, input);
+    const op = this.begin(clientId, seq, input);
     this.attempt(op, seq, nodeId, viaReadIndex, (outcome) => this.finish(op, outcome));
     return op;
   }

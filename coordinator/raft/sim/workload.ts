@@ -112,7 +112,7 @@ export class Workload {
     const input = this.pickInput(client);
     const viaReadIndex = input.kind === "get" && this.rng.chance(this.options.readIndexShare);
     const current: Current = {
-      op: this.sim.begin(client.id, input),
+      op: this.sim.begin(client.id, client.seq, input),
       viaReadIndex,
       attempts: 0,
       uncertain: false,
