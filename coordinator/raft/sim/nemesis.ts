@@ -31,9 +31,11 @@ export interface NemesisProfile {
   readonly networkChangePerTick: number;
   readonly pausePerTick: number;
   readonly pauseTicksMax: number;
+  /** A node's clock runs twice as fast for a while (zero when leader leases are on). */
+  readonly fastClockPerTick: number;
 }
 
-export function randomNemesisProfile(rng: Rng, voters: number): NemesisProfile {
+export function randomNemesisProfile(rng: Rng, voters: number, leaseRead: boolean): NemesisProfile {
   const some = (max: number): number => (rng.chance(0.25) ? 0 : rng.float() * max);
   return {
     crashPerTick: some(0.01),
@@ -55,6 +57,7 @@ export function randomNemesisProfile(rng: Rng, voters: number): NemesisProfile {
     networkChangePerTick: some(0.01),
     pausePerTick: some(0.005),
     pauseTicksMax: rng.int(5, 40),
+    fastClockPerTick: leaseRead ? 0 : some(0.005),
   };
 }
 
@@ -116,6 +119,7 @@ export class Nemesis {
     if (rng.chance(p.confChangePerTick)) this.changeMembership();
     if (rng.chance(p.networkChangePerTick)) this.sim.network.faults = randomNetworkFaults(rng);
     if (rng.chance(p.pausePerTick)) this.pauseOne();
+    if (rng.chance(p.fastClockPerTick)) this.speedUpOne();
   }
 
   private activeIds(): NodeId[] {
@@ -252,6 +256,14 @@ export class Nemesis {
     this.counts.pauses++;
     this.sim.pause(node.id, this.rng.int(1, this.profile.pauseTicksMax));
     this.sim.addTraceNote(node.id, "nemesis", "pause clock");
+  }
+
+  private speedUpOne(): void {
+    const live = this.sim.liveNodes();
+    if (live.length === 0) return;
+    const node = this.rng.pick(live);
+    this.sim.addTraceNote(node.id, "nemesis", "clock runs fast");
+    this.sim.speedUp(node.id, this.rng.int(10, 100));
   }
 
   private transfer(): void {

@@ -130,7 +130,11 @@ export function runSeed(seed: number, options: RunOptions): RunReport {
     throw new SimulationFailure(seed, `seed=${seed} tick=0\n${reason}`);
   }
   const voters = sim.options.nodeIds.length;
-  const nemesis = new Nemesis(sim, rng.fork("nemesis"), randomNemesisProfile(setup, voters));
+  const nemesis = new Nemesis(
+    sim,
+    rng.fork("nemesis"),
+    randomNemesisProfile(setup, voters, sim.options.core.leaseRead),
+  );
   const workload = new Workload(sim, rng.fork("workload"), {
     clients: setup.int(2, 6),
     keys: ["a", "b", "c"].slice(0, setup.int(1, 3)),
