@@ -21,9 +21,12 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
+import * as grpc from "@grpc/grpc-js";
 import { Registry } from "prom-client";
 import { crc32c } from "../common/hashing.js";
+import { grpcChannelOptions, loadProto } from "../common/grpc.js";
 import { VolumeClient } from "../common/volume-client.js";
+import type { ProtoGrpcType } from "../proto/generated/volume.js";
 import { openDiskStore, type DiskStore } from "../volume/disk-store.js";
 import { SNAPSHOT_FILE } from "../volume/index-snapshot.js";
 
@@ -118,6 +121,40 @@ function ddMBps(): { write: number; read: number } {
     return { write, read };
   } finally {
     rmSync(path, { force: true });
+  }
+}
+
+/**
+ * Sequential unary calls to a grpc-js server that answers at once, in this process: the
+ * per-call cost of the gRPC stack itself on this machine, which the gRPC column pays twice
+ * per write (Prepare and Commit).
+ */
+async function rawGrpcCallsPerSecond(): Promise<number> {
+  const { Volume } = loadProto<ProtoGrpcType>("volume.proto").minikv.volume.v1;
+  const server = new grpc.Server(grpcChannelOptions);
+  server.addService(Volume.service, {
+    Health: (_call: unknown, callback: grpc.sendUnaryData<object>) => callback(null, {}),
+  });
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, bound) =>
+      err === null ? resolve(bound) : reject(err),
+    ),
+  );
+  const client = new Volume(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), grpcChannelOptions);
+  const call = (): Promise<void> =>
+    new Promise((resolve, reject) => client.Health({}, (err) => (err === null ? resolve() : reject(err))));
+  try {
+    await call();
+    let calls = 0;
+    const startMs = performance.now();
+    while (performance.now() - startMs < bench.rawFsyncDurationMs) {
+      await call();
+      calls++;
+    }
+    return calls / ((performance.now() - startMs) / 1000);
+  } finally {
+    client.close();
+    server.forceShutdown();
   }
 }
 
@@ -445,6 +482,7 @@ function verdict(met: boolean): string {
 
 interface Results {
   readonly rawFsync: Stat;
+  readonly rawGrpcCalls: Stat;
   readonly ddWrite: Stat;
   readonly ddRead: Stat;
   readonly engineOps: ReadonlyMap<number, Stat>;
@@ -455,13 +493,18 @@ interface Results {
   readonly compaction: Stat | undefined;
 }
 
-async function measureDisk(): Promise<Pick<Results, "rawFsync" | "ddWrite" | "ddRead">> {
+async function measureBaselines(): Promise<
+  Pick<Results, "rawFsync" | "rawGrpcCalls" | "ddWrite" | "ddRead">
+> {
   progress("raw fsynced 4 KiB appends");
   const rawFsync = await repeat(bench.repetitions, () => rawFsyncOpsPerSecond());
   progress("dd");
   const ddSamples = Array.from({ length: bench.repetitions }, () => ddMBps());
+  progress("raw grpc-js unary calls");
+  const rawGrpcCalls = await repeat(bench.repetitions, rawGrpcCallsPerSecond);
   return {
     rawFsync,
+    rawGrpcCalls,
     ddWrite: statOf(ddSamples.map((s) => s.write)),
     ddRead: statOf(ddSamples.map((s) => s.read)),
   };
@@ -518,7 +561,7 @@ async function measureGrpc(): Promise<Pick<Results, "grpcOps" | "grpcLarge">> {
 }
 
 async function measureAll(): Promise<Results> {
-  const disk = await measureDisk();
+  const disk = await measureBaselines();
   const engine = await measureEngine();
   const grpc = await measureGrpc();
   progress(`restart with ${bench.restartKeys.toLocaleString("en-US")} keys (loading them first)`);
@@ -541,7 +584,7 @@ function opsRows(r: Results): string[][] {
   const e1 = r.engineOps.get(1)?.median ?? 0;
   const e64 = r.engineOps.get(64)?.median ?? 0;
   const g64 = r.grpcOps.get(64)?.median ?? 0;
-  return bench.concurrencies.map((c) => {
+  const rows = bench.concurrencies.map((c) => {
     const e = r.engineOps.get(c);
     const g = r.grpcOps.get(c);
     const ratio =
@@ -557,6 +600,16 @@ function opsRows(r: Results): string[][] {
       c === 64 ? `≥ 5× raw fsync rate: ${verdict(e64 >= 5 * single)}` : "",
     ];
   });
+  const g1 = r.grpcOps.get(1)?.median ?? 0;
+  rows.push([
+    "unary gRPC call, c=1, grpc-js echo (calls/s)",
+    "",
+    "",
+    `grpc-js alone ${fmt(r.rawGrpcCalls)}`,
+    `a gRPC write at c=1 takes ${(1000 / g1).toFixed(1)} ms; one bare call ${(1000 / r.rawGrpcCalls.median).toFixed(1)} ms`,
+    "",
+  ]);
+  return rows;
 }
 
 function largeRows(r: Results): string[][] {
@@ -624,7 +677,14 @@ async function main(): Promise<void> {
   progress(`temp dir ${benchDir}; ${QUICK ? "QUICK smoke run" : "full run"}`);
   const results = await measureAll();
   printTable(
-    ["measurement", "engine (in-process)", "gRPC (volume process)", "this disk", "ratio", "target"],
+    [
+      "measurement",
+      "engine (in-process)",
+      "gRPC (volume process)",
+      "baseline on this machine",
+      "ratio",
+      "target",
+    ],
     [...opsRows(results), ...largeRows(results), ...restartRows(results)],
   );
 }
