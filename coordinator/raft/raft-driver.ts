@@ -446,6 +446,9 @@ export class RaftDriver<Result = unknown> {
     const applied = this.proposals.wait(seq, this.config.proposalTimeoutMs, () =>
       timeoutError(what, this.leader),
     );
+    // It may reject (timeout, stop) while we still wait for a leader below: mark it handled
+    // now, or Node treats the rejection as unhandled and exits; `await applied` still sees it.
+    applied.catch(() => undefined);
     const deadline = Date.now() + this.config.proposalTimeoutMs;
     try {
       const result = await this.proposeWhenLeader(() => propose(seq), deadline);
