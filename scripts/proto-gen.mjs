@@ -1,6 +1,6 @@
 // Generates TypeScript types for every proto/*.proto into proto/generated/ (or argv[2]).
 import { execFileSync } from "node:child_process";
-import { readdirSync, rmSync } from "node:fs";
+import { readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -27,3 +27,18 @@ execFileSync(
   ],
   { stdio: "inherit", cwd: protoDir },
 );
+
+// The generator names each source by absolute path; keep the output independent of where the
+// repository lives, so the committed files match any checkout.
+function relativize(dir) {
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) {
+      relativize(path);
+    } else {
+      const text = readFileSync(path, "utf8");
+      writeFileSync(path, text.replaceAll(`Original file: ${protoDir}/`, "Original file: proto/"));
+    }
+  }
+}
+relativize(outDir);

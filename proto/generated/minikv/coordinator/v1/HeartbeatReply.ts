@@ -1,4 +1,4 @@
-// Original file: /work/main/proto/coordinator.proto
+// Original file: proto/coordinator.proto
 
 
 export interface HeartbeatReply {

@@ -1,4 +1,4 @@
-// Original file: /work/main/proto/coordinator.proto
+// Original file: proto/coordinator.proto
 
 import type { VolumeInfo as _minikv_coordinator_v1_VolumeInfo, VolumeInfo__Output as _minikv_coordinator_v1_VolumeInfo__Output } from '../../../minikv/coordinator/v1/VolumeInfo.js';
 

@@ -1,4 +1,4 @@
-// Original file: /work/main/proto/coordinator-peer.proto
+// Original file: proto/coordinator-peer.proto
 
 import type { Long } from '@grpc/proto-loader';
 

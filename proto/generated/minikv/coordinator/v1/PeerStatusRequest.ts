@@ -1,4 +1,4 @@
-// Original file: /work/main/proto/coordinator-peer.proto
+// Original file: proto/coordinator-peer.proto
 
 
 export interface PeerStatusRequest {

@@ -1,8 +1,8 @@
-// Original file: /work/main/proto/coordinator.proto
+// Original file: proto/coordinator.proto
 
 import type { Long } from '@grpc/proto-loader';
 
-// Original file: /work/main/proto/coordinator.proto
+// Original file: proto/coordinator.proto
 
 export const _minikv_coordinator_v1_ResolveTransactionReply_Outcome = {
   UNKNOWN: 'UNKNOWN',

@@ -1,4 +1,4 @@
-// Original file: /work/main/proto/coordinator.proto
+// Original file: proto/coordinator.proto
 
 import type { Long } from '@grpc/proto-loader';
 

@@ -1,4 +1,4 @@
-// Original file: /work/main/proto/raft.proto
+// Original file: proto/raft.proto
 
 import type { EntryType as _minikv_raft_v1_EntryType, EntryType__Output as _minikv_raft_v1_EntryType__Output } from '../../../minikv/raft/v1/EntryType.js';
 import type { Long } from '@grpc/proto-loader';

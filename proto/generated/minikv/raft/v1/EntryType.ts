@@ -1,4 +1,4 @@
-// Original file: /work/main/proto/raft.proto
+// Original file: proto/raft.proto
 
 export const EntryType = {
   NORMAL: 'NORMAL',

@@ -1,4 +1,4 @@
-// Original file: /work/main/proto/raft.proto
+// Original file: proto/raft.proto
 
 export const MessageType = {
   MESSAGE_TYPE_UNSPECIFIED: 'MESSAGE_TYPE_UNSPECIFIED',

@@ -1,4 +1,4 @@
-// Original file: /work/main/proto/raft.proto
+// Original file: proto/raft.proto
 
 import type { MessageType as _minikv_raft_v1_MessageType, MessageType__Output as _minikv_raft_v1_MessageType__Output } from '../../../minikv/raft/v1/MessageType.js';
 import type { Entry as _minikv_raft_v1_Entry, Entry__Output as _minikv_raft_v1_Entry__Output } from '../../../minikv/raft/v1/Entry.js';

@@ -1,4 +1,4 @@
-// Original file: /work/main/proto/raft.proto
+// Original file: proto/raft.proto
 
 import type { SnapshotHeader as _minikv_raft_v1_SnapshotHeader, SnapshotHeader__Output as _minikv_raft_v1_SnapshotHeader__Output } from '../../../minikv/raft/v1/SnapshotHeader.js';
 

@@ -1,4 +1,4 @@
-// Original file: /work/main/proto/raft.proto
+// Original file: proto/raft.proto
 
 import type { RaftMessage as _minikv_raft_v1_RaftMessage, RaftMessage__Output as _minikv_raft_v1_RaftMessage__Output } from '../../../minikv/raft/v1/RaftMessage.js';
 

@@ -1,4 +1,4 @@
-// Original file: /work/main/proto/raft.proto
+// Original file: proto/raft.proto
 
 import type { ConfState as _minikv_raft_v1_ConfState, ConfState__Output as _minikv_raft_v1_ConfState__Output } from '../../../minikv/raft/v1/ConfState.js';
 import type { Long } from '@grpc/proto-loader';

@@ -1,4 +1,4 @@
-// Original file: /work/main/proto/volume.proto
+// Original file: proto/volume.proto
 
 import type { KeyEntry as _minikv_volume_v1_KeyEntry, KeyEntry__Output as _minikv_volume_v1_KeyEntry__Output } from '../../../minikv/volume/v1/KeyEntry.js';
 

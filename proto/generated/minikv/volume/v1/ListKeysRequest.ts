@@ -1,4 +1,4 @@
-// Original file: /work/main/proto/volume.proto
+// Original file: proto/volume.proto
 
 
 export interface ListKeysRequest {

@@ -1,4 +1,4 @@
-// Original file: /work/main/proto/volume.proto
+// Original file: proto/volume.proto
 
 import type { PrepareHeader as _minikv_volume_v1_PrepareHeader, PrepareHeader__Output as _minikv_volume_v1_PrepareHeader__Output } from '../../../minikv/volume/v1/PrepareHeader.js';
 
