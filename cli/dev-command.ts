@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream, existsSync } from "node:fs";
+import { get as httpGet } from "node:http";
 import { mkdir } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -159,18 +160,28 @@ async function runDevCluster(options: DevOptions): Promise<void> {
 async function waitHealthy(url: string, name: string): Promise<void> {
   const deadline = Date.now() + HEALTH_TIMEOUT_MS;
   while (Date.now() < deadline) {
-    try {
-      const response = await fetch(url, { signal: AbortSignal.timeout(1000) });
-      if (response.ok) return;
-    } catch {
-      // Not up yet.
-    }
+    if (await answersOk(url)) return;
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new MinikvError(
     ErrorCode.UNAVAILABLE,
     `${name} did not become healthy at ${url} within ${HEALTH_TIMEOUT_MS} ms`,
   );
+}
+
+/**
+ * One health probe with node:http: fetch() refuses the Fetch standard's "bad ports", and the
+ * default volume port 6000 (X11) is one of them.
+ */
+function answersOk(url: string): Promise<boolean> {
+  return new Promise((resolveProbe) => {
+    const request = httpGet(url, { timeout: 1000 }, (response) => {
+      response.resume();
+      resolveProbe(response.statusCode === 200);
+    });
+    request.on("timeout", () => request.destroy());
+    request.on("error", () => resolveProbe(false));
+  });
 }
 
 function stopMember(child: ChildProcess | undefined): Promise<void> {
@@ -194,9 +205,9 @@ function printWelcome(options: DevOptions, members: readonly Member[]): void {
     ...members.map((m) => `  ${m.name.padEnd(10)} ${m.healthUrl.replace(/\/health$/, "")}`),
     "",
     "try:",
-    `  echo hello | curl -sS -X PUT --data-binary @- ${first}/v1/blobs/greetings/hello.txt`,
-    `  curl -sS ${first}/v1/blobs/greetings/hello.txt`,
     `  curl -sS ${first}/v1/cluster`,
+    `  curl -sS http://${HOST}:${options.volumeBasePort}/health`,
+    "(the coordinators' blob API, /v1/blobs/..., is not built yet)",
     "",
     "Ctrl-C stops everything; run the same command again to resume with this data.",
   ];
