@@ -8,6 +8,8 @@ export interface PrepareHeader {
   'size'?: (number | string | Long);
   'crc32c'?: (number);
   'content_type'?: (string);
+  'crc32c_unknown'?: (boolean);
+  'size_unknown'?: (boolean);
 }
 
 export interface PrepareHeader__Output {
@@ -16,4 +18,6 @@ export interface PrepareHeader__Output {
   'size': (string);
   'crc32c': (number);
   'content_type': (string);
+  'crc32c_unknown': (boolean);
+  'size_unknown': (boolean);
 }
