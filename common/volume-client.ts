@@ -18,11 +18,23 @@ import { limits } from "./limits.js";
 export interface VolumePrepareHeader {
   readonly txid: string;
   readonly key: string;
-  /** Exact value length in bytes. */
+  /** Exact value length in bytes (ignored with `sizeUnknown`). */
   readonly size: number;
-  /** CRC32C (Castagnoli) of the whole value. */
+  /** CRC32C (Castagnoli) of the whole value (ignored with `crc32cUnknown`). */
   readonly crc32c: number;
   readonly contentType?: string;
+  /** The sender learns the CRC32C only at the end: the volume computes it and returns it. */
+  readonly crc32cUnknown?: boolean;
+  /** The sender does not know the length either: the value is whatever the stream carries. */
+  readonly sizeUnknown?: boolean;
+}
+
+/** A prepare's "yes" vote: the volume fsynced the value; its length and CRC32C as stored. */
+export interface VolumePrepareVote {
+  readonly txid: string;
+  readonly volumeId: string;
+  readonly size: number;
+  readonly crc32c: number;
 }
 
 /** A value as a volume reports it (Stat and ListKeys). */
@@ -134,15 +146,21 @@ export class VolumeClient {
     header: VolumePrepareHeader,
     body: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
     options: VolumeCallOptions = {},
-  ): Promise<{ txid: string; volumeId: string }> {
+  ): Promise<VolumePrepareVote> {
     let call: grpc.ClientWritableStream<PrepareRequest> | undefined;
-    const reply = new Promise<{ txid: string; volumeId: string }>((resolve, reject) => {
+    const reply = new Promise<VolumePrepareVote>((resolve, reject) => {
       call = this.client.Prepare(
         new grpc.Metadata(),
         this.callOptions(options, this.streamDeadlineMs),
         (err, value) => {
           if (err !== null || value === undefined) reject(fromGrpcError(err));
-          else resolve({ txid: value.txid, volumeId: value.volume_id });
+          else
+            resolve({
+              txid: value.txid,
+              volumeId: value.volume_id,
+              size: Number(value.size),
+              crc32c: value.crc32c >>> 0,
+            });
         },
       );
     });
@@ -348,6 +366,8 @@ async function sendPrepare(
         size: header.size,
         crc32c: header.crc32c,
         content_type: header.contentType ?? "",
+        crc32c_unknown: header.crc32cUnknown === true,
+        size_unknown: header.sizeUnknown === true,
       },
     });
     for await (const chunk of body) {
