@@ -14,8 +14,19 @@ import { addPeerStatusService, PeerStatusClient, type SelfReport } from "./peer-
 import { RaftCoordinatorNode } from "./raft-coordinator-node.js";
 import { FileSnapshotStore } from "./raft/file-snapshot-store.js";
 import { GrpcTransport, startGrpcServer, stopGrpcServer } from "./raft/grpc-transport.js";
-import type { KvResult } from "./raft/kv-commands.js";
-import { openLevelKvStateMachine } from "./raft/level-kv-state-machine.js";
+import { LevelStateMachine } from "./raft/level-state-machine.js";
+import { coordCommandHandler, type CoordResult } from "./coord-commands.js";
+import { BlobMetrics } from "./blob-metrics.js";
+import { RepairQueue } from "./blob-reader.js";
+import { blobRouter } from "./blob-router.js";
+import { ClusterState } from "./cluster-state.js";
+import { clusterExtras } from "./cluster-extras.js";
+import { createClusterAccess } from "./cluster-access-impl.js";
+import type { ClusterAccess } from "./admin/cluster-access.js";
+import { MetadataStore } from "./metadata-store.js";
+import { addVolumeControlService } from "./volume-control-service.js";
+import { VolumeLiveness, livenessBounds } from "./volume-liveness.js";
+import { VolumePool } from "./volume-pool.js";
 import { LevelRaftStore } from "./raft/level-raft-store.js";
 import { RaftDriver, type RaftDriverConfig } from "./raft/raft-driver.js";
 import type { PeerAddresses } from "./raft/storage.js";
@@ -42,8 +53,8 @@ export interface CoordinatorHooks {
   /** Driver settings beyond the flags (tests). */
   readonly raft?: Partial<Omit<RaftDriverConfig, "id" | "bootstrapMembers" | "peers">>;
   readonly extras?: ClusterExtras;
-  /** Further HTTP APIs (blobs, admin jobs), mounted before the 404 handler. */
-  readonly routers?: readonly Router[];
+  /** Further HTTP APIs (admin jobs), mounted after the blob API and before the 404 handler. */
+  readonly routers?: (access: ClusterAccess) => readonly Router[];
 }
 
 /** Bounds of start-up and shutdown. */
@@ -111,24 +122,71 @@ async function start(
 
   const metrics = new CoordinatorMetrics(options.id);
   metrics.attachRaft({ status: () => node.status(), counters: () => node.counters() });
+  const cluster = blobCluster(driver, peerClient);
+  undo.push(() => Promise.resolve(cluster.pool.close()));
+  const volumeControl = addVolumeControlService(grpcServer, {
+    coordinatorId: options.id,
+    store: cluster.store,
+    liveness: cluster.liveness,
+    logger,
+    leaderAddress: () => {
+      const status = driver.raft.status();
+      return status.role === "leader" ? null : status.leaderAddress;
+    },
+    now: Date.now,
+  });
+  undo.push(() => Promise.resolve(volumeControl.close()));
+  // Keeps the registry (and so the leader's liveness report) current between requests.
+  const registryTimer = setInterval(
+    () => void cluster.volumes().catch(() => undefined),
+    livenessBounds.heartbeatIntervalMs,
+  );
+  registryTimer.unref();
+  undo.push(() => Promise.resolve(clearInterval(registryTimer)));
+  const blobMetrics = new BlobMetrics(metrics.registry);
+  const repairQueue = new RepairQueue();
+  const access = createClusterAccess({
+    id: options.id,
+    replicas: options.replicas,
+    driver: driver.raft,
+    cluster,
+  });
+  const blobDeps = {
+    coordinatorId: options.id,
+    replicas: options.replicas,
+    cluster,
+    metrics: blobMetrics,
+    logger,
+    repairQueue,
+    now: Date.now,
+  };
   const app = createApp({
     node,
     metrics,
     logger,
     replicas: options.replicas,
-    ...(hooks.extras === undefined ? {} : { extras: hooks.extras }),
-    ...(hooks.routers === undefined ? {} : { routers: hooks.routers }),
+    extras: hooks.extras ?? clusterExtras({ cluster, replicas: options.replicas, repairQueue }),
+    routers: [blobRouter(blobDeps), ...(hooks.routers?.(access) ?? [])],
   });
   const httpServer = await listenHttp(createServer(app), options.bind.host, options.bind.port);
   const httpPort = (httpServer.address() as AddressInfo).port;
   const httpHost = options.advertiseHost ?? reachableHost(options.bind.host);
   const httpAddress = formatHostPort({ host: httpHost, port: httpPort });
   node.httpUrl = `http://${httpAddress}`;
-  self.report = { status: () => node.status(), httpUrl: node.httpUrl, grpcAddress };
+  self.report = {
+    status: () => node.status(),
+    httpUrl: node.httpUrl,
+    grpcAddress,
+    liveVolumes: () =>
+      driver.raft.status().role === "leader" ? cluster.liveness.ownView(cluster.pool.records()) : [],
+  };
 
   let closing: Promise<void> | undefined;
   const close = async (): Promise<void> => {
+    clearInterval(registryTimer);
     await closeHttp(httpServer);
+    volumeControl.close();
+    cluster.pool.close();
     await driver.stop();
     peerClient.close();
     await stopGrpcServer(grpcServer, coordServerBounds.grpcShutdownGraceMs);
@@ -183,9 +241,23 @@ async function identify(address: string, transport: GrpcTransport, logger: Logge
   }
 }
 
+/** The blob side of a coordinator: metadata over Raft, volume liveness, volume clients. */
+function blobCluster(driver: OpenDriver, peers: PeerStatusClient): ClusterState {
+  const liveness = new VolumeLiveness({
+    isLeader: () => driver.raft.status().role === "leader",
+    askLeader: async () => {
+      const address = driver.raft.status().leaderAddress;
+      return address === null ? null : peers.status(address, livenessAskTimeoutMs);
+    },
+  });
+  return new ClusterState(new MetadataStore(driver.raft, driver.reader), liveness, new VolumePool());
+}
+
+const livenessAskTimeoutMs = 300;
+
 interface OpenDriver {
-  readonly raft: RaftDriver<KvResult>;
-  readonly reader: Awaited<ReturnType<typeof openLevelKvStateMachine>>;
+  readonly raft: RaftDriver<CoordResult>;
+  readonly reader: LevelStateMachine<CoordResult>;
   stop(): Promise<void>;
 }
 
@@ -198,7 +270,9 @@ async function openDriver(
 ): Promise<OpenDriver> {
   const { tickIntervalMs, electionTimeoutMs, heartbeatIntervalMs, snapshotThresholdEntries, syncApply } =
     options.raft;
-  const stateMachine = await openLevelKvStateMachine(join(options.dbDir, "state"), { syncApply });
+  const stateMachine = await LevelStateMachine.open(join(options.dbDir, "state"), coordCommandHandler, {
+    syncApply,
+  });
   const storage = await LevelRaftStore.open(join(options.dbDir, "raft")).catch(async (err: unknown) => {
     await stateMachine.close();
     throw err;
@@ -209,7 +283,7 @@ async function openDriver(
       throw err;
     },
   );
-  const raft = new RaftDriver<KvResult>(
+  const raft = new RaftDriver<CoordResult>(
     {
       id: options.id,
       bootstrapMembers: [options.id, ...Object.keys(peers)].sort(),

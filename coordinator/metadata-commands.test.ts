@@ -134,7 +134,7 @@ describe("metadata state machine (issue: coordinator §1)", () => {
     const h = harness();
     const bad = [
       Uint8Array.from([9, 1, 2]),
-      Buffer.concat([Buffer.from([1]), Buffer.from("{not json")]),
+      Buffer.concat([Buffer.from([0x10]), Buffer.from("{not json")]),
       encodeMetadataCommand({ op: "putBlob", key: "" } as unknown as MetadataCommand),
       encodeMetadataCommand({ ...put("a\u0000b", "t") }),
       encodeMetadataCommand({ op: "dropTables" } as unknown as MetadataCommand),

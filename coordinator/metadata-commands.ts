@@ -9,13 +9,15 @@
  *   0x02 + volumeId   → VolumeRecord (JSON)
  *   0x03 + txid       → AbortedTx (JSON): a prepared write decided aborted; its late
  *                       putBlob is refused, so a write never becomes visible after its abort.
- * Command encoding: one byte FORMAT_VERSION, then the command as UTF-8 JSON.
+ * Command encoding: one byte METADATA_TAG (format version), then the command as UTF-8 JSON.
  */
 import { ErrorCode, MinikvError } from "../common/errors.js";
 import { validateKey } from "../common/keys.js";
 import type { ApplyTx, CommandHandler } from "./raft/command-handler.js";
 
-const FORMAT_VERSION = 1;
+/** First byte of every metadata command: distinct from the plain key-value commands' tags (1–3), which share the log. */
+export const METADATA_TAG = 0x10;
+const FORMAT_VERSION = METADATA_TAG;
 export const PREFIX = { blob: 0x01, volume: 0x02, abortedTx: 0x03 } as const;
 
 /** What the coordinators know of one blob. `version` is the Raft index of its putBlob. */

@@ -16,6 +16,15 @@ import type { ClusterRole, NodeStatus } from "./coord-node.js";
 export interface PeerStatus extends NodeStatus {
   readonly httpUrl: string;
   readonly grpcAddress: string;
+  /** The leader's live volumes (empty from followers). */
+  readonly liveVolumes: readonly LiveVolume[];
+}
+
+/** A volume the leader has heard from within the liveness timeout. */
+export interface LiveVolume {
+  readonly id: string;
+  readonly capacityBytes: number;
+  readonly usedBytes: number;
 }
 
 /** What this coordinator says about itself. */
@@ -23,6 +32,8 @@ export interface SelfReport {
   status(): NodeStatus;
   readonly httpUrl: string;
   readonly grpcAddress: string;
+  /** Live volumes, as the leader knows them ([] on followers). */
+  liveVolumes(): readonly LiveVolume[];
 }
 
 const proto = loadProto<ProtoGrpcType>("coordinator-peer.proto");
@@ -55,6 +66,11 @@ function toReply(self: SelfReport): PeerStatusReply {
     leader_id: s.leader ?? "",
     http_url: self.httpUrl,
     grpc_address: self.grpcAddress,
+    live_volumes: self.liveVolumes().map((v) => ({
+      id: v.id,
+      capacity_bytes: v.capacityBytes,
+      used_bytes: v.usedBytes,
+    })),
   };
 }
 
@@ -101,6 +117,7 @@ function decode(reply: {
   leader_id: string;
   http_url: string;
   grpc_address: string;
+  live_volumes: { id: string; capacity_bytes: string; used_bytes: string }[];
 }): PeerStatus {
   if (!ROLES.includes(reply.role)) {
     throw new MinikvError(ErrorCode.UNAVAILABLE, `peer ${reply.id} reported an unknown role "${reply.role}"`);
@@ -114,5 +131,10 @@ function decode(reply: {
     leader: reply.leader_id === "" ? null : reply.leader_id,
     httpUrl: reply.http_url,
     grpcAddress: reply.grpc_address,
+    liveVolumes: reply.live_volumes.map((v) => ({
+      id: v.id,
+      capacityBytes: Number(v.capacity_bytes),
+      usedBytes: Number(v.used_bytes),
+    })),
   };
 }

@@ -9,7 +9,8 @@ import {
 } from "./coord-node.js";
 import type { RaftCounters } from "./coord-metrics.js";
 import type { PeerStatus, PeerStatusClient } from "./peer-status.js";
-import type { KvReader, KvResult } from "./raft/kv-commands.js";
+import type { KvReader } from "./raft/kv-commands.js";
+import type { CoordResult } from "./coord-commands.js";
 import { encodeKvCommand } from "./raft/kv-commands.js";
 import type { RaftDriver, RaftStatus } from "./raft/raft-driver.js";
 
@@ -32,7 +33,7 @@ export class RaftCoordinatorNode implements CoordinatorNode {
   httpUrl: string | null = null;
 
   constructor(
-    private readonly driver: RaftDriver<KvResult>,
+    private readonly driver: RaftDriver<CoordResult>,
     private readonly reader: KvReader,
     private readonly peers: PeerStatusClient,
     readonly grpcAddress: string,

@@ -1,5 +1,6 @@
 // Original file: proto/coordinator-peer.proto
 
+import type { LiveVolume as _minikv_coordinator_v1_LiveVolume, LiveVolume__Output as _minikv_coordinator_v1_LiveVolume__Output } from '../../../minikv/coordinator/v1/LiveVolume.js';
 import type { Long } from '@grpc/proto-loader';
 
 export interface PeerStatusReply {
@@ -11,6 +12,7 @@ export interface PeerStatusReply {
   'leader_id'?: (string);
   'http_url'?: (string);
   'grpc_address'?: (string);
+  'live_volumes'?: (_minikv_coordinator_v1_LiveVolume)[];
 }
 
 export interface PeerStatusReply__Output {
@@ -22,4 +24,5 @@ export interface PeerStatusReply__Output {
   'leader_id': (string);
   'http_url': (string);
   'grpc_address': (string);
+  'live_volumes': (_minikv_coordinator_v1_LiveVolume__Output)[];
 }

@@ -1,0 +1,43 @@
+import { Counter, type Registry } from "prom-client";
+
+/** Metrics of the blob API: 2PC outcomes, bytes through the coordinator, read fallbacks. */
+export class BlobMetrics {
+  readonly twoPhase: Counter<"outcome">;
+  readonly bytesIn: Counter;
+  readonly bytesOut: Counter;
+  /** A replica could not serve a read (down, missing, corrupt): the next one was tried. */
+  readonly readFallbacks: Counter<"reason">;
+  /** Keys queued for repair after a failed replica read. */
+  readonly repairQueued: Counter;
+
+  constructor(registry: Registry) {
+    const registers = [registry];
+    this.twoPhase = new Counter({
+      name: "minikv_2pc_total",
+      help: "Blob writes by outcome: committed, aborted, unknown (Raft outcome not learned; presumed abort decides).",
+      labelNames: ["outcome"],
+      registers,
+    });
+    this.bytesIn = new Counter({
+      name: "minikv_blob_bytes_in_total",
+      help: "Blob bytes received from clients and prepared on every replica.",
+      registers,
+    });
+    this.bytesOut = new Counter({
+      name: "minikv_blob_bytes_out_total",
+      help: "Blob bytes sent to clients.",
+      registers,
+    });
+    this.readFallbacks = new Counter({
+      name: "minikv_read_fallbacks_total",
+      help: "Reads that moved on to the next replica, by reason.",
+      labelNames: ["reason"],
+      registers,
+    });
+    this.repairQueued = new Counter({
+      name: "minikv_repair_queued_total",
+      help: "Keys queued for repair because a replica failed a read.",
+      registers,
+    });
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * The read path (DESIGN.md §5): the bytes of one committed version, from the first replica
+ * that can serve them. A replica that is down, lacks the version or fails its CRC check is
+ * skipped for the next one — also in the middle of a stream, resuming at the byte reached —
+ * and the key is queued for repair. Only when every replica fails does the read fail.
+ */
+import { ErrorCode, MinikvError, toMinikvError } from "../common/errors.js";
+import type { Logger } from "../common/logger.js";
+import type { BlobMetrics } from "./blob-metrics.js";
+import type { ClusterState } from "./cluster-state.js";
+import type { BlobMeta } from "./metadata-commands.js";
+
+export interface BlobReadDeps {
+  readonly cluster: ClusterState;
+  readonly metrics: BlobMetrics;
+  readonly logger: Logger;
+  readonly repairQueue: RepairQueue;
+}
+
+/** Keys whose replicas failed a read, for the next repair (bounded: the oldest are dropped). */
+export class RepairQueue {
+  private readonly keys = new Set<string>();
+
+  constructor(private readonly capacity = 10_000) {}
+
+  add(key: string): void {
+    if (this.keys.has(key)) return;
+    if (this.keys.size >= this.capacity) {
+      const oldest = this.keys.values().next();
+      if (oldest.done !== true) this.keys.delete(oldest.value);
+    }
+    this.keys.add(key);
+  }
+
+  get size(): number {
+    return this.keys.size;
+  }
+
+  /** Takes up to `count` queued keys. */
+  take(count: number): string[] {
+    const taken: string[] = [];
+    for (const key of this.keys) {
+      if (taken.length >= count) break;
+      taken.push(key);
+      this.keys.delete(key);
+    }
+    return taken;
+  }
+}
+
+/** Replicas in the order to try them: alive ones first, each group in placement order. */
+export async function replicaOrder(cluster: ClusterState, blob: BlobMeta): Promise<string[]> {
+  const views = new Map((await cluster.volumes()).map((v) => [v.id, v]));
+  const alive = blob.replicas.filter((id) => views.get(id)?.alive === true);
+  const others = blob.replicas.filter((id) => views.get(id)?.alive !== true);
+  return [...alive, ...others];
+}
+
+/**
+ * Bytes [start, endExclusive) of the blob's committed version. The first chunk is only
+ * yielded once a replica delivered it, so a caller can hold its headers until then.
+ */
+export async function* readBlobBytes(
+  deps: BlobReadDeps,
+  blob: BlobMeta,
+  start: number,
+  endExclusive: number,
+): AsyncGenerator<Uint8Array> {
+  let position = start;
+  let lastError: MinikvError | undefined;
+  for (const volumeId of await replicaOrder(deps.cluster, blob)) {
+    if (position >= endExclusive) return;
+    try {
+      const stream = deps.cluster.pool.client(volumeId).read(blob.key, {
+        version: blob.version,
+        offset: position,
+        length: endExclusive - position,
+      });
+      for await (const chunk of stream as AsyncIterable<Buffer>) {
+        const take = Math.min(chunk.length, endExclusive - position);
+        position += take;
+        deps.metrics.bytesOut.inc(take);
+        yield take === chunk.length ? chunk : chunk.subarray(0, take);
+      }
+      if (position < endExclusive) {
+        throw new MinikvError(ErrorCode.DATA_CORRUPT, `replica ended at byte ${position} of ${endExclusive}`);
+      }
+      return;
+    } catch (err) {
+      lastError = toMinikvError(err);
+      deps.metrics.readFallbacks.inc({ reason: lastError.code });
+      deps.repairQueue.add(blob.key);
+      deps.metrics.repairQueued.inc();
+      deps.logger.warn(
+        { err: lastError, key: blob.key, version: blob.version, volume: volumeId, position },
+        "replica failed a read; trying the next",
+      );
+    }
+  }
+  if (position >= endExclusive) return;
+  throw new MinikvError(
+    ErrorCode.UNAVAILABLE,
+    `no replica of "${blob.key}" could serve it (last: ${lastError?.message ?? "no replicas"})`,
+    lastError === undefined ? {} : { cause: lastError },
+  );
+}

@@ -1,0 +1,307 @@
+/**
+ * The write path (DESIGN.md §5): two-phase commit of one blob across its N HRW targets.
+ *
+ *   1. place: shard → top N live volumes (fewer → NOT_ENOUGH_VOLUMES, nothing written);
+ *   2. prepare: the body streams to all N at once; the slowest volume paces the client
+ *      (each sink holds at most one chunk), so memory stays bounded whatever the size;
+ *   3. vote: every volume fsynced and returned the length and CRC32C it stored, which must
+ *      equal what passed through here;
+ *   4. commit point: one Raft entry (putBlob) naming the txid and replicas;
+ *   5. the client's answer, then commit on the volumes in the background (a volume that
+ *      misses it asks the coordinators later: presumed abort says "committed").
+ * Any failure before 4 aborts on every volume. A Raft failure at 4 whose outcome is unknown
+ * (timeout, lost leader) sends no abort: the volumes ask, and Raft decides exactly once.
+ */
+import { randomUUID } from "node:crypto";
+import { once } from "node:events";
+import { PassThrough } from "node:stream";
+import { ErrorCode, MinikvError, isMinikvError, toMinikvError } from "../common/errors.js";
+import { crc32c } from "../common/hashing.js";
+import { validateKey } from "../common/keys.js";
+import { limits } from "../common/limits.js";
+import type { Logger } from "../common/logger.js";
+import type { VolumePrepareHeader, VolumePrepareVote } from "../common/volume-client.js";
+import type { BlobMetrics } from "./blob-metrics.js";
+import type { ClusterState } from "./cluster-state.js";
+import type { BlobMeta } from "./metadata-commands.js";
+
+export const blobWriteBounds = {
+  /** A body of unknown length is held up to this size to learn its length before preparing. */
+  unknownLengthBufferBytes: 1024 * 1024,
+  /** Background commit / abort / reclaim calls are retried this many times. */
+  followUpAttempts: 5,
+  followUpRetryMs: 500,
+} as const;
+
+export interface BlobWriteDeps {
+  readonly coordinatorId: string;
+  readonly replicas: number;
+  readonly cluster: ClusterState;
+  readonly metrics: BlobMetrics;
+  readonly logger: Logger;
+  now(): number;
+}
+
+export interface BlobWrite {
+  readonly key: string;
+  readonly body: AsyncIterable<Uint8Array>;
+  /** Content-Length when the client sent one. */
+  readonly declaredSize: number | null;
+  readonly contentType: string;
+}
+
+/** Writes one blob; resolves with its committed metadata once the commit point has passed. */
+export async function writeBlob(deps: BlobWriteDeps, write: BlobWrite): Promise<BlobMeta> {
+  validateKey(write.key);
+  if (write.declaredSize !== null && write.declaredSize > limits.blobBytesMax) {
+    throw new MinikvError(
+      ErrorCode.TOO_LARGE,
+      `blob of ${write.declaredSize} bytes exceeds ${limits.blobBytesMax}`,
+    );
+  }
+  const targets = await deps.cluster.placement(write.key, deps.replicas);
+  if (targets.length < deps.replicas) {
+    throw new MinikvError(
+      ErrorCode.NOT_ENOUGH_VOLUMES,
+      `${targets.length} volume(s) can take writes; ${deps.replicas} replicas are required`,
+    );
+  }
+  const txid = `${deps.coordinatorId}.${randomUUID()}`;
+  const source = await withKnownLength(write);
+  const header: VolumePrepareHeader = {
+    txid,
+    key: write.key,
+    size: source.size ?? 0,
+    crc32c: 0,
+    contentType: write.contentType,
+    crc32cUnknown: true,
+    sizeUnknown: source.size === null,
+  };
+  const prepared = await prepareAll(deps, targets, header, source);
+  return commitWrite(deps, write, targets, txid, prepared);
+}
+
+interface Source {
+  /** Known length (declared, or learned by buffering a small body), else null. */
+  readonly size: number | null;
+  readonly chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
+}
+
+/** Buffers a body without Content-Length up to a bound, to prepare with its exact length when it fits. */
+async function withKnownLength(write: BlobWrite): Promise<Source> {
+  if (write.declaredSize !== null) return { size: write.declaredSize, chunks: write.body };
+  const iterator = write.body[Symbol.asyncIterator]();
+  const held: Uint8Array[] = [];
+  let heldBytes = 0;
+  for (;;) {
+    const step = await iterator.next().catch((err: unknown) => {
+      throw clientGone(err);
+    });
+    if (step.done === true) return { size: heldBytes, chunks: held };
+    held.push(step.value);
+    heldBytes += step.value.length;
+    if (heldBytes > blobWriteBounds.unknownLengthBufferBytes) break;
+  }
+  async function* rest(): AsyncGenerator<Uint8Array> {
+    yield* held;
+    for (;;) {
+      const step = await iterator.next();
+      if (step.done === true) return;
+      yield step.value;
+    }
+  }
+  return { size: null, chunks: rest() };
+}
+
+interface Prepared {
+  readonly size: number;
+  readonly crc32c: number;
+}
+
+/** Streams the body to every target and collects their votes; aborts everywhere on any failure. */
+async function prepareAll(
+  deps: BlobWriteDeps,
+  targets: readonly string[],
+  header: VolumePrepareHeader,
+  source: Source,
+): Promise<Prepared> {
+  const failed = new AbortController();
+  const sinks = targets.map(() => new PassThrough({ highWaterMark: limits.streamChunkBytes }));
+  const votes = targets.map((volumeId, i) =>
+    deps.cluster.pool
+      .client(volumeId)
+      .prepare(header, sinks[i] as PassThrough, { signal: failed.signal })
+      .catch((err: unknown) => {
+        const error = toMinikvError(err);
+        // Unreachable, not merely "no": skip it for new writes until it is heard from again.
+        const unreachable = error.code === ErrorCode.UNAVAILABLE || error.code === ErrorCode.TIMEOUT;
+        if (!failed.signal.aborted && unreachable) deps.cluster.liveness.suspect(volumeId);
+        failed.abort();
+        throw error;
+      }),
+  );
+  // Settles (and so handles) every vote from the start: one may fail while the body streams.
+  const settledVotes = Promise.allSettled(votes);
+  try {
+    const sent = await pump(source, sinks, failed.signal);
+    const results = (await settledVotes).map((s) => {
+      if (s.status === "rejected") throw s.reason;
+      return s.value;
+    });
+    checkVotes(results, sent, header);
+    deps.metrics.bytesIn.inc(sent.size);
+    return sent;
+  } catch (err) {
+    failed.abort();
+    for (const sink of sinks) sink.destroy();
+    const settled = await settledVotes;
+    abortEverywhere(deps, targets, header.txid);
+    deps.metrics.twoPhase.inc({ outcome: "aborted" });
+    throw firstCause(err, settled);
+  }
+}
+
+/** The volume's error explains a failed write better than the pump's "stopped" does. */
+function firstCause(err: unknown, settled: readonly PromiseSettledResult<VolumePrepareVote>[]): MinikvError {
+  const error = toMinikvError(err);
+  if (error.code !== ErrorCode.CLIENT_ABORTED || !isStopped(err)) return error;
+  for (const s of settled) if (s.status === "rejected") return toMinikvError(s.reason);
+  return error;
+}
+
+const STOPPED = Symbol("stopped");
+
+function isStopped(err: unknown): boolean {
+  return (err as { [STOPPED]?: boolean } | null)?.[STOPPED] === true;
+}
+
+/** Copies the source into every sink, waiting for the slowest; returns what passed through. */
+async function pump(source: Source, sinks: readonly PassThrough[], signal: AbortSignal): Promise<Prepared> {
+  let size = 0;
+  let crc = 0;
+  try {
+    for await (const chunk of source.chunks) {
+      if (signal.aborted) throw stopped();
+      size += chunk.length;
+      if (size > limits.blobBytesMax)
+        throw new MinikvError(ErrorCode.TOO_LARGE, `blob exceeds ${limits.blobBytesMax} bytes`);
+      if (source.size !== null && size > source.size) {
+        throw new MinikvError(
+          ErrorCode.SIZE_MISMATCH,
+          `body is longer than its Content-Length ${source.size}`,
+        );
+      }
+      crc = crc32c(chunk, crc);
+      const waits: Promise<unknown>[] = [];
+      for (const sink of sinks) if (!sink.write(chunk)) waits.push(once(sink, "drain", { signal }));
+      if (waits.length > 0) await Promise.all(waits).catch(() => Promise.reject(stopped()));
+    }
+  } catch (err) {
+    if (isMinikvError(err)) throw err;
+    throw clientGone(err);
+  }
+  if (source.size !== null && size !== source.size) {
+    throw new MinikvError(
+      ErrorCode.SIZE_MISMATCH,
+      `body has ${size} bytes; Content-Length said ${source.size}`,
+    );
+  }
+  for (const sink of sinks) sink.end();
+  return { size, crc32c: crc >>> 0 };
+}
+
+function stopped(): MinikvError {
+  const err = new MinikvError(ErrorCode.CLIENT_ABORTED, "the write was stopped");
+  Object.defineProperty(err, STOPPED, { value: true });
+  return err;
+}
+
+function clientGone(cause: unknown): MinikvError {
+  return new MinikvError(ErrorCode.CLIENT_ABORTED, "the client went away during the upload", { cause });
+}
+
+/** Every volume must have stored exactly the bytes that passed through this coordinator. */
+function checkVotes(votes: readonly VolumePrepareVote[], sent: Prepared, header: VolumePrepareHeader): void {
+  for (const vote of votes) {
+    if (vote.txid !== header.txid || vote.size !== sent.size || vote.crc32c >>> 0 !== sent.crc32c) {
+      throw new MinikvError(
+        ErrorCode.CHECKSUM_MISMATCH,
+        `volume ${vote.volumeId} stored ${vote.size} bytes with CRC32C ${vote.crc32c}; ` +
+          `${sent.size} bytes with CRC32C ${sent.crc32c} were sent`,
+      );
+    }
+  }
+}
+
+async function commitWrite(
+  deps: BlobWriteDeps,
+  write: BlobWrite,
+  targets: readonly string[],
+  txid: string,
+  prepared: Prepared,
+): Promise<BlobMeta> {
+  let committed;
+  try {
+    committed = await deps.cluster.store.commit({
+      op: "putBlob",
+      key: write.key,
+      size: prepared.size,
+      crc32c: prepared.crc32c,
+      contentType: write.contentType,
+      replicas: [...targets],
+      txid,
+      atMs: deps.now(),
+    });
+  } catch (err) {
+    // A refusal is a definite "no"; anything else may still commit: the volumes will ask.
+    if (isMinikvError(err, ErrorCode.CONFLICT)) abortEverywhere(deps, targets, txid);
+    deps.metrics.twoPhase.inc({ outcome: isMinikvError(err, ErrorCode.CONFLICT) ? "aborted" : "unknown" });
+    throw err;
+  }
+  const { blob, previous } = committed.result;
+  deps.metrics.twoPhase.inc({ outcome: "committed" });
+  for (const volumeId of targets) {
+    followUp(deps, `commit ${txid} on ${volumeId}`, () =>
+      deps.cluster.pool.client(volumeId).commit(txid, blob.version),
+    );
+  }
+  if (previous !== null) reclaim(deps, previous);
+  return blob;
+}
+
+/** Frees an older version's bytes on the volumes that held it (after an overwrite or a delete). */
+export function reclaim(deps: Pick<BlobWriteDeps, "cluster" | "logger">, previous: BlobMeta): void {
+  for (const volumeId of previous.replicas) {
+    followUp(deps, `reclaim ${previous.key}@${previous.version} on ${volumeId}`, () =>
+      deps.cluster.pool.client(volumeId).delete(previous.key, previous.version),
+    );
+  }
+}
+
+function abortEverywhere(deps: BlobWriteDeps, targets: readonly string[], txid: string): void {
+  for (const volumeId of targets) {
+    followUp(deps, `abort ${txid} on ${volumeId}`, () => deps.cluster.pool.client(volumeId).abort(txid));
+  }
+}
+
+/**
+ * A call the client does not wait for, retried a few times. If every attempt fails the
+ * volume still converges: prepared records are resolved by asking the coordinators, and
+ * unreclaimed bytes are found by `verify` as orphans and freed by `repair`.
+ */
+function followUp(deps: Pick<BlobWriteDeps, "logger">, what: string, call: () => Promise<unknown>): void {
+  void (async () => {
+    for (let attempt = 1; attempt <= blobWriteBounds.followUpAttempts; attempt++) {
+      try {
+        await call();
+        return;
+      } catch (err) {
+        if (attempt === blobWriteBounds.followUpAttempts) {
+          deps.logger.warn({ err, what }, "background volume call failed; left to recovery");
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, blobWriteBounds.followUpRetryMs * attempt));
+      }
+    }
+  })();
+}

@@ -1,0 +1,103 @@
+/**
+ * The coordinator's view of its replicated metadata: commands go through Raft (a follower's
+ * driver forwards them to the leader and answers once applied here); reads take a ReadIndex
+ * barrier first (§6.4: they reflect every write acknowledged before they began) unless the
+ * caller opts into a stale read.
+ */
+import { ErrorCode, MinikvError } from "../common/errors.js";
+import type { CoordResult } from "./coord-commands.js";
+import {
+  PREFIX,
+  abortedTxKey,
+  blobKey,
+  decodeJson,
+  encodeMetadataCommand,
+  type BlobMeta,
+  type MetadataCommand,
+  type MetadataResult,
+  type VolumeRecord,
+} from "./metadata-commands.js";
+import type { LevelStateMachine } from "./raft/level-state-machine.js";
+import type { RaftDriver } from "./raft/raft-driver.js";
+
+export type Consistency = "linearizable" | "stale";
+
+/** A committed metadata command and the Raft index it was applied at. */
+export interface Committed<R extends MetadataResult> {
+  readonly index: number;
+  readonly result: R;
+}
+
+export class MetadataStore {
+  constructor(
+    private readonly driver: RaftDriver<CoordResult>,
+    private readonly state: LevelStateMachine<CoordResult>,
+  ) {}
+
+  /**
+   * Commits one command through Raft. Resolves once a majority has it and it is applied here;
+   * rejects with the command's refusal (CONFLICT, KEY_NOT_FOUND...) or a Raft error
+   * (NOT_LEADER, NO_QUORUM, TIMEOUT).
+   */
+  async commit<Op extends MetadataCommand["op"]>(
+    command: Extract<MetadataCommand, { op: Op }>,
+  ): Promise<Committed<Extract<MetadataResult, { op: Op }>>> {
+    const { index, result } = await this.driver.propose(encodeMetadataCommand(command));
+    if (result === undefined || !("op" in result) || result.op !== command.op) {
+      throw new MinikvError(ErrorCode.INTERNAL, `metadata command ${command.op} gave no result`);
+    }
+    return { index, result: result as Extract<MetadataResult, { op: Op }> };
+  }
+
+  /** Waits until this node's state reflects every write acknowledged before the call. */
+  async barrier(consistency: Consistency = "linearizable"): Promise<void> {
+    if (consistency === "linearizable") await this.driver.readIndex();
+  }
+
+  async getBlob(key: string, consistency: Consistency = "linearizable"): Promise<BlobMeta | null> {
+    await this.barrier(consistency);
+    return this.localBlob(key);
+  }
+
+  /** The blob as applied on this node, without a barrier. */
+  async localBlob(key: string): Promise<BlobMeta | null> {
+    return decodeJson<BlobMeta>(await this.state.get(blobKey(key)));
+  }
+
+  /**
+   * Up to `limit` blobs whose keys start with `prefix`, in UTF-8 byte order, strictly after
+   * `startAfter` when given.
+   */
+  async listBlobs(
+    options: { prefix?: string; startAfter?: string | null; limit: number },
+    consistency: Consistency = "linearizable",
+  ): Promise<BlobMeta[]> {
+    await this.barrier(consistency);
+    const prefix = blobKey(options.prefix ?? "");
+    // UTF-8 never holds 0xFF, so prefix + 0xFF is above every key with the prefix.
+    const lt = Buffer.concat([prefix, Buffer.from([0xff])]);
+    const after = options.startAfter == null ? undefined : blobKey(options.startAfter);
+    const bound = after !== undefined && Buffer.compare(after, prefix) >= 0 ? { gt: after } : { gte: prefix };
+    const rows = await this.state.range({ ...bound, lt, limit: options.limit });
+    return rows.flatMap(([, value]) => {
+      const blob = decodeJson<BlobMeta>(value);
+      return blob === null ? [] : [blob];
+    });
+  }
+
+  /** The volume registry as applied on this node (registration is rare; no barrier needed). */
+  async volumes(): Promise<VolumeRecord[]> {
+    const rows = await this.state.range({
+      gte: Uint8Array.of(PREFIX.volume),
+      lt: Uint8Array.of(PREFIX.volume + 1),
+    });
+    return rows.flatMap(([, value]) => {
+      const volume = decodeJson<VolumeRecord>(value);
+      return volume === null ? [] : [volume];
+    });
+  }
+
+  async isAborted(txid: string): Promise<boolean> {
+    return (await this.state.get(abortedTxKey(txid))) !== undefined;
+  }
+}
