@@ -205,9 +205,10 @@ function printWelcome(options: DevOptions, members: readonly Member[]): void {
     ...members.map((m) => `  ${m.name.padEnd(10)} ${m.healthUrl.replace(/\/health$/, "")}`),
     "",
     "try:",
-    `  curl -sS ${first}/v1/cluster`,
-    `  curl -sS http://${HOST}:${options.volumeBasePort}/health`,
-    "(the coordinators' blob API, /v1/blobs/..., is not built yet)",
+    `  echo hello | curl -sS -X PUT --data-binary @- ${first}/v1/blobs/greeting.txt`,
+    `  curl -sS ${first}/v1/blobs/greeting.txt`,
+    `  minikv put photos/cat.jpg --file ./cat.jpg --coordinator ${first}`,
+    `  minikv status --coordinator ${first}`,
     "",
     "Ctrl-C stops everything; run the same command again to resume with this data.",
   ];

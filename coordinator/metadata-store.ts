@@ -4,7 +4,7 @@
  * barrier first (§6.4: they reflect every write acknowledged before they began) unless the
  * caller opts into a stale read.
  */
-import { ErrorCode, MinikvError } from "../common/errors.js";
+import { ErrorCode, MinikvError, isMinikvError, toMinikvError } from "../common/errors.js";
 import type { CoordResult } from "./coord-commands.js";
 import {
   PREFIX,
@@ -19,6 +19,17 @@ import {
 } from "./metadata-commands.js";
 import type { LevelStateMachine } from "./raft/level-state-machine.js";
 import type { RaftDriver } from "./raft/raft-driver.js";
+
+/**
+ * Raft's TIMEOUT means no majority confirmed in time: the API answers that as NO_QUORUM
+ * (503, retry) — DESIGN.md §2: a read that cannot be confirmed fails with 503.
+ */
+function unconfirmed(err: unknown): MinikvError {
+  if (!isMinikvError(err, ErrorCode.TIMEOUT)) return toMinikvError(err);
+  return new MinikvError(ErrorCode.NO_QUORUM, `not confirmed by a majority of coordinators in time`, {
+    cause: err,
+  });
+}
 
 export type Consistency = "linearizable" | "stale";
 
@@ -42,7 +53,9 @@ export class MetadataStore {
   async commit<Op extends MetadataCommand["op"]>(
     command: Extract<MetadataCommand, { op: Op }>,
   ): Promise<Committed<Extract<MetadataResult, { op: Op }>>> {
-    const { index, result } = await this.driver.propose(encodeMetadataCommand(command));
+    const { index, result } = await this.driver
+      .propose(encodeMetadataCommand(command))
+      .catch((err: unknown) => Promise.reject(unconfirmed(err)));
     if (result === undefined || !("op" in result) || result.op !== command.op) {
       throw new MinikvError(ErrorCode.INTERNAL, `metadata command ${command.op} gave no result`);
     }
@@ -51,7 +64,8 @@ export class MetadataStore {
 
   /** Waits until this node's state reflects every write acknowledged before the call. */
   async barrier(consistency: Consistency = "linearizable"): Promise<void> {
-    if (consistency === "linearizable") await this.driver.readIndex();
+    if (consistency === "linearizable")
+      await this.driver.readIndex().catch((err: unknown) => Promise.reject(unconfirmed(err)));
   }
 
   async getBlob(key: string, consistency: Consistency = "linearizable"): Promise<BlobMeta | null> {
