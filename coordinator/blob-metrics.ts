@@ -1,4 +1,4 @@
-import { Counter, type Registry } from "prom-client";
+import { Counter, Gauge, type Registry } from "prom-client";
 
 /** Metrics of the blob API: 2PC outcomes, bytes through the coordinator, read fallbacks. */
 export class BlobMetrics {
@@ -10,8 +10,25 @@ export class BlobMetrics {
   /** Keys queued for repair after a failed replica read. */
   readonly repairQueued: Counter;
 
-  constructor(registry: Registry) {
+  /**
+   * `volumeStates` is read at scrape time: registered volumes by state (alive, down,
+   * draining) and how many are full.
+   */
+  constructor(registry: Registry, volumeStates?: () => Promise<Readonly<Record<string, number>>>) {
     const registers = [registry];
+    if (volumeStates !== undefined) {
+      new Gauge({
+        name: "minikv_volumes",
+        help: "Registered volumes by state (alive, down, draining, full).",
+        labelNames: ["state"],
+        registers,
+        async collect() {
+          const counts = await volumeStates().catch(() => ({}));
+          this.reset();
+          for (const [state, count] of Object.entries(counts)) this.set({ state }, count);
+        },
+      });
+    }
     this.twoPhase = new Counter({
       name: "minikv_2pc_total",
       help: "Blob writes by outcome: committed, aborted, unknown (Raft outcome not learned; presumed abort decides).",

@@ -143,7 +143,14 @@ async function start(
   );
   registryTimer.unref();
   undo.push(() => Promise.resolve(clearInterval(registryTimer)));
-  const blobMetrics = new BlobMetrics(metrics.registry);
+  const blobMetrics = new BlobMetrics(metrics.registry, async () => {
+    const counts: Record<string, number> = { alive: 0, down: 0, draining: 0, full: 0 };
+    for (const v of await cluster.volumes()) {
+      counts[v.state] = (counts[v.state] ?? 0) + 1;
+      if (v.full) counts["full"] = (counts["full"] ?? 0) + 1;
+    }
+    return counts;
+  });
   const repairQueue = new RepairQueue();
   const access = createClusterAccess({
     id: options.id,
