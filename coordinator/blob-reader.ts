@@ -48,6 +48,42 @@ export class RepairQueue {
   }
 }
 
+/**
+ * The write's commit reaches volumes after the client's 201 (DESIGN.md §5), so a read right
+ * after a write may find the version still prepared. Phase two is idempotent: send it now
+ * and let the caller read again. True when the commit went through.
+ */
+async function committedNow(
+  deps: BlobReadDeps,
+  volumeId: string,
+  blob: BlobMeta,
+  error: MinikvError,
+): Promise<boolean> {
+  if (error.code !== ErrorCode.KEY_NOT_FOUND) return false;
+  try {
+    await deps.cluster.pool.client(volumeId).commit(blob.txid, blob.version);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function replicaFailed(
+  deps: BlobReadDeps,
+  blob: BlobMeta,
+  volumeId: string,
+  position: number,
+  error: MinikvError,
+): void {
+  deps.metrics.readFallbacks.inc({ reason: error.code });
+  deps.repairQueue.add(blob.key);
+  deps.metrics.repairQueued.inc();
+  deps.logger.warn(
+    { err: error, key: blob.key, version: blob.version, volume: volumeId, position },
+    "replica failed a read; trying the next",
+  );
+}
+
 /** Replicas in the order to try them: alive ones first, each group in placement order. */
 export async function replicaOrder(cluster: ClusterState, blob: BlobMeta): Promise<string[]> {
   const views = new Map((await cluster.volumes()).map((v) => [v.id, v]));
@@ -69,32 +105,35 @@ export async function* readBlobBytes(
   let position = start;
   let lastError: MinikvError | undefined;
   for (const volumeId of await replicaOrder(deps.cluster, blob)) {
-    if (position >= endExclusive) return;
-    try {
-      const stream = deps.cluster.pool.client(volumeId).read(blob.key, {
-        version: blob.version,
-        offset: position,
-        length: endExclusive - position,
-      });
-      for await (const chunk of stream as AsyncIterable<Buffer>) {
-        const take = Math.min(chunk.length, endExclusive - position);
-        position += take;
-        deps.metrics.bytesOut.inc(take);
-        yield take === chunk.length ? chunk : chunk.subarray(0, take);
+    // Two tries: the second after nudging a replica that has not yet heard phase two.
+    for (let attempt = 1; attempt <= 2 && position < endExclusive; attempt++) {
+      const from = position;
+      try {
+        const stream = deps.cluster.pool.client(volumeId).read(blob.key, {
+          version: blob.version,
+          offset: position,
+          length: endExclusive - position,
+        });
+        for await (const chunk of stream as AsyncIterable<Buffer>) {
+          const take = Math.min(chunk.length, endExclusive - position);
+          position += take;
+          deps.metrics.bytesOut.inc(take);
+          yield take === chunk.length ? chunk : chunk.subarray(0, take);
+        }
+        if (position < endExclusive) {
+          throw new MinikvError(
+            ErrorCode.DATA_CORRUPT,
+            `replica ended at byte ${position} of ${endExclusive}`,
+          );
+        }
+        return;
+      } catch (err) {
+        lastError = toMinikvError(err);
+        if (attempt === 1 && position === from && (await committedNow(deps, volumeId, blob, lastError)))
+          continue;
+        replicaFailed(deps, blob, volumeId, position, lastError);
+        break;
       }
-      if (position < endExclusive) {
-        throw new MinikvError(ErrorCode.DATA_CORRUPT, `replica ended at byte ${position} of ${endExclusive}`);
-      }
-      return;
-    } catch (err) {
-      lastError = toMinikvError(err);
-      deps.metrics.readFallbacks.inc({ reason: lastError.code });
-      deps.repairQueue.add(blob.key);
-      deps.metrics.repairQueued.inc();
-      deps.logger.warn(
-        { err: lastError, key: blob.key, version: blob.version, volume: volumeId, position },
-        "replica failed a read; trying the next",
-      );
     }
   }
   if (position >= endExclusive) return;
