@@ -106,12 +106,22 @@ function declaredLength(req: Request): number | null {
 
 async function put(deps: BlobApiDeps, key: string, req: Request, res: Response): Promise<void> {
   failOnAbort(req, req);
-  const blob = await writeBlob(deps, {
-    key,
-    body: req,
-    declaredSize: declaredLength(req),
-    contentType: contentTypeOf(req.headers["content-type"]),
-  });
+  let blob: BlobMeta;
+  try {
+    blob = await writeBlob(deps, {
+      key,
+      body: req,
+      declaredSize: declaredLength(req),
+      contentType: contentTypeOf(req.headers["content-type"]),
+    });
+  } catch (err) {
+    // The client may still be sending: answer, discard the rest, and close the connection.
+    if (!req.complete) {
+      res.setHeader("Connection", "close");
+      req.resume();
+    }
+    throw err;
+  }
   res.status(201).setHeader("ETag", blob.etag);
   res.json(blobBody(blob));
 }

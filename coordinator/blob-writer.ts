@@ -179,8 +179,14 @@ function isStopped(err: unknown): boolean {
 async function pump(source: Source, sinks: readonly PassThrough[], signal: AbortSignal): Promise<Prepared> {
   let size = 0;
   let crc = 0;
+  // Iterated by hand: leaving a `for await` early would destroy the request, and with it the
+  // connection the client is waiting on for its error answer.
+  const iterator = iterate(source.chunks);
   try {
-    for await (const chunk of source.chunks) {
+    for (;;) {
+      const step = await iterator.next();
+      if (step.done === true) break;
+      const chunk = step.value;
       if (signal.aborted) throw stopped();
       size += chunk.length;
       if (size > limits.blobBytesMax)
@@ -208,6 +214,12 @@ async function pump(source: Source, sinks: readonly PassThrough[], signal: Abort
   }
   for (const sink of sinks) sink.end();
   return { size, crc32c: crc >>> 0 };
+}
+
+function iterate(
+  chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+): AsyncIterator<Uint8Array> | Iterator<Uint8Array> {
+  return Symbol.asyncIterator in chunks ? chunks[Symbol.asyncIterator]() : chunks[Symbol.iterator]();
 }
 
 function stopped(): MinikvError {
