@@ -14,7 +14,7 @@
  *
  * Knobs (environment): BENCH_RUNS (3), BENCH_FAILOVER_ROUNDS (10), BENCH_COUNT_SCALE (1:
  * multiplies request counts), BENCH_NICE (-10), BENCH_SYNC_APPLY (on: the coordinators'
- * --sync-apply), BENCH_ETCD=0 to skip etcd, BENCH_MINIKV=0 to
+ * --sync-apply), BENCH_NODE_ARGS (options for the coordinators' node, space-separated), BENCH_ETCD=0 to skip etcd, BENCH_MINIKV=0 to
  * measure etcd only, MINIKV_KEEP_TEST_DIRS=1 to keep the coordinators' logs.
  */
 import { readFileSync, writeFileSync } from "node:fs";
@@ -53,6 +53,8 @@ const config = {
   minikv: env["BENCH_MINIKV"] !== "0",
   nice: Number(env["BENCH_NICE"] ?? -10),
   syncApply: env["BENCH_SYNC_APPLY"] ?? "on",
+  /** Extra options for the coordinators' node, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof". */
+  nodeArgs: (env["BENCH_NODE_ARGS"] ?? "").split(" ").filter((arg) => arg.length > 0),
   /** Untimed requests at c=64 before the first measured run of each system (JIT, caches, connections). */
   warmupCount: 2_000,
 } as const;
@@ -120,6 +122,7 @@ async function benchMinikv(): Promise<SystemResult> {
       env: { MINIKV_LOG_LEVEL: "warn" },
       args: ["--sync-apply", config.syncApply],
       nice: config.nice,
+      ...(config.nodeArgs.length === 0 ? {} : { nodeArgs: config.nodeArgs }),
     });
     await cluster.waitForLeader(10_000);
     const notes: string[] = [];
