@@ -1,0 +1,186 @@
+/**
+ * rebalance [--dry-run] (issue 5 §2): after volumes were added, drained or lost, every blob
+ * whose HRW placement differs from its replicas is moved: copy to the new targets, commit the
+ * new replica list through Raft, then delete the copies no longer listed. Copies share a
+ * byte-rate budget, so reads and writes go on meanwhile. A crash at any point leaves every
+ * blob readable: the old copies are deleted only after the new list is committed, and a
+ * copy nobody lists is an orphan that repair reclaims.
+ */
+import { ErrorCode, MinikvError, isMinikvError } from "../../common/errors.js";
+import type { BlobMeta } from "../metadata-commands.js";
+import type { AdminJobConfig } from "./admin-config.js";
+import { copyBlob } from "./blob-copy.js";
+import { ByteThrottle } from "./byte-throttle.js";
+import type { ClusterAccess } from "./cluster-access.js";
+import { blobCountEstimate } from "./cluster-scan.js";
+import type { JobContext, JobReport } from "./job-registry.js";
+import { inOrderOf, sameMembers } from "./replica-lists.js";
+import { commitMove, undoCopies } from "./replica-move.js";
+import { MetadataCursor } from "./scan-cursors.js";
+import { TaskPool } from "./task-pool.js";
+
+export interface RebalanceOptions {
+  readonly dryRun: boolean;
+  /** Byte-rate budget of the copies. */
+  readonly bytesPerSecond: number;
+}
+
+/** One planned (or done) move of a blob. */
+export interface PlannedMove {
+  readonly key: string;
+  readonly version: number;
+  readonly size: number;
+  readonly from: readonly string[];
+  readonly to: readonly string[];
+  readonly replicas: readonly string[];
+}
+
+interface RebalanceState {
+  readonly access: ClusterAccess;
+  readonly options: RebalanceOptions;
+  readonly config: AdminJobConfig;
+  readonly context: JobContext;
+  readonly throttle: ByteThrottle;
+  readonly alive: ReadonlySet<string>;
+  readonly counts: {
+    keys: number;
+    moves: number;
+    bytesToCopy: number;
+    moved: number;
+    bytesCopied: number;
+    copies: number;
+    dropped: number;
+    dropFailed: number;
+    changedDuringMove: number;
+    failed: number;
+  };
+  readonly plan: PlannedMove[];
+  readonly failures: { key: string; error: string }[];
+}
+
+export async function runRebalance(
+  access: ClusterAccess,
+  options: RebalanceOptions,
+  config: AdminJobConfig,
+  context: JobContext,
+): Promise<JobReport> {
+  const views = await access.volumes();
+  const alive = new Set(views.filter((v) => v.alive).map((v) => v.record.id));
+  const state: RebalanceState = {
+    access,
+    options,
+    config,
+    context,
+    throttle: new ByteThrottle(options.bytesPerSecond, config.throttleBurstBytes),
+    alive,
+    counts: {
+      keys: 0,
+      moves: 0,
+      bytesToCopy: 0,
+      moved: 0,
+      bytesCopied: 0,
+      copies: 0,
+      dropped: 0,
+      dropFailed: 0,
+      changedDuringMove: 0,
+      failed: 0,
+    },
+    plan: [],
+    failures: [],
+  };
+  const total = await blobCountEstimate(access, [...alive]);
+  const cursor = new MetadataCursor(access, config.metadataPageBlobs);
+  const pool = new TaskPool(config.moveConcurrency);
+  for (let blob = await cursor.peek(); blob !== undefined; blob = await cursor.peek()) {
+    context.signal.throwIfAborted();
+    await cursor.takeIf(blob.key);
+    const current = blob;
+    await pool.submit(async () => {
+      await rebalanceBlob(state, current);
+      state.counts.keys += 1;
+      context.progress(state.counts.keys, total);
+    });
+  }
+  await pool.drain();
+  return {
+    dryRun: options.dryRun,
+    bytesPerSecond: options.bytesPerSecond,
+    ...state.counts,
+    plan: state.plan,
+    failures: state.failures,
+  };
+}
+
+async function rebalanceBlob(state: RebalanceState, blob: BlobMeta): Promise<void> {
+  const move = await planMove(state, blob);
+  if (move === null) return;
+  state.counts.moves += 1;
+  state.counts.bytesToCopy += blob.size * move.to.length;
+  if (state.plan.length < state.config.reportSamplesMax) state.plan.push(move);
+  if (state.options.dryRun) return;
+  try {
+    await executeMove(state, blob, move);
+  } catch (err) {
+    state.context.signal.throwIfAborted();
+    if (!isMinikvError(err)) throw err;
+    state.counts.failed += 1;
+    if (state.failures.length < state.config.reportSamplesMax)
+      state.failures.push({ key: blob.key, error: `${err.code}: ${err.message}` });
+  }
+}
+
+/**
+ * The blob's new replica list: its placement, topped up with current replicas when fewer
+ * volumes are eligible than the cluster's replica count (never fewer copies than before).
+ * Null when the blob already sits where placement puts it.
+ */
+async function planMove(state: RebalanceState, blob: BlobMeta): Promise<PlannedMove | null> {
+  const want = Math.max(state.access.replicas, 1);
+  const replicas = [...(await state.access.placement(blob.key, want))];
+  for (const id of blob.replicas) if (replicas.length < want && !replicas.includes(id)) replicas.push(id);
+  if (sameMembers(replicas, blob.replicas)) return null;
+  return {
+    key: blob.key,
+    version: blob.version,
+    size: blob.size,
+    from: blob.replicas.filter((id) => !replicas.includes(id)),
+    to: replicas.filter((id) => !blob.replicas.includes(id)),
+    replicas,
+  };
+}
+
+async function executeMove(state: RebalanceState, blob: BlobMeta, move: PlannedMove): Promise<void> {
+  const { access, context } = state;
+  const sources = inOrderOf(
+    blob.replicas.filter((id) => state.alive.has(id)),
+    blob.replicas,
+  );
+  if (sources.length === 0) throw new MinikvError(ErrorCode.UNAVAILABLE, "no replica is on a live volume");
+  const copied: string[] = [];
+  try {
+    for (const target of move.to) {
+      const outcome = await copyBlob(access, blob, sources, target, {
+        throttle: state.throttle,
+        signal: context.signal,
+      });
+      if (outcome === "copied") {
+        copied.push(target);
+        state.counts.bytesCopied += blob.size;
+      }
+      state.counts.copies += 1;
+    }
+  } catch (err) {
+    await undoCopies(access, blob, copied, context.signal).catch(() => undefined);
+    throw err;
+  }
+  // A volume that is down keeps its copy; repair reclaims it as an orphan once it is back.
+  const drop = move.from.filter((id) => state.alive.has(id));
+  const outcome = await commitMove(access, blob, { replicas: move.replicas, copied, drop }, context.signal);
+  if (!outcome.committed) {
+    state.counts.changedDuringMove += 1;
+    return;
+  }
+  state.counts.moved += 1;
+  state.counts.dropped += outcome.dropped;
+  state.counts.dropFailed += outcome.dropFailed + move.from.length - drop.length;
+}
