@@ -122,6 +122,8 @@ function deletes(lo: number, hi: number): BatchOp[] {
 
 export class LevelRaftStore implements RaftStorage {
   private syncs = 0;
+  /** The save in progress (settled when none is). */
+  private writing: Promise<void> = Promise.resolve();
 
   private constructor(
     private readonly db: Db,
@@ -199,7 +201,14 @@ export class LevelRaftStore implements RaftStorage {
     return this.save({ peerAddresses });
   }
 
-  async save(update: StorageUpdate): Promise<void> {
+  save(update: StorageUpdate): Promise<void> {
+    // One at a time: each update is planned against the bounds the previous one left.
+    const run = this.writing.then(() => this.saveNow(update));
+    this.writing = run.catch(() => undefined);
+    return run;
+  }
+
+  private async saveNow(update: StorageUpdate): Promise<void> {
     const next = planUpdate(this.bounds, this.hard, update);
     const ops = this.batchOps(update, next);
     const sync = update.sync !== false;

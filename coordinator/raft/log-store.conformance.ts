@@ -157,6 +157,20 @@ export function describeLogStore(name: string, factory: StorageHarnessFactory): 
       expect(read).toEqual([...entryRange(31, 90, 1), ...entryRange(90, 120, 2)]);
     });
 
+    it("concurrent saves take effect in call order, each against the log the previous one left", async () => {
+      await Promise.all([
+        store.save({ entries: entryRange(1, 4, 1), hardState: { term: 1, vote: null, commit: 0 } }),
+        store.save({ peerAddresses: { b: "127.0.0.1:2" } }),
+        store.save({ entries: entryRange(4, 6, 1), hardState: { term: 1, vote: null, commit: 3 } }),
+      ]);
+      expect([store.firstIndex(), store.lastIndex()]).toEqual([1, 5]);
+      expect(store.peerAddresses()).toEqual({ b: "127.0.0.1:2" });
+      expect(store.hardState().commit).toBe(3);
+      store = await restart();
+      expect((await store.entries(1, 6)).map((e) => e.index)).toEqual([1, 2, 3, 4, 5]);
+      expect(store.peerAddresses()).toEqual({ b: "127.0.0.1:2" });
+    });
+
     it("counts one sync per write", async () => {
       const before = store.syncCount();
       await store.save({ entries: entryRange(1, 50, 1), hardState: { term: 1, vote: "a", commit: 0 } });

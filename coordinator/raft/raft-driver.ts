@@ -1,13 +1,16 @@
 /**
  * The Raft driver: owns one pure core (core/raft-node.ts) and does its I/O. A timer ticks
- * the core; one loop takes each Ready and, in this order (core/types.ts):
+ * the core; one loop takes each Ready (core/types.ts) and:
  *   1. persists hard state, entries and any received snapshot in ONE storage batch,
- *      fsynced when the Ready says so (term, vote, entries, snapshot) — before anything
- *      that depends on it leaves (Figure 2);
- *   2. sends the messages (snapshots stream beside their message);
- *   3. restores the state machine from a received snapshot;
- *   4. applies committed entries (atomically with the applied index, in the state machine);
- *   5. advances the core.
+ *      fsynced when the Ready says so (term, vote, entries, snapshot);
+ *   2. sends the messages (snapshots stream beside their message): a leader's before or
+ *      while its batch is written (Ready.sendBeforePersist, dissertation §10.2.1: its own
+ *      entries count toward commitment only once advance() reports them durable), anyone
+ *      else's only once the batch is durable (Figure 2);
+ *   3. restores the state machine from a received snapshot (after 1);
+ *   4. applies committed entries (atomically with the applied index, in the state
+ *      machine) while 1 runs: they were stored by earlier Readys;
+ *   5. advances the core once 1–4 are done.
  * Proposals, reads and messages arriving while a batch is being fsynced accumulate in the
  * core and leave together in the next Ready: many concurrent proposals share one fsync.
  *
@@ -619,19 +622,34 @@ export class RaftDriver<Result = unknown> {
     node.readIndex(context);
   }
 
-  /** Steps 1–4 of a Ready; returns the answers to give callers once it is advanced. */
+  /**
+   * Steps 1–4 of a Ready, pipelined as core/types.ts allows; returns the answers to give
+   * callers once it is advanced. A leader's messages leave before its fsync
+   * (sendBeforePersist, dissertation §10.2.1); everyone else's only after it (Figure 2).
+   * Committed entries, all stored by earlier Readys, are applied while this Ready's batch
+   * is written, unless a received snapshot must be restored first.
+   */
   private async handleReady(node: RawNode, ready: Ready): Promise<(() => void)[]> {
     if (ready.softState !== null) this.onSoftState(ready.softState.role, ready.softState.leader);
-    await this.persist(ready);
-    for (const message of ready.messages) this.sendMessage(node, message);
-    if (ready.snapshot !== null) await this.restoreSnapshot(ready.snapshot);
+    if (ready.sendBeforePersist) this.sendAll(node, ready);
+    const persisted = this.persist(ready).then(() => {
+      if (!ready.sendBeforePersist) this.sendAll(node, ready);
+    });
+    if (ready.snapshot !== null) {
+      await persisted;
+      await this.restoreSnapshot(ready.snapshot);
+    }
     for (const readState of ready.readStates) {
       this.reads.confirm(Buffer.from(readState.context).toString("hex"), readState.index);
     }
-    const settle = await this.apply(ready.committedEntries);
+    const [settle] = await Promise.all([this.apply(ready.committedEntries), persisted]);
     const applied = this.deps.stateMachine.appliedIndex();
     settle.push(() => this.reads.applied(applied));
     return settle;
+  }
+
+  private sendAll(node: RawNode, ready: Ready): void {
+    for (const message of ready.messages) this.sendMessage(node, message);
   }
 
   private onSoftState(role: Role, leader: NodeId | null): void {

@@ -92,7 +92,9 @@ export interface RaftStorage extends LogStore, StableStore {
   /**
    * Writes the update atomically: after a crash either all of it or none of it is visible.
    * Resolves once fsynced. Validation is as for append/compact/reset; an invalid update
-   * changes nothing.
+   * changes nothing. Saves called while others are in flight take effect one after the
+   * other in call order (the driver writes a Ready while applying conf changes that save
+   * peer addresses).
    */
   save(update: StorageUpdate): Promise<void>;
   /** Number of fsynced batches written since open (for metrics; unsynced ones not counted). */

@@ -163,15 +163,28 @@ export class RaftLog {
     return this.stabled >= this.lastIndex() ? [] : this.slice(this.stabled + 1, this.lastIndex() + 1);
   }
 
-  hasNextCommitted(): boolean {
-    return this.committed > this.applying;
+  /**
+   * The highest index that may be handed out for applying: committed AND persisted here.
+   * A leader may learn that an entry is committed (stored on a majority of followers)
+   * before its own write of that entry is durable (dissertation §10.2.1); applying it only
+   * once it is also in the local stable log keeps applied ≤ the stored last index across a
+   * crash, and lets the driver apply a Ready's committed entries while it persists that
+   * Ready's new ones.
+   */
+  private applicableTo(): number {
+    return Math.min(this.committed, this.stabled);
   }
 
-  /** Committed entries not yet handed out; marks them as being applied. */
+  hasNextCommitted(): boolean {
+    return this.applicableTo() > this.applying;
+  }
+
+  /** Committed and persisted entries not yet handed out; marks them as being applied. */
   takeNextCommitted(): Entry[] {
     if (!this.hasNextCommitted()) return [];
-    const out = this.slice(this.applying + 1, this.committed + 1);
-    this.applying = this.committed;
+    const upTo = this.applicableTo();
+    const out = this.slice(this.applying + 1, upTo + 1);
+    this.applying = upTo;
     return out;
   }
 

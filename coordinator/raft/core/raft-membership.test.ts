@@ -179,10 +179,18 @@ describe("dissertation §4.1 one change at a time", () => {
       { term: 1, index: 1, type: "confChange" as const, data: encodeConfChange(change("addLearner", "d")) },
     ];
     node.step(makeMessage({ type: "append", from: "a", to: "b", term: 1, entries, commit: 1 }));
-    const ready = node.ready(); // the conf change is being applied, not yet advanced
+    // The first Ready persists the change; it is handed out for applying only once stored
+    // here (raft-log.ts applicableTo), i.e. in the next Ready.
+    const persisting = node.ready();
+    expect(persisting.committedEntries).toEqual([]);
+    node.advance(persisting);
     node.campaign();
     expect(node.status().role).toBe("follower");
-    node.advance(ready);
+    const applying = node.ready(); // the conf change is being applied, not yet advanced
+    expect(applying.committedEntries.map((e) => e.index)).toEqual([1]);
+    node.campaign();
+    expect(node.status().role).toBe("follower");
+    node.advance(applying);
     node.campaign();
     expect(node.status().role).toBe("candidate");
   });

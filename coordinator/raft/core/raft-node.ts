@@ -122,20 +122,21 @@ class RawNodeImpl implements RawNode {
     const hardChanged = !sameHardState(hard, this.prevHardState);
     const entries = r.log.unstableEntries();
     const snapshot = r.log.unstableSnapshot;
+    const termAndVoteDurable = hard.term === this.prevHardState.term && hard.vote === this.prevHardState.vote;
     const ready: Ready = {
       softState: this.sameSoftState(soft) ? null : soft,
       hardState: hardChanged ? hard : null,
       entries,
       snapshot,
       messages: r.msgs,
+      // Dissertation §10.2.1; see types.ts. A node is leader only in a term it campaigned
+      // in, so with term and vote unchanged since the last Ready every message here was
+      // produced by this leader from durable term and vote.
+      sendBeforePersist: soft.role === "leader" && termAndVoteDurable && snapshot === null,
       committedEntries: r.log.takeNextCommitted(),
       readStates: r.readStates,
       // A commit index alone may be written lazily: it can be recomputed after a crash.
-      mustSync:
-        entries.length > 0 ||
-        snapshot !== null ||
-        hard.term !== this.prevHardState.term ||
-        hard.vote !== this.prevHardState.vote,
+      mustSync: entries.length > 0 || snapshot !== null || !termAndVoteDurable,
     };
     r.msgs = [];
     r.readStates = [];

@@ -14,6 +14,7 @@ describe("Ready and advance", () => {
     expect(rest).toEqual([]);
     expect(ready?.hardState).toEqual({ term: 2, vote: "b", commit: 0 });
     expect(ready?.mustSync).toBe(true);
+    expect(ready?.sendBeforePersist).toBe(false);
     expect(ready?.messages.map((m) => [m.type, m.to, m.reject])).toEqual([["voteResp", "b", false]]);
   });
 
@@ -23,6 +24,7 @@ describe("Ready and advance", () => {
     const ready = node.ready();
     expect(ready.hardState).toEqual({ term: 5, vote: "a", commit: 0 });
     expect(ready.mustSync).toBe(true);
+    expect(ready.sendBeforePersist).toBe(false);
     expect(ready.messages.filter((m) => m.type === "vote")).toHaveLength(2);
   });
 
@@ -33,9 +35,48 @@ describe("Ready and advance", () => {
     const ready = node.ready();
     expect(ready.entries).toHaveLength(1);
     expect(ready.mustSync).toBe(true);
+    expect(ready.sendBeforePersist).toBe(false);
     expect(ready.messages[0]).toMatchObject({ type: "appendResp", index: 1, reject: false });
-    // Committed in the same Ready: the driver persists first, then applies.
-    expect(ready.committedEntries.map((e) => e.index)).toEqual([1]);
+    // Already committed, but not stored here yet: it is applied from the next Ready.
+    expect(ready.committedEntries).toEqual([]);
+    node.advance(ready);
+    expect(node.ready().committedEntries.map((e) => e.index)).toEqual([1]);
+  });
+
+  it("dissertation §10.2.1: a leader's appends may leave before its own fsync; its entry counts toward commit only after advance", () => {
+    const net = new TestNetwork({ voters: ["a", "b", "c"] });
+    net.elect("a");
+    const a = net.raw("a");
+    const { term, commit: commitBefore } = a.status();
+    expect(a.propose(bytes("x"))).toEqual({ ok: true });
+    const ready = a.ready();
+    const index = ready.entries[0]?.index ?? 0;
+    expect(index).toBe(commitBefore + 1);
+    expect(ready.mustSync).toBe(true);
+    expect(ready.sendBeforePersist).toBe(true);
+    expect(ready.messages.filter((m) => m.type === "append").map((m) => m.to)).toEqual(["b", "c"]);
+    // b stored the entry and answered while a's own write is still in flight: b and a's
+    // not-yet-durable copy are not a majority (§5.4.2, Figure 8 rule unchanged).
+    a.step(makeMessage({ type: "appendResp", from: "b", to: "a", term, index }));
+    expect(a.status().commit).toBe(commitBefore);
+    a.advance(ready); // a's fsync completed
+    expect(a.status().commit).toBe(index);
+    expect(a.ready().committedEntries.map((e) => e.index)).toEqual([index]);
+  });
+
+  it("dissertation §10.2.1: an entry two followers committed before the leader's fsync is applied there only once stored", () => {
+    const net = new TestNetwork({ voters: ["a", "b", "c"] });
+    net.elect("a");
+    const a = net.raw("a");
+    const { term } = a.status();
+    a.propose(bytes("x"));
+    const ready = a.ready();
+    const index = ready.entries[0]?.index ?? 0;
+    for (const from of ["b", "c"]) a.step(makeMessage({ type: "appendResp", from, to: "a", term, index }));
+    expect(a.status().commit).toBe(index); // stored on a majority: committed
+    expect(ready.committedEntries).toEqual([]);
+    a.advance(ready);
+    expect(a.ready().committedEntries.map((e) => e.index)).toEqual([index]);
   });
 
   it("hard state is reported only when it changed; a commit-only change needs no fsync", () => {

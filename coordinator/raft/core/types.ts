@@ -117,10 +117,16 @@ export interface SoftState {
 }
 
 /**
- * Everything the driver must do, in order: (1) persist hardState, entries and snapshot in
- * one fsynced batch; (2) send messages; (3) if snapshot is set, restore the state machine
- * from it; (4) apply committedEntries in order; (5) call advance(ready).
- * Arrays are fresh and owned by the driver.
+ * Everything the driver must do: (1) persist hardState, entries and snapshot in one
+ * fsynced batch; (2) send messages; (3) if snapshot is set, restore the state machine from
+ * it; (4) apply committedEntries in order; (5) call advance(ready). Arrays are fresh and
+ * owned by the driver.
+ *
+ * Order: (2) waits for (1) unless sendBeforePersist; (3) waits for (1); (4) may run
+ * concurrently with (1) and (2) when snapshot is null, since committedEntries hold only
+ * entries persisted by earlier Readys (never one of this Ready's `entries`), but follows
+ * (3) otherwise; (5) comes last, once all of them are done. Readys are handled one at a
+ * time, so entries are applied in log order.
  */
 export interface Ready {
   readonly softState: SoftState | null;
@@ -139,6 +145,23 @@ export interface Ready {
    */
   readonly snapshot: SnapshotMeta | null;
   readonly messages: readonly Message[];
+  /**
+   * True when no message depends on what this Ready persists: this node is the leader, in
+   * a term and with a vote made durable by an earlier Ready, and no snapshot arrived. The
+   * driver may then send the messages before or while it persists `entries`: the leader
+   * replicates in parallel with writing its own log (dissertation §10.2.1). That is safe
+   * because the leader counts its own entries toward the commit index only at advance(),
+   * once they are durable (its match index moves there), so an entry is committed only
+   * when a majority holds it durably (§5.4.2, Figure 8 rule unchanged). False: every
+   * message waits for the fsync (Figure 2: a follower acknowledges entries, and a voter
+   * grants its vote, only once they are on stable storage).
+   */
+  readonly sendBeforePersist: boolean;
+  /**
+   * Committed entries to apply, in order: only entries already persisted on this node by
+   * earlier Readys, so the applied index never passes the stored log (a leader may learn
+   * an entry is committed by its followers before its own write of it is durable).
+   */
   readonly committedEntries: readonly Entry[];
   readonly readStates: readonly ReadState[];
   /**

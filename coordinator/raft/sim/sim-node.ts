@@ -327,23 +327,62 @@ export class SimNode {
   private handleReady(raw: RawNode, ready: Ready): void {
     const armed = this.armedCrash;
     this.crashPointNow = armed !== null && (armed.when === null || armed.when(ready)) ? armed.point : null;
+    // The pipelined order the real driver may take (types.ts Ready): a leader's messages
+    // leave before its fsync (dissertation §10.2.1), and committed entries, all stored by
+    // earlier Readys, are applied before this Ready's write lands; crashes may fall between.
+    if (ready.sendBeforePersist) {
+      this.checkEarlySend(ready);
+      this.sendAll(ready);
+    }
+    const applyFirst = ready.snapshot === null;
+    if (applyFirst) this.applyAll(ready);
     this.maybeCrash("beforePersist");
     this.persist(ready);
     this.maybeCrash("afterPersist");
-    for (const message of ready.messages) this.sendOne(message);
+    if (!ready.sendBeforePersist) this.sendAll(ready);
     this.maybeCrash("afterSend");
     if (ready.snapshot !== null) this.restoreFromReceived(ready.snapshot);
     this.maybeCrash("afterRestore");
-    ready.committedEntries.forEach((entry, i) => {
-      this.applyEntry(entry);
-      if (i === 0 && ready.committedEntries.length > 1) this.maybeCrash("midApply");
-    });
-    if (ready.committedEntries.length <= 1) this.maybeCrash("midApply");
+    if (!applyFirst) this.applyAll(ready);
     for (const readState of ready.readStates) this.readPointConfirmed(readState.index, readState.context);
     this.serveReads();
     this.maybeCrash("afterApply");
     raw.advance(ready);
     this.maybeSnapshot(raw);
+  }
+
+  private sendAll(ready: Ready): void {
+    for (const message of ready.messages) this.sendOne(message);
+  }
+
+  private applyAll(ready: Ready): void {
+    ready.committedEntries.forEach((entry, i) => {
+      if (entry.index > lastIndexOf(this.storage.durableImage)) {
+        throw new DriverInvariantError(
+          `${this.id}: entry ${entry.index} handed out for applying before it is durable`,
+        );
+      }
+      this.applyEntry(entry);
+      if (i === 0 && ready.committedEntries.length > 1) this.maybeCrash("midApply");
+    });
+    if (ready.committedEntries.length <= 1) this.maybeCrash("midApply");
+  }
+
+  /** A Ready that lets messages leave before its fsync may depend on nothing it persists. */
+  private checkEarlySend(ready: Ready): void {
+    if (ready.snapshot !== null || this.voteChanged(ready)) {
+      throw new DriverInvariantError(`${this.id}: sendBeforePersist with a snapshot or a new term or vote`);
+    }
+    // A leader answers a stale leader's append with an empty appendResp carrying only its
+    // (durable) term; an acknowledgement of entries or a granted vote must never be here.
+    const granted = ready.messages.find(
+      (m) => (m.type === "appendResp" && !m.reject && m.index > 0) || (m.type === "voteResp" && !m.reject),
+    );
+    if (granted !== undefined) {
+      throw new DriverInvariantError(
+        `${this.id}: sendBeforePersist with an acknowledgement (${granted.type})`,
+      );
+    }
   }
 
   private persist(ready: Ready): void {
