@@ -1,7 +1,11 @@
-import { createServer, type Server } from "node:http";
+import { createHash } from "node:crypto";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { Readable } from "node:stream";
+import type { ReadableStream as WebReadableStream } from "node:stream/web";
+import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, describe, expect, it } from "vitest";
-import { CoordinatorClient, blobPath } from "./coordinator-client.js";
+import { CoordinatorClient, blobPath, clientLimits } from "./coordinator-client.js";
 
 const servers: Server[] = [];
 
@@ -86,5 +90,208 @@ describe("CoordinatorClient (DESIGN.md §3: try the next URL when one is down)",
       decodeURIComponent(new URL(`http://h${blobPath("a/../b")}`).pathname.slice("/v1/blobs/".length)),
     ).toBe("a/../b");
     expect(blobPath("q?x#y%")).toBe("/v1/blobs/q%3Fx%23y%25");
+  });
+});
+
+/** A loopback server running `handler`; resolves with its base URL. */
+async function serving(
+  handler: (req: IncomingMessage, res: ServerResponse) => void,
+  port = 0,
+): Promise<string> {
+  const server = createServer(handler);
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, "127.0.0.1", resolve);
+  });
+  servers.push(server);
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+/** Ports the WHATWG fetch spec blocks (https://fetch.spec.whatwg.org/#port-blocking). */
+const FETCH_BAD_PORTS = [6000, 6665, 6666, 6667, 6668, 6669, 5060, 5061, 6566, 6697, 10080, 4190];
+
+/** A server on the first fetch-blocked port that is free here. */
+async function servingOnBadPort(
+  handler: (req: IncomingMessage, res: ServerResponse) => void,
+): Promise<string> {
+  for (const port of FETCH_BAD_PORTS) {
+    try {
+      return await serving(handler, port);
+    } catch {
+      // In use: try the next blocked port.
+    }
+  }
+  throw new Error(`every fetch-blocked port is in use: ${FETCH_BAD_PORTS.join(",")}`);
+}
+
+/** A lazily generated body of `totalBytes`, counting what has been pulled from it. */
+function countedSource(
+  totalBytes: number,
+  chunkBytes = 64 * 1024,
+): { source: Readable; produced: () => number } {
+  let produced = 0;
+  const chunk = Buffer.alloc(chunkBytes, 7);
+  const source = new Readable({
+    read() {
+      if (produced >= totalBytes) {
+        this.push(null);
+        return;
+      }
+      const n = Math.min(chunkBytes, totalBytes - produced);
+      produced += n;
+      this.push(chunk.subarray(0, n));
+    },
+  });
+  return { source, produced: () => produced };
+}
+
+describe("CoordinatorClient over node:http (issue 5 §1: --coordinator takes any port)", () => {
+  it("talks to a coordinator on a port fetch refuses", async () => {
+    const url = await servingOnBadPort((_req, res) => res.end(JSON.stringify({ ok: true })));
+    await expect(fetch(`${url}/health`)).rejects.toThrow();
+    const client = new CoordinatorClient([url]);
+    expect(await client.json({ method: "GET", path: "/health", retryable: true })).toEqual({ ok: true });
+  });
+
+  it("follows a NOT_LEADER answer's leaderUrl before trying the other coordinators", async () => {
+    let otherHits = 0;
+    let leaderHits = 0;
+    const other = await serving((_req, res) => {
+      otherHits++;
+      res.end("{}");
+    });
+    const leader = await serving((_req, res) => {
+      leaderHits++;
+      res.end(JSON.stringify({ from: "leader" }));
+    });
+    const follower = await serving((_req, res) => {
+      res.writeHead(503, { "content-type": "application/json" });
+      res.end(
+        JSON.stringify({ error: { code: "NOT_LEADER", message: "not the leader", leaderUrl: leader } }),
+      );
+    });
+    const client = new CoordinatorClient([follower, other, leader]);
+    expect(await client.json({ method: "POST", path: "/v1/admin/verify", retryable: true })).toEqual({
+      from: "leader",
+    });
+    expect({ otherHits, leaderHits }).toEqual({ otherHits: 0, leaderHits: 1 });
+  });
+
+  it("streams a PUT body with backpressure: a server that stops reading stops the source", async () => {
+    const totalBytes = 64 * 1024 * 1024;
+    let received = 0;
+    const digest = createHash("sha256");
+    let pausedAt: Promise<void> | undefined;
+    const url = await serving((req, res) => {
+      req.on("data", (chunk: Buffer) => {
+        received += chunk.length;
+        digest.update(chunk);
+        if (pausedAt === undefined && received >= 1024 * 1024) {
+          req.pause();
+          pausedAt = sleep(500).then(() => void req.resume());
+        }
+      });
+      req.on("end", () => res.writeHead(201).end(JSON.stringify({ size: received })));
+    });
+    const { source, produced } = countedSource(totalBytes);
+    const answer = new CoordinatorClient([url]).json<{ size: number }>({
+      method: "PUT",
+      path: "/v1/blobs/big",
+      body: () => source,
+      retryable: false,
+    });
+    await sleep(300);
+    // While the server reads nothing, only the socket buffers and one pipe window fill up.
+    expect(pausedAt).toBeDefined();
+    expect(produced()).toBeLessThan(16 * 1024 * 1024);
+    expect(await answer).toEqual({ size: totalBytes });
+    expect(digest.digest("hex")).toBe(createHash("sha256").update(Buffer.alloc(totalBytes, 7)).digest("hex"));
+  });
+
+  it("streams a GET body with backpressure: a reader that stops stops the server's writes", async () => {
+    const totalBytes = 64 * 1024 * 1024;
+    let written = 0;
+    const url = await serving((_req, res) => {
+      res.writeHead(200, { "content-length": String(totalBytes) });
+      const { source } = countedSource(totalBytes);
+      source.on("data", (chunk: Buffer) => (written += chunk.length));
+      source.pipe(res);
+    });
+    const response = await new CoordinatorClient([url]).requestOk({
+      method: "GET",
+      path: "/v1/blobs/big",
+      retryable: true,
+    });
+    const reader = (response.body as WebReadableStream<Uint8Array>).getReader();
+    let read = (await reader.read()).value?.length ?? 0;
+    await sleep(300);
+    const bound = clientLimits.responseQueueBytesMax + 16 * 1024 * 1024;
+    expect(written).toBeLessThan(bound);
+    for (let step = 0; step < totalBytes; step++) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      read += value.length;
+    }
+    expect(read).toBe(totalBytes);
+  });
+
+  it("aborts the upload when the body source fails, so the server sees a short body", async () => {
+    let settle: (outcome: string) => void = () => undefined;
+    const serverSaw = new Promise<string>((resolve) => (settle = resolve));
+    const url = await serving((req) => {
+      req.on("end", () => settle("whole body"));
+      req.on("close", () => settle(req.complete ? "whole body" : "aborted"));
+      req.resume();
+    });
+    let sent = 0;
+    const failing = new Readable({
+      read() {
+        sent++;
+        if (sent <= 16) this.push(Buffer.alloc(64 * 1024));
+        // Fails once the server has been reached and has read part of the body.
+        else setTimeout(() => this.destroy(new Error("disk read failed")), 50);
+      },
+    });
+    const client = new CoordinatorClient([url]);
+    await expect(
+      client.request({
+        method: "PUT",
+        path: "/v1/blobs/k",
+        headers: { "content-length": String(64 * 1024 * 1024) },
+        body: () => failing,
+        retryable: false,
+      }),
+    ).rejects.toMatchObject({ code: "UNAVAILABLE", message: `${url}: disk read failed` });
+    expect(await serverSaw).toBe("aborted");
+  });
+
+  it("gives HEAD and 204 answers their headers and no body", async () => {
+    const url = await serving((req, res) => {
+      if (req.method === "HEAD") res.writeHead(200, { "content-length": "1234", etag: '"e1"' }).end();
+      else res.writeHead(204).end();
+    });
+    const client = new CoordinatorClient([url]);
+    const head = await client.request({ method: "HEAD", path: "/v1/blobs/k", retryable: true });
+    expect([head.status, head.headers.get("content-length"), head.headers.get("etag"), head.body]).toEqual([
+      200,
+      "1234",
+      '"e1"',
+      null,
+    ]);
+    const deleted = await client.request({ method: "DELETE", path: "/v1/blobs/k", retryable: true });
+    expect([deleted.status, deleted.body]).toEqual([204, null]);
+  });
+
+  it("times out a coordinator that never answers and moves on", async () => {
+    const silent = await serving(() => undefined);
+    const ok = await serving((_req, res) => res.end(JSON.stringify({ ok: 1 })));
+    const client = new CoordinatorClient([silent, ok]);
+    expect(await client.json({ method: "GET", path: "/health", retryable: true, timeoutMs: 200 })).toEqual({
+      ok: 1,
+    });
+    const alone = new CoordinatorClient([silent]);
+    await expect(
+      alone.request({ method: "GET", path: "/health", retryable: true, timeoutMs: 200 }),
+    ).rejects.toMatchObject({ code: "UNAVAILABLE", message: `${silent}: timed out` });
   });
 });
