@@ -39,6 +39,8 @@ describe("blob API (issue 4 §3–§5)", () => {
       snapshotThresholdEntries: 10_000,
       syncApply: true,
     },
+    orphanGraceMs: 600_000,
+    rebalanceBytesPerSecond: 64 * 1024 * 1024,
   });
 
   const cluster = (): Promise<{ volumes: { id: string; state: string }[] }> => httpJson(`${base}/v1/cluster`);

@@ -49,6 +49,8 @@ describe("startCoordinator (issue 3 §4)", () => {
         snapshotThresholdEntries: 1000,
         syncApply: true,
       },
+      orphanGraceMs: 600_000,
+      rebalanceBytesPerSecond: 64 * 1024 * 1024,
     };
   };
   const url = (id: string): string => `http://${nodes.get(id)?.httpAddress ?? "?"}`;

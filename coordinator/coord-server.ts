@@ -23,6 +23,9 @@ import { ClusterState } from "./cluster-state.js";
 import { clusterExtras } from "./cluster-extras.js";
 import { createClusterAccess } from "./cluster-access-impl.js";
 import type { ClusterAccess } from "./admin/cluster-access.js";
+import { adminRouter } from "./admin/admin-router.js";
+import { JobRegistry } from "./admin/job-registry.js";
+import { adminJobDefaults } from "./admin/admin-config.js";
 import { MetadataStore } from "./metadata-store.js";
 import { addVolumeControlService } from "./volume-control-service.js";
 import { VolumeLiveness, livenessBounds } from "./volume-liveness.js";
@@ -158,6 +161,12 @@ async function start(
     driver: driver.raft,
     cluster,
   });
+  const jobs = new JobRegistry({
+    coordinatorId: options.id,
+    logger,
+    historyMax: adminJobDefaults.jobHistoryMax,
+  });
+  undo.push(() => jobs.close());
   const blobDeps = {
     coordinatorId: options.id,
     replicas: options.replicas,
@@ -173,7 +182,19 @@ async function start(
     logger,
     replicas: options.replicas,
     extras: hooks.extras ?? clusterExtras({ cluster, replicas: options.replicas, repairQueue }),
-    routers: [blobRouter(blobDeps), ...(hooks.routers?.(access) ?? [])],
+    routers: [
+      blobRouter(blobDeps),
+      adminRouter({
+        access,
+        logger,
+        jobs,
+        config: {
+          orphanGraceMs: options.orphanGraceMs,
+          rebalanceBytesPerSecond: options.rebalanceBytesPerSecond,
+        },
+      }),
+      ...(hooks.routers?.(access) ?? []),
+    ],
   });
   const httpServer = await listenHttp(createServer(app), options.bind.host, options.bind.port);
   const httpPort = (httpServer.address() as AddressInfo).port;
@@ -192,6 +213,7 @@ async function start(
   const close = async (): Promise<void> => {
     clearInterval(registryTimer);
     await closeHttp(httpServer);
+    await jobs.close();
     volumeControl.close();
     cluster.pool.close();
     await driver.stop();

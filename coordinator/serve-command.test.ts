@@ -54,6 +54,8 @@ describe("minikv-coord serve flags", () => {
         snapshotThresholdEntries: 10_000,
         syncApply: true,
       },
+      orphanGraceMs: 600_000,
+      rebalanceBytesPerSecond: 64 * 1024 * 1024,
     });
   });
 

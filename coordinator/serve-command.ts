@@ -2,6 +2,7 @@ import { Command, CommanderError, type OutputConfiguration } from "commander";
 import { ErrorCode, MinikvError } from "../common/errors.js";
 import {
   envOption,
+  parseBytes,
   parseDurationMs,
   parseHostPort,
   parseIntInRange,
@@ -40,6 +41,10 @@ export interface ServeOptions {
   readonly peers: readonly PeerSpec[];
   readonly replicas: number;
   readonly raft: RaftTuning;
+  /** Operator jobs: records on volumes that no metadata names are reclaimed once this old. */
+  readonly orphanGraceMs: number;
+  /** Operator jobs: byte-rate budget of rebalance copies. */
+  readonly rebalanceBytesPerSecond: number;
 }
 
 const NODE_ID = /^[A-Za-z0-9._-]{1,64}$/;
@@ -78,6 +83,12 @@ export function toServeOptions(raw: RawServeFlags): ServeOptions {
       return parseIntInRange(required(raw, "replicas"), min, max, "--replicas");
     }),
     raft: toRaftTuning(raw),
+    orphanGraceMs: flag("orphan-grace", () => parseDurationMs(required(raw, "orphan-grace"))),
+    rebalanceBytesPerSecond: flag("rebalance-rate", () => {
+      const rate = parseBytes(required(raw, "rebalance-rate"));
+      if (rate < 1) throw invalid("--rebalance-rate must be at least 1 byte per second");
+      return rate;
+    }),
   };
 }
 
@@ -204,6 +215,16 @@ export function createCoordProgram(
         "fsync the state machine after each applied batch (off: the fsynced Raft log alone makes commits durable)",
         "on",
       ),
+    )
+    .addOption(
+      envOption(
+        "--orphan-grace <duration>",
+        "repair reclaims records no metadata names once they are this old",
+        "10m",
+      ),
+    )
+    .addOption(
+      envOption("--rebalance-rate <bytes>", "byte-rate budget of rebalance copies, per second", "64MiB"),
     )
     .action(async (flags: RawServeFlags) => serve(parseOrUsageError(command, flags)));
   command.addHelpText(
