@@ -53,6 +53,8 @@ export interface FaultProxyStats {
   /** Bytes delivered client→target and target→client. */
   readonly bytesUp: number;
   readonly bytesDown: number;
+  /** The most bytes one direction of one connection ever held (bounded by bufferBytesMax plus one read). */
+  readonly bufferedBytesPeak: number;
 }
 
 /** A chunk waiting in one direction, with the time it may be delivered (delay mode). */
@@ -89,6 +91,7 @@ class Direction {
     const delayMs = mode.kind === "delay" ? mode.delayMs : 0;
     this.queue.push({ chunk, dueMs: performance.now() + delayMs });
     this.queuedBytes += chunk.byteLength;
+    this.proxy.noteBuffered(this.queuedBytes);
     if (this.queuedBytes >= this.proxy.config.bufferBytesMax) this.source.pause();
     this.pump();
   }
@@ -234,7 +237,7 @@ export class FaultProxy {
   private readonly server: Server;
   private readonly connections = new Set<ProxiedConnection>();
   private currentMode: LinkMode = PASS;
-  private counters = { accepted: 0, resets: 0, bytesUp: 0, bytesDown: 0 };
+  private counters = { accepted: 0, resets: 0, bytesUp: 0, bytesDown: 0, bufferedBytesPeak: 0 };
 
   private constructor(options: FaultProxyOptions, server: Server) {
     this.name = options.name;
@@ -299,6 +302,10 @@ export class FaultProxy {
 
   countDown(bytes: number): void {
     this.counters.bytesDown += bytes;
+  }
+
+  noteBuffered(bytes: number): void {
+    this.counters.bufferedBytesPeak = Math.max(this.counters.bufferedBytesPeak, bytes);
   }
 
   countReset(): void {
