@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Level } from "level";
 import { describe, expect, it } from "vitest";
-import { LevelRaftStore } from "./level-raft-store.js";
+import { LevelRaftStore, decodeEntryValue, encodeEntryValue } from "./level-raft-store.js";
 import { describeLogStore, entryRange } from "./log-store.conformance.js";
 import { describeStableStore } from "./stable-store.conformance.js";
 
@@ -41,5 +41,12 @@ describe("LevelRaftStore on disk", () => {
     } finally {
       await cleanup();
     }
+  });
+
+  it("encodes an entry as crc32c, version, type, u64 term, data (the on-disk format), terms past 2^32 included", () => {
+    const entry = { index: 7, term: 2 ** 40 + 5, type: "confChange" as const, data: Uint8Array.from([9, 8]) };
+    const value = encodeEntryValue(entry);
+    expect([...value.subarray(4)]).toEqual([1, 1, 0, 0, 1, 0, 0, 0, 0, 5, 9, 8]);
+    expect(decodeEntryValue(7, value)).toEqual(entry);
   });
 });

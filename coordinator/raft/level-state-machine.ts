@@ -12,6 +12,8 @@ import { ErrorCode, MinikvError } from "../../common/errors.js";
 import type { CommandHandler } from "./command-handler.js";
 import { StagedWrites, keyBytes } from "./command-handler.js";
 import { applyEntries } from "./apply-entries.js";
+import type { BatchOp } from "./level-batch.js";
+import { writeBatch } from "./level-batch.js";
 import type { Entry } from "./core/types.js";
 import type { KvReader } from "./kv-commands.js";
 import type { KvRecord } from "./kv-snapshot-format.js";
@@ -19,7 +21,6 @@ import { decodeKvRecords, encodeKvRecords } from "./kv-snapshot-format.js";
 import type { ApplyResult, StateMachine, StateMachineSnapshot } from "./state-machine.js";
 
 type Db = Level<Buffer, Buffer>;
-type BatchOp = { type: "put"; key: Buffer; value: Buffer } | { type: "del"; key: Buffer };
 
 const DATA_PREFIX = Buffer.from("d");
 const DATA_END = Buffer.from("e");
@@ -114,7 +115,7 @@ export class LevelStateMachine<Result> implements StateMachine<Result>, KvReader
       ops.push(v === undefined ? { type: "del", key } : { type: "put", key, value: Buffer.from(v) });
     }
     ops.push({ type: "put", key: KEY_APPLIED, value: u64(last.index) });
-    await this.db.batch(ops, { sync: this.options.syncApply });
+    await writeBatch(this.db, ops, this.options.syncApply);
     this.applied = last.index;
     return results;
   }
