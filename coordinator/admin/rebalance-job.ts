@@ -53,6 +53,10 @@ interface RebalanceState {
     dropFailed: number;
     changedDuringMove: number;
     failed: number;
+    /** Targets that refused the copy (see copyToTargets). */
+    refusedTargets: number;
+    /** Copies placed on a volume further down the key's ranking because a target refused. */
+    placedElsewhere: number;
   };
   readonly plan: PlannedMove[];
   readonly failures: { key: string; error: string }[];
@@ -84,6 +88,8 @@ export async function runRebalance(
       dropFailed: 0,
       changedDuringMove: 0,
       failed: 0,
+      refusedTargets: 0,
+      placedElsewhere: 0,
     },
     plan: [],
     failures: [],
@@ -157,30 +163,97 @@ async function executeMove(state: RebalanceState, blob: BlobMeta, move: PlannedM
   );
   if (sources.length === 0) throw new MinikvError(ErrorCode.UNAVAILABLE, "no replica is on a live volume");
   const copied: string[] = [];
+  const ranking = await state.access.placement(
+    blob.key,
+    move.replicas.length + blob.replicas.length + move.to.length,
+  );
+  let placed: string[];
   try {
-    for (const target of move.to) {
-      const outcome = await copyBlob(access, blob, sources, target, {
-        throttle: state.throttle,
-        signal: context.signal,
-      });
-      if (outcome === "copied") {
-        copied.push(target);
-        state.counts.bytesCopied += blob.size;
-      }
-      state.counts.copies += 1;
-    }
+    placed = await copyToTargets(state, blob, move, { sources, ranking, copied });
   } catch (err) {
     await undoCopies(access, blob, copied, context.signal).catch(() => undefined);
     throw err;
   }
+  const replicas = finalReplicas(state, blob, move, { placed, ranking });
+  if (sameMembers(replicas, blob.replicas)) {
+    await undoCopies(access, blob, copied, context.signal);
+    throw new MinikvError(
+      ErrorCode.CONFLICT,
+      `no eligible volume accepts version ${blob.version} of the blob`,
+    );
+  }
+  state.counts.placedElsewhere += placed.filter((id) => !move.to.includes(id)).length;
+  const from = blob.replicas.filter((id) => !replicas.includes(id));
   // A volume that is down keeps its copy; repair reclaims it as an orphan once it is back.
-  const drop = move.from.filter((id) => state.alive.has(id));
-  const outcome = await commitMove(access, blob, { replicas: move.replicas, copied, drop }, context.signal);
+  const drop = from.filter((id) => state.alive.has(id));
+  const outcome = await commitMove(access, blob, { replicas, copied, drop }, context.signal);
   if (!outcome.committed) {
     state.counts.changedDuringMove += 1;
     return;
   }
   state.counts.moved += 1;
   state.counts.dropped += outcome.dropped;
-  state.counts.dropFailed += outcome.dropFailed + move.from.length - drop.length;
+  state.counts.dropFailed += outcome.dropFailed + from.length - drop.length;
+}
+
+/**
+ * Copies the blob to the move's targets. A target that refuses this version (it dropped a
+ * copy of it before and still remembers the tombstone) is replaced by the next eligible
+ * volume in the key's ranking, so a drain still empties its volume. Returns the volumes now
+ * holding a copy, in the order they were filled.
+ */
+async function copyToTargets(
+  state: RebalanceState,
+  blob: BlobMeta,
+  move: PlannedMove,
+  targets: { sources: readonly string[]; ranking: readonly string[]; copied: string[] },
+): Promise<string[]> {
+  const { sources, ranking, copied } = targets;
+  const spares = ranking.filter((id) => !move.replicas.includes(id) && !blob.replicas.includes(id));
+  const placed: string[] = [];
+  for (const target of [...move.to, ...spares]) {
+    if (placed.length >= move.to.length) break;
+    let outcome: "present" | "copied";
+    try {
+      outcome = await copyBlob(state.access, blob, sources, target, {
+        throttle: state.throttle,
+        signal: state.context.signal,
+      });
+    } catch (err) {
+      if (isMinikvError(err, ErrorCode.CONFLICT)) {
+        state.counts.refusedTargets += 1;
+        continue;
+      }
+      throw err;
+    }
+    placed.push(target);
+    state.counts.copies += 1;
+    if (outcome === "copied") {
+      copied.push(target);
+      state.counts.bytesCopied += blob.size;
+    }
+  }
+  return placed;
+}
+
+/**
+ * The planned list with refused targets replaced; when still short, topped up with old
+ * replicas, eligible ones (in the ranking) first: a draining volume keeps a copy only when
+ * nothing else can take it.
+ */
+function finalReplicas(
+  state: RebalanceState,
+  blob: BlobMeta,
+  move: PlannedMove,
+  filled: { placed: readonly string[]; ranking: readonly string[] },
+): string[] {
+  const kept = move.replicas.filter((id) => blob.replicas.includes(id));
+  const replicas = inOrderOf([...kept, ...filled.placed], [...move.replicas, ...filled.placed]);
+  const want = Math.max(state.access.replicas, 1);
+  const old = [
+    ...blob.replicas.filter((id) => filled.ranking.includes(id)),
+    ...blob.replicas.filter((id) => !filled.ranking.includes(id)),
+  ];
+  for (const id of old) if (replicas.length < want && !replicas.includes(id)) replicas.push(id);
+  return replicas;
 }

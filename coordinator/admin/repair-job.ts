@@ -32,6 +32,8 @@ export interface RepairPlan {
   readonly good: readonly string[];
   readonly bad: readonly { readonly volume: string; readonly state: string }[];
   readonly copyTo: readonly string[];
+  /** Further targets, in placement order, for when one of `copyTo` refuses the copy. */
+  readonly spare: readonly string[];
   readonly drop: readonly string[];
   readonly replicas: readonly string[];
 }
@@ -173,13 +175,13 @@ async function planRepair(
   const { blob } = check;
   const unusable = new Set(check.replicas.filter((r) => UNUSABLE.has(r.state)).map((r) => r.volumeId));
   const placement = await state.access.placement(blob.key, state.wanted);
-  const wider = await state.access.placement(blob.key, state.wanted + unusable.size);
+  // A wider ranking supplies spare targets: some targets may hold unusable copies, and a
+  // target may refuse the version (a tombstone or a newer copy there).
+  const wider = await state.access.placement(blob.key, state.wanted + check.replicas.length);
   const candidates = [...new Set([...placement, ...wider])];
-  const copyTo: string[] = [];
-  for (const id of candidates) {
-    if (good.length + copyTo.length >= state.wanted) break;
-    if (!good.includes(id) && !unusable.has(id)) copyTo.push(id);
-  }
+  const usable = candidates.filter((id) => !good.includes(id) && !unusable.has(id));
+  const copyTo = usable.slice(0, Math.max(0, state.wanted - good.length));
+  const spare = usable.slice(copyTo.length);
   const replicas = inOrderOf([...good, ...copyTo], candidates);
   // Missing copies have nothing to drop (a delete would only leave a tombstone behind), and
   // unreachable volumes cannot be asked: they keep an orphan a later repair reclaims.
@@ -192,6 +194,7 @@ async function planRepair(
     good,
     bad: check.replicas.filter((r) => r.state !== "ok").map((r) => ({ volume: r.volumeId, state: r.state })),
     copyTo,
+    spare,
     drop,
     replicas,
   };
@@ -202,7 +205,9 @@ async function executeRepair(state: RepairState, blob: BlobMeta, plan: RepairPla
   const copied: string[] = [];
   const placed: string[] = [];
   try {
-    for (const target of plan.copyTo) {
+    const needed = plan.copyTo.length;
+    for (const target of [...plan.copyTo, ...plan.spare]) {
+      if (placed.length >= needed) break;
       const outcome = await copyBlob(access, blob, plan.good, target, { signal: context.signal }).catch(
         (err: unknown) => {
           // This target refuses the version (a tombstone or newer copy); the others may not.
@@ -222,7 +227,7 @@ async function executeRepair(state: RepairState, blob: BlobMeta, plan: RepairPla
     await undoCopies(access, blob, copied, context.signal).catch(() => undefined);
     throw err;
   }
-  const replicas = plan.replicas.filter((id) => plan.good.includes(id) || placed.includes(id));
+  const replicas = inOrderOf([...plan.good, ...placed], [...plan.replicas, ...plan.spare]);
   if (replicas.length < state.wanted) state.counts.underReplicated += 1;
   const outcome = await commitMove(access, blob, { replicas, copied, drop: plan.drop }, context.signal);
   if (!outcome.committed) {
