@@ -20,15 +20,52 @@ function u32(n: number): Buffer {
 
 /** Serializes records into chunks of about limits.streamChunkBytes. */
 export async function* encodeKvRecords(records: AsyncIterable<KvRecord>): AsyncIterable<Uint8Array> {
+  async function* single(): AsyncIterable<readonly KvRecord[]> {
+    for await (const record of records) yield [record];
+  }
+  yield* encodeKvRecordBatches(single());
+}
+
+/** Bytes `records` take in the stream. */
+function encodedBytes(records: readonly KvRecord[]): number {
+  let bytes = 0;
+  for (const [key, value] of records) bytes += 8 + key.byteLength + value.byteLength;
+  return bytes;
+}
+
+/** Lays `records` out into `out` from `offset`; returns the offset after them. */
+function writeRecords(out: Buffer, offset: number, records: readonly KvRecord[]): number {
+  let at = offset;
+  for (const [key, value] of records) {
+    out.writeUInt32BE(key.byteLength, at);
+    out.set(key, at + 4);
+    at += 4 + key.byteLength;
+    out.writeUInt32BE(value.byteLength, at);
+    out.set(value, at + 4);
+    at += 4 + value.byteLength;
+  }
+  return at;
+}
+
+/**
+ * encodeKvRecords for a source that reads records in batches (a LevelDB iterator's
+ * nextv): one buffer and one pass per batch, not four allocations and an await per record.
+ */
+export async function* encodeKvRecordBatches(
+  batches: AsyncIterable<readonly KvRecord[]>,
+): AsyncIterable<Uint8Array> {
   let parts: Buffer[] = [MAGIC];
   let pending = MAGIC.length;
   let count = 0;
-  for await (const [key, value] of records) {
-    parts.push(u32(key.byteLength), Buffer.from(key), u32(value.byteLength), Buffer.from(value));
-    pending += 8 + key.byteLength + value.byteLength;
-    count += 1;
+  for await (const batch of batches) {
+    if (batch.length === 0) continue;
+    const out = Buffer.allocUnsafe(encodedBytes(batch));
+    writeRecords(out, 0, batch);
+    parts.push(out);
+    pending += out.length;
+    count += batch.length;
     if (pending >= limits.streamChunkBytes) {
-      yield Buffer.concat(parts);
+      yield parts.length === 1 ? out : Buffer.concat(parts);
       parts = [];
       pending = 0;
     }

@@ -17,7 +17,7 @@ import { writeBatch } from "./level-batch.js";
 import type { Entry } from "./core/types.js";
 import type { KvReader } from "./kv-commands.js";
 import type { KvRecord } from "./kv-snapshot-format.js";
-import { decodeKvRecords, encodeKvRecords } from "./kv-snapshot-format.js";
+import { decodeKvRecords, encodeKvRecordBatches } from "./kv-snapshot-format.js";
 import type { ApplyResult, StateMachine, StateMachineSnapshot } from "./state-machine.js";
 
 type Db = Level<Buffer, Buffer>;
@@ -123,11 +123,11 @@ export class LevelStateMachine<Result> implements StateMachine<Result>, KvReader
   snapshot(): Promise<StateMachineSnapshot> {
     const snapshot = this.db.snapshot();
     const db = this.db;
-    async function* records(): AsyncIterable<KvRecord> {
+    async function* records(): AsyncIterable<readonly KvRecord[]> {
       const iterator = db.iterator({ gte: DATA_PREFIX, lt: DATA_END, snapshot });
       try {
         for (let rows = await iterator.nextv(RESTORE_BATCH_RECORDS); rows.length > 0;) {
-          for (const [k, v] of rows) yield [k.subarray(DATA_PREFIX.length), v] as const;
+          yield rows.map(([k, v]): KvRecord => [k.subarray(DATA_PREFIX.length), v]);
           rows = await iterator.nextv(RESTORE_BATCH_RECORDS);
         }
       } finally {
@@ -136,7 +136,7 @@ export class LevelStateMachine<Result> implements StateMachine<Result>, KvReader
     }
     return Promise.resolve({
       index: this.applied,
-      chunks: () => encodeKvRecords(records()),
+      chunks: () => encodeKvRecordBatches(records()),
       close: () => snapshot.close(),
     });
   }
