@@ -31,6 +31,11 @@ export interface AdminRouterDeps {
   readonly jobs?: JobRegistry;
 }
 
+interface JobStart {
+  readonly options: object;
+  readonly run: JobRun;
+}
+
 /** Admin JSON bodies are a few options: anything larger is not one. */
 const ADMIN_BODY_BYTES_MAX = 16 * 1024;
 
@@ -44,7 +49,8 @@ export function adminRouter(deps: AdminRouterDeps): Router {
   const router = express.Router();
   const json = jsonBody();
 
-  const starters: Readonly<Record<JobType, (body: unknown) => { options: object; run: JobRun }>> = {
+  type Starter = (body: unknown) => JobStart | Promise<JobStart>;
+  const starters: Readonly<Record<JobType, Starter>> = {
     verify: (body) => {
       const options = verifyOptions(body);
       return { options, run: (context) => runVerify(access, options, config, context) };
@@ -57,16 +63,17 @@ export function adminRouter(deps: AdminRouterDeps): Router {
       const options = rebalanceOptions(body, config);
       return { options, run: (context) => runRebalance(access, options, config, context) };
     },
-    compact: (body) => {
+    compact: async (body) => {
       const options = compactOptions(body);
+      if (options.volume !== undefined) await knownVolume(access, options.volume);
       return { options, run: (context) => runCompact(access, options, context) };
     },
   };
   for (const type of Object.keys(starters) as JobType[]) {
     router
       .route(`/v1/admin/${type}`)
-      .post(json, (req, res) => {
-        const { options, run } = starters[type](req.body);
+      .post(json, async (req, res) => {
+        const { options, run } = await starters[type](req.body);
         const job = jobs.start(type, withoutUndefined(options), run);
         res
           .status(202)
@@ -140,6 +147,11 @@ function jsonBody(): RequestHandler {
       next(new MinikvError(code, `request body: ${toMinikvError(err).message}`, { cause: err }));
     });
   };
+}
+
+async function knownVolume(access: ClusterAccess, id: string): Promise<void> {
+  const views = await access.volumes();
+  if (!views.some((v) => v.record.id === id)) throw new MinikvError(ErrorCode.NOT_FOUND, `no volume "${id}"`);
 }
 
 function param(req: Request, name: string): string {
