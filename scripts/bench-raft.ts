@@ -23,6 +23,7 @@ import { cpus, loadavg, setPriority, totalmem } from "node:os";
 import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { CoordCluster } from "../test/support/coord-cluster.js";
+import { httpRequest } from "../test/support/http-client.js";
 import type { ManagedProcess } from "../test/support/process-harness.js";
 import { ProcessHarness } from "../test/support/process-harness.js";
 import { waitFor } from "../test/support/wait.js";
@@ -127,18 +128,25 @@ async function benchMinikv(): Promise<SystemResult> {
     await cluster.waitForLeader(10_000);
     const notes: string[] = [];
     const loads = await runLoads("minikv", async (c, prefix) => {
-      const tracker = new LeaderTracker(cluster, (await cluster.waitForLeader(10_000)).value);
+      const leader = (await cluster.waitForLeader(10_000)).value;
+      const tracker = new LeaderTracker(cluster, leader);
       const agent = new Agent({ keepAlive: true, maxSockets: c });
+      const fsyncsBefore = await fsyncCounters(leader);
       return {
         send: (i: number) => tracker.propose(`${prefix}${i}`, value, agent),
-        done: () => {
+        done: async () => {
           agent.destroy();
+          const after = await fsyncCounters(leader);
+          const batches = after.batches - fsyncsBefore.batches;
+          if (batches > 0) {
+            const perFsync = (after.entries - fsyncsBefore.entries) / batches;
+            log(`${prefix}: ${leader.name} wrote ${perFsync.toFixed(1)} entries per log fsync`);
+          }
           if (tracker.leaderChanges > 0) {
             notes.push(
               `${prefix}: the leader changed ${tracker.leaderChanges}× during the run (clients followed it)`,
             );
           }
-          return Promise.resolve();
         },
       };
     });
@@ -176,6 +184,17 @@ async function benchEtcd(): Promise<SystemResult | string> {
     stopOnSignal();
     await etcd.stop();
   }
+}
+
+/** The leader's fsynced log batches and the entries they held, from its /metrics. */
+async function fsyncCounters(node: ManagedProcess): Promise<{ batches: number; entries: number }> {
+  const text = (await httpRequest(`${node.httpUrl}/metrics`)).body.toString();
+  const read = (name: string): number =>
+    Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, "m").exec(text)?.[1] ?? 0);
+  return {
+    batches: read("minikv_raft_fsync_batches_total"),
+    entries: read("minikv_raft_fsync_entries_total"),
+  };
 }
 
 interface Target {
