@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# The blob API benchmark of issue 4 §7 (also `npm run bench`). Builds, starts the real
+# cluster (3 coordinators, 3 volumes, N=3, fsync on) with scripts/cluster-up.sh on free
+# loopback ports under a temporary directory, and measures it with the peers' load
+# generator (wrk through ../shared/peers/loadgen/blob-bench.sh and wrk-run.sh):
+#   PUT then GET of 4 KiB objects at concurrency 16 and 64 (ops/s, p50/p99/p99.9),
+#   PUT then GET of 64 MiB objects (MB/s),
+# against http://127.0.0.1:<port>/v1/blobs/ on the Raft leader. The same run measures,
+# with the same load and one system at a time, nginx serving plain files (peers/nginx),
+# a 3-member etcd's 256-byte puts (peers/etcd), Swift only with WITH_SWIFT=1 (~45 min),
+# and the disk ceiling (peers/disk-ceiling.sh); then prints one table with the ratios of
+# the goals (4 KiB PUT c64 vs etcd put and vs 25% of nginx PUT; 4 KiB GET c64 vs 33% of
+# nginx GET; 64 MiB PUT vs 50% of the disk's fsynced sequential bandwidth / N).
+#
+# usage: scripts/benchmark.sh [--skip-build] [--no-nginx] [--no-etcd] [--no-disk] [--no-large]
+#                             [--no-minikv] [--quick] [--results DIR]
+#   --skip-build  use dist/ as it is          --quick    RUNS=1, 5000 small and 4 large ops
+#   --results DIR keep the JSONL results and the table there (the temp dir is always removed)
+# Environment: RUNS (3, interleaved runs per case), SMALL_COUNT (20000 ops per 4 KiB case),
+#   LARGE_COUNT (16 ops per 64 MiB case), LARGE_CONC (4), DISK_RUNS (RUNS), WITH_SWIFT=1,
+#   BENCH_NICE (-10: servers and wrk at this nice, as the peers run), PEERS_DIR
+#   (../shared/peers), QUIET_PCT/QUIET_MAX (wrk-run.sh waits for other load to stop).
+# Every process it starts is stopped by PID, and its temp dir removed, also on Ctrl-C or failure.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+PEERS=${PEERS_DIR:-$ROOT/../shared/peers}
+RUNS=${RUNS:-3} SMALL_COUNT=${SMALL_COUNT:-20000} LARGE_COUNT=${LARGE_COUNT:-16} LARGE_CONC=${LARGE_CONC:-4}
+SMALL_SIZE=4096 LARGE_SIZE=$((64 * 1024 * 1024)) CONCS="16 64" REPLICAS=3
+export BENCH_NICE=${BENCH_NICE:--10}
+BUILD=1 NGINX=1 ETCD=1 DISK=1 LARGE=1 MINIKV=1 KEEP=""
+while [ $# -gt 0 ]; do
+  case $1 in
+    --skip-build) BUILD=0 ;; --no-nginx) NGINX=0 ;; --no-etcd) ETCD=0 ;; --no-disk) DISK=0 ;;
+    --no-large) LARGE=0 ;; --no-minikv) MINIKV=0 ;;
+    --quick) RUNS=1 SMALL_COUNT=5000 LARGE_COUNT=4 ;;
+    --results) KEEP=${2:?--results needs a directory}; shift ;;
+    -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "benchmark: unknown argument $1 (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+DISK_RUNS=${DISK_RUNS:-$RUNS}
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+[ -d "$PEERS/loadgen" ] || die "no peer harness at $PEERS (set PEERS_DIR)"
+need=(wrk curl /usr/bin/python3)
+[ $NGINX = 1 ] && need+=(nginx)
+[ $ETCD = 1 ] && need+=(etcd etcdctl)
+[ $DISK = 1 ] && need+=(fio iperf3)
+missing=$(for c in "${need[@]}"; do command -v "$c" >/dev/null || echo "$c"; done)
+if [ -n "$missing" ]; then
+  log "missing: $(echo $missing); running $PEERS/install.sh"
+  "$PEERS/install.sh" >&2 || die "install.sh failed"
+fi
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/minikv-bench.XXXXXX")
+RES=$TMP/results
+mkdir -p "$RES" "$TMP/minikv"
+# The load generator's foreign-load detector counts the servers in these pid files as ours.
+export PEER_PIDFILES="$TMP/*/pids" RESULTS_DIR=$RES
+export NGINX_BASE=$TMP/nginx ETCD_BASE=$TMP/etcd SWIFT_BASE=$TMP/swift
+STAGE_PID=""
+
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  if [ -n "$STAGE_PID" ] && kill -0 "$STAGE_PID" 2>/dev/null; then
+    # The stage leads its own process group (setsid); wrk-run.sh stops its wrk on TERM.
+    kill -TERM -- "-$STAGE_PID" 2>/dev/null || true
+    wait "$STAGE_PID" 2>/dev/null || true
+  fi
+  [ -f "$TMP/cluster/pids" ] && "$ROOT/scripts/cluster-down.sh" --dir "$TMP/cluster" >&2 || true
+  [ -f "$NGINX_BASE/pids" ] && "$PEERS/nginx/stop.sh" >&2 || true
+  [ -f "$ETCD_BASE/pids" ] && "$PEERS/etcd/stop.sh" >&2 || true
+  [ -f "$SWIFT_BASE/pids" ] && "$PEERS/swift/stop.sh" >&2 || true
+  rm -rf "$TMP"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'log "interrupted"; exit 130' INT TERM
+
+# stage CMD...: runs CMD in its own session and waits, so cleanup can stop all of it by group.
+stage() {
+  setsid "$@" &
+  STAGE_PID=$!
+  local rc=0
+  wait "$STAGE_PID" || rc=$?
+  STAGE_PID=""
+  return "$rc"
+}
+
+port_taken() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# free_base COUNT OFFSET: an even port P with P..P+COUNT-1 and P+OFFSET..P+OFFSET+COUNT-1 free.
+free_base() {
+  local base p ok
+  for _ in $(seq 1 50); do
+    base=$((20000 + 2 * (RANDOM % 10000))) ok=1
+    for p in $(seq "$base" $((base + $1 - 1))) $(seq $((base + $2)) $((base + $2 + $1 - 1))); do
+      port_taken "$p" && { ok=0; break; }
+    done
+    [ $ok = 1 ] && { echo "$base"; return 0; }
+  done
+  die "no free port range found"
+}
+
+blob_bench() { # TAG URL SIZE:COUNT CONCS
+  stage "$PEERS/loadgen/blob-bench.sh" -T "$1" -r "$RUNS" -c "$4" -S "$3" -o "$RES/$1.jsonl" "$2" \
+    >>"$TMP/$1-summary.md"
+}
+
+T0=$(date +%s)
+if [ $BUILD = 1 ]; then
+  log "building"
+  (cd "$ROOT" && npm run --silent build) >&2 || die "build failed"
+fi
+[ -f "$ROOT/dist/scripts/bench/blob-table.js" ] || die "dist/ is not built (drop --skip-build)"
+
+if [ $DISK = 1 ]; then
+  log "disk ceiling ($DISK_RUNS runs)"
+  DISK_DIR=$TMP/disk OUT=$RES/disk.jsonl RUNS=$DISK_RUNS stage "$PEERS/disk-ceiling.sh" >"$TMP/disk-summary.md"
+fi
+
+if [ $MINIKV = 1 ]; then
+  base=$(free_base 6 1000)
+  log "minikv: 3 coordinators, 3 volumes, N=$REPLICAS, ports $base.. and $((base + 1000)).."
+  "$ROOT/scripts/cluster-up.sh" --dir "$TMP/cluster" --coordinators 3 --volumes 3 --replicas "$REPLICAS" \
+    --base-port "$base" --nice "$BENCH_NICE" --timeout 120 >&2
+  awk '{print $1}' "$TMP/cluster/pids" >"$TMP/minikv/pids"
+  # Load goes to the leader, as etcd's does: a follower would add a forwarding hop to each write.
+  leader_url=$(curl -fsS "http://127.0.0.1:$base/v1/cluster" | /usr/bin/python3 -c '
+import json, sys
+c = json.load(sys.stdin)
+print(next((x.get("httpUrl") for x in c["coordinators"] if x["id"] == c["leader"] and x.get("httpUrl")), ""))')
+  URL=${leader_url:-http://127.0.0.1:$base}/v1/blobs/
+  log "minikv: target $URL"
+  blob_bench minikv "$URL" "$SMALL_SIZE:$SMALL_COUNT" "$CONCS"
+  [ $LARGE = 1 ] && blob_bench minikv "$URL" "$LARGE_SIZE:$LARGE_COUNT" "$LARGE_CONC"
+  "$ROOT/scripts/cluster-down.sh" --dir "$TMP/cluster" >&2
+fi
+
+if [ $NGINX = 1 ]; then
+  port=$(free_base 1 0)
+  log "nginx on port $port"
+  NGINX_PORT=$port "$PEERS/nginx/start.sh" >&2
+  blob_bench nginx "http://127.0.0.1:$port/blobs/" "$SMALL_SIZE:$SMALL_COUNT" "$CONCS"
+  [ $LARGE = 1 ] && blob_bench nginx "http://127.0.0.1:$port/blobs/" "$LARGE_SIZE:$LARGE_COUNT" "$LARGE_CONC"
+  "$PEERS/nginx/stop.sh" >&2
+fi
+
+if [ $ETCD = 1 ]; then
+  for p in 2379 2380 2479 2480 2579 2580; do port_taken "$p" && die "etcd's port $p is in use (--no-etcd to skip)"; done
+  log "etcd: 3 members, 256-byte puts"
+  OUT=$RES/etcd.jsonl N=$SMALL_COUNT CONCS=$CONCS stage "$PEERS/etcd/bench.sh" >"$TMP/etcd-summary.md"
+fi
+
+if [ "${WITH_SWIFT:-0}" = 1 ]; then
+  log "swift: 3 replicas (about 45 minutes)"
+  SIZES="$SMALL_SIZE:$SMALL_COUNT" CONCS=$CONCS stage "$PEERS/swift/bench.sh" -o "$RES/swift.jsonl" \
+    >"$TMP/swift-summary.md"
+fi
+
+TABLE=$TMP/table.md
+{
+  echo "minikv blob benchmark, $(date -u +%Y-%m-%dT%H:%MZ), commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
+  echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB RAM, $(uname -sr); node $(node --version)"
+  echo "load: wrk (peers/loadgen), $RUNS interleaved runs per case (median, min–max), 4 KiB x $SMALL_COUNT ops" \
+    "at c16/c64, 64 MiB x $LARGE_COUNT ops at c$LARGE_CONC; minikv: 3 coordinators, 3 volumes, N=$REPLICAS, fsync on"
+  echo
+  node "$ROOT/dist/scripts/bench/blob-table.js" --replicas "$REPLICAS" --large-label "minikv put 64MiB c$LARGE_CONC" \
+    "$RES"/*.jsonl
+  echo
+  echo "total $(( $(date +%s) - T0 )) s"
+} >"$TABLE"
+cat "$TABLE"
+if [ -n "$KEEP" ]; then
+  mkdir -p "$KEEP"
+  cp "$RES"/*.jsonl "$TABLE" "$KEEP"/
+  log "results kept in $KEEP"
+fi
