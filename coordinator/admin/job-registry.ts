@@ -3,6 +3,7 @@
  * runs in the background of the coordinator that received the request; clients poll it by id.
  */
 import { randomBytes } from "node:crypto";
+import { setMaxListeners } from "node:events";
 import { ErrorCode, MinikvError, toMinikvError } from "../../common/errors.js";
 import type { Logger } from "../../common/logger.js";
 
@@ -42,6 +43,9 @@ export type JobRun = (context: JobContext) => Promise<JobReport>;
  * the copy the other kept.
  */
 const EXCLUSIVE_GROUPS: readonly (readonly JobType[])[] = [["repair", "rebalance"]];
+
+/** Calls in flight on one job's abort signal (scan and move concurrency, with headroom). */
+const JOB_SIGNAL_LISTENERS_MAX = 256;
 
 interface JobEntry {
   view: JobView;
@@ -99,6 +103,8 @@ export class JobRegistry {
       abort: new AbortController(),
       done: Promise.resolve(),
     };
+    // Every volume call of a job listens on its signal; a scan keeps dozens in flight.
+    setMaxListeners(JOB_SIGNAL_LISTENERS_MAX, entry.abort.signal);
     this.jobs.set(entry.view.id, entry);
     entry.done = this.execute(entry, run);
     return entry.view;
