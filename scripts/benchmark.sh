@@ -134,6 +134,11 @@ c = json.load(sys.stdin)
 print(next((x.get("httpUrl") for x in c["coordinators"] if x["id"] == c["leader"] and x.get("httpUrl")), ""))')
   URL=${leader_url:-http://127.0.0.1:$base}/v1/blobs/
   log "minikv: target $URL"
+  # One PUT and GET first: a cluster that cannot store a blob would only produce a table of errors.
+  head -c "$SMALL_SIZE" /dev/urandom >"$TMP/probe.bin"
+  answer=$(curl -sS -X PUT --data-binary @"$TMP/probe.bin" -w '\n%{http_code}' "${URL}bench-probe" || true)
+  [ "${answer##*$'\n'}" = 201 ] || die "minikv PUT probe failed: ${answer//$'\n'/ }"
+  curl -fsS "${URL}bench-probe" | cmp -s - "$TMP/probe.bin" || die "minikv GET probe did not return the bytes it stored"
   blob_bench minikv "$URL" "$SMALL_SIZE:$SMALL_COUNT" "$CONCS"
   [ $LARGE = 1 ] && blob_bench minikv "$URL" "$LARGE_SIZE:$LARGE_COUNT" "$LARGE_CONC"
   "$ROOT/scripts/cluster-down.sh" --dir "$TMP/cluster" >&2
