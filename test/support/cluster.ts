@@ -1,5 +1,8 @@
+import { execFile } from "node:child_process";
 import { randomInt } from "node:crypto";
-import { mkdir, rm } from "node:fs/promises";
+import { mkdir, open, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { promisify } from "node:util";
 import { COORD_SCRIPT, type ClusterJson, type HealthJson } from "./coord-cluster.js";
 import { FaultProxy, PASS, type LinkMode } from "./fault-proxy.js";
 import { httpJson } from "./http-client.js";
@@ -31,7 +34,14 @@ export interface ClusterOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** Temp dir prefix under os.tmpdir() (default "minikv-cluster-"). */
   readonly tempPrefix?: string;
+  /**
+   * How long a start or restart may take to print its listening line (default 60 s: on a
+   * loaded two-core machine a volume's restart after kill -9 has taken 20 s).
+   */
+  readonly readyTimeoutMs?: number;
 }
+
+const READY_TIMEOUT_MS_DEFAULT = 60_000;
 
 /** One process of the cluster: its role and the fixed addresses it keeps across restarts. */
 export interface ClusterNode {
@@ -43,6 +53,30 @@ export interface ClusterNode {
   readonly grpcPort: number;
   /** Data directories (db for a coordinator; data and wal for a volume). */
   readonly dirs: readonly string[];
+  /** For a volume on a small disk of its own (addVolume diskBytes): the mount point. */
+  readonly diskDir?: string;
+}
+
+const run = promisify(execFile);
+
+/** Bytes written per call while filling a disk; the fill is bounded by the disk's size. */
+const BALLAST_CHUNK_BYTES = 1024 * 1024;
+
+/**
+ * Mounts a tmpfs of `sizeBytes` on `dir`: a real file system that answers ENOSPC when full,
+ * without touching the machine's disk. Needs root (CAP_SYS_ADMIN); resolves false otherwise.
+ */
+export async function mountSmallDisk(dir: string, sizeBytes: number): Promise<boolean> {
+  try {
+    await run("mount", ["-t", "tmpfs", "-o", `size=${sizeBytes}`, "minikv-test-disk", dir]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function unmountSmallDisk(dir: string): Promise<void> {
+  await run("umount", [dir]).catch(() => run("umount", ["-l", dir]).catch(() => undefined));
 }
 
 /**
@@ -168,6 +202,7 @@ export class Cluster {
   readonly options: ClusterOptions;
   private readonly nodes = new Map<string, ClusterNode>();
   private readonly paused = new Set<string>();
+  private readonly mounts: string[] = [];
   private volumeCount = 0;
 
   private constructor(harness: ProcessHarness, options: ClusterOptions) {
@@ -256,12 +291,27 @@ export class Cluster {
     if (pid !== undefined) process.kill(pid, "SIGCONT");
   }
 
-  /** Adds vol-<n+1> with fresh ports and dirs (and proxies); starts it unless told not to. */
-  async addVolume(options: { start?: boolean } = {}): Promise<ClusterNode> {
+  /**
+   * Adds vol-<n+1> with fresh ports and dirs (and proxies); starts it unless told not to.
+   * With `diskBytes`, its data and WAL live on a tmpfs of that size (see mountSmallDisk);
+   * if mounting is not permitted the volume is not added and this rejects.
+   */
+  async addVolume(options: { start?: boolean; diskBytes?: number } = {}): Promise<ClusterNode> {
     const name = `vol-${++this.volumeCount}`;
     const [httpPort, grpcPort] = (await freePorts(2)) as [number, number];
-    const data = await this.harness.dir(`${name}-data`);
-    const wal = await this.harness.dir(`${name}-wal`);
+    let diskDir: string | undefined;
+    if (options.diskBytes !== undefined) {
+      diskDir = await this.harness.dir(`${name}-disk`);
+      if (!(await mountSmallDisk(diskDir, options.diskBytes))) {
+        this.volumeCount--;
+        throw new Error(`cannot mount a ${options.diskBytes}-byte tmpfs for ${name} (needs root)`);
+      }
+      this.mounts.push(diskDir);
+    }
+    const data = diskDir === undefined ? await this.harness.dir(`${name}-data`) : join(diskDir, "data");
+    const wal = diskDir === undefined ? await this.harness.dir(`${name}-wal`) : join(diskDir, "wal");
+    await mkdir(data, { recursive: true });
+    await mkdir(wal, { recursive: true });
     const args = [
       "serve",
       "--id",
@@ -288,6 +338,7 @@ export class Cluster {
       script: VOLUME_SCRIPT,
       args: [...args, ...(this.options.volumeArgs ?? [])],
       env: { MINIKV_LOG_LEVEL: "info", ...this.options.env },
+      readyTimeoutMs: this.options.readyTimeoutMs ?? READY_TIMEOUT_MS_DEFAULT,
     });
     const node: ClusterNode = {
       name,
@@ -296,6 +347,7 @@ export class Cluster {
       httpUrl: `http://127.0.0.1:${httpPort}`,
       grpcPort,
       dirs: [data, wal],
+      ...(diskDir === undefined ? {} : { diskDir }),
     };
     this.nodes.set(name, node);
     if (options.start !== false) await process.start();
@@ -312,6 +364,33 @@ export class Cluster {
       await mkdir(dir, { recursive: true });
     }
     await node.process.restart();
+  }
+
+  /**
+   * Fills the small disk of `name` (see addVolume diskBytes) with a ballast file until the
+   * file system answers ENOSPC; resolves with the bytes written. The volume keeps running.
+   */
+  async fillDisk(name: string): Promise<number> {
+    const diskDir = this.node(name).diskDir;
+    if (diskDir === undefined) throw new Error(`${name} has no disk of its own`);
+    const file = await open(join(diskDir, "ballast"), "a");
+    const chunk = Buffer.alloc(BALLAST_CHUNK_BYTES, 0x5a);
+    let written = 0;
+    try {
+      // Bounded: a tmpfs of S bytes takes at most S / chunk writes.
+      for (let i = 0; i < 1_000_000; i++) written += (await file.write(chunk)).bytesWritten;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOSPC") throw err;
+    } finally {
+      await file.close();
+    }
+    return written;
+  }
+
+  /** Removes the ballast fillDisk() wrote. */
+  async freeDisk(name: string): Promise<void> {
+    const diskDir = this.node(name).diskDir;
+    if (diskDir !== undefined) await rm(join(diskDir, "ballast"), { force: true });
   }
 
   /** `GET /health` of a coordinator through its real URL. */
@@ -392,6 +471,9 @@ export class Cluster {
         // Already gone: nothing to resume.
       }
     }
+    const running = [...this.nodes.values()].filter((n) => n.process.running);
+    await Promise.all(running.map((n) => n.process.stop(stopTimeoutMs).catch(() => undefined)));
+    for (const dir of this.mounts.splice(0)) await unmountSmallDisk(dir);
     await this.harness.cleanup(stopTimeoutMs);
     await this.network?.close().catch(() => undefined);
   }
@@ -442,6 +524,7 @@ export class Cluster {
         script: COORD_SCRIPT,
         args: [...args, ...(this.options.coordinatorArgs ?? [])],
         env: { MINIKV_LOG_LEVEL: "info", ...this.options.env },
+        readyTimeoutMs: this.options.readyTimeoutMs ?? READY_TIMEOUT_MS_DEFAULT,
       });
       this.nodes.set(name, {
         name,
