@@ -12,6 +12,10 @@ import { chunksOf, readAll, seededRandom, sha256Of, volumeBinary } from "./volum
 // times, once while compaction runs. After every restart, every acknowledged write reads
 // back byte-exact (SHA-256), no value is served whose commit was never sent, a value whose
 // commit was sent but not acknowledged is either absent or whole, and nothing corrupt is served.
+// Writes mix the three kinds of Prepare header (proto PrepareHeader): size and CRC32C given,
+// `crc32c_unknown` (the record head is written after the value), `size_unknown` (values
+// past the inline limit get a segment of their own); every vote must carry the right size
+// and CRC32C.
 
 const HEAVY = process.env["HEAVY"] === "1";
 const SEED = Number(process.env["MINIKV_SEED"] ?? Math.floor(Math.random() * 2 ** 31));
@@ -68,6 +72,9 @@ class Ledger {
     return attempt;
   }
 
+  /** Votes whose size or CRC32C differed from the value sent. */
+  readonly badVotes: string[] = [];
+
   nextVersion(): number {
     return ++this.lastVersion;
   }
@@ -103,11 +110,17 @@ async function writeLoop(
     const key = `crash/${Math.floor(random() * crashBounds.keyPool)}`;
     const value = randomBytes(valueSize(random));
     const attempt = ledger.begin(key, value);
+    const crc = crc32c(value);
+    const mode = Math.floor(random() * 3);
+    const header =
+      mode === 0
+        ? { txid: attempt.txid, key, size: value.length, crc32c: crc }
+        : mode === 1
+          ? { txid: attempt.txid, key, size: value.length, crc32c: 0, crc32cUnknown: true }
+          : { txid: attempt.txid, key, size: 0, crc32c: 0, sizeUnknown: true };
     try {
-      await client.prepare(
-        { txid: attempt.txid, key, size: value.length, crc32c: crc32c(value) },
-        chunksOf(value),
-      );
+      const vote = await client.prepare(header, chunksOf(value));
+      if (vote.size !== value.length || vote.crc32c !== crc) ledger.badVotes.push(attempt.txid);
       attempt.version = ledger.nextVersion();
       attempt.state = "commit-sent";
       await client.commit(attempt.txid, attempt.version);
@@ -285,6 +298,7 @@ describe(`kill -9 of a real minikv-volume process (issue 2 §3), seed=${SEED}`, 
         `crash test seed=${SEED}: ${ledger.summary()}; ${interruptedCompactions} restarts found an interrupted compaction\n`,
       );
       expect(ledger.acknowledged, context()).toBeGreaterThanOrEqual(crashBounds.acknowledgedMin);
+      expect(ledger.badVotes, context()).toEqual([]);
       if (interruptedCompactions === 0) {
         process.stderr.write(`crash test: no kill landed inside a compaction in ${compactionRounds} tries\n`);
       }

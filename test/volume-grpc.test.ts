@@ -91,6 +91,44 @@ describe("gRPC Volume service: round trips (issue 2 §2 Servers)", () => {
     },
   );
 
+  it.each([
+    ["crc32c_unknown", 0],
+    ["crc32c_unknown", 700_001],
+    ["size_unknown", 5_000],
+    ["size_unknown", 3 * 1024 * 1024 + 17],
+  ] as const)(
+    "prepare with %s (%i bytes): the vote carries the size and CRC32C the volume computed",
+    async (mode, size) => {
+      const key = `unknown/${mode}/${size}`;
+      const txid = `unk-${mode}-${size}`;
+      const value = testValue(size);
+      const vote = await volume.client.prepare(
+        mode === "size_unknown"
+          ? { txid, key, size: 0, crc32c: 0, sizeUnknown: true }
+          : { txid, key, size, crc32c: 0, crc32cUnknown: true },
+        chunksOf(value.bytes, 90_001),
+      );
+      expect(vote).toEqual({ txid, volumeId: "vol-test", size, crc32c: value.crc32c });
+      await volume.client.commit(txid, nextVersion++);
+      expect(sha256Of(await readAll(volume.client.read(key)))).toBe(value.sha256);
+      expect(await volume.client.checksum(key)).toMatchObject({ size, crc32c: value.crc32c });
+    },
+  );
+
+  it("a vote for a prepare whose header gave size and CRC32C echoes both; crc32c_unknown still checks the size", async () => {
+    const value = testValue(12_345);
+    const vote = await volume.client.prepare(
+      { txid: "known-vote", key: "unknown/known", size: 12_345, crc32c: value.crc32c },
+      chunksOf(value.bytes, 4096),
+    );
+    expect(vote).toMatchObject({ size: 12_345, crc32c: value.crc32c });
+    const short = volume.client.prepare(
+      { txid: "unk-short", key: "unknown/short", size: 20_000, crc32c: 0, crc32cUnknown: true },
+      chunksOf(value.bytes, 4096),
+    );
+    expect(await codeOf(short)).toBe(ErrorCode.SIZE_MISMATCH);
+  });
+
   it("reads byte ranges and refuses ranges past the end", async () => {
     const value = testValue(200_000);
     await putValue(volume.client, "range/key", value, nextVersion++);

@@ -29,6 +29,7 @@ import type {
   ChecksumResult,
   CompactResult,
   PrepareHeader,
+  PrepareResult,
   ReadOptions,
   StoreStats,
   StoredValueInfo,
@@ -63,6 +64,8 @@ export interface DiskStoreOptions {
   readonly diskSpace?: (dir: string) => Promise<DiskSpace>;
   /** Prepared-but-undecided writes held at once before OVERLOADED (default limits.preparedTxMax). */
   readonly preparedTxMax?: number;
+  /** Longest value a prepare of unknown size may stream before TOO_LARGE (default limits.blobBytesMax). */
+  readonly valueBytesMax?: number;
   /** Test hook: awaited at each step of a compaction (see CompactionStep). */
   readonly onCompactionStep?: (step: CompactionStep) => Promise<void> | void;
 }
@@ -195,7 +198,7 @@ export class DiskStore implements VolumeStore {
 
   // ---- writes --------------------------------------------------------------------------
 
-  prepare(header: PrepareHeader, body: AsyncIterable<Uint8Array>): Promise<void> {
+  prepare(header: PrepareHeader, body: AsyncIterable<Uint8Array>): Promise<PrepareResult> {
     return this.track(async () => {
       this.checkPrepareHeader(header);
       if (
@@ -212,13 +215,17 @@ export class DiskStore implements VolumeStore {
           `${preparedMax} prepared writes are waiting for a decision`,
         );
       }
-      if (header.size > this.lastDiskSpace.freeBytes && this.lastDiskSpace.totalBytes > 0) {
+      if (
+        header.sizeUnknown !== true &&
+        header.size > this.lastDiskSpace.freeBytes &&
+        this.lastDiskSpace.totalBytes > 0
+      ) {
         throw new MinikvError(ErrorCode.DISK_FULL, `no room for ${header.size} bytes`);
       }
       const work = this.runPrepare(header, body);
       this.inflightPrepares.set(header.txid, { stopReason: undefined, done: work.catch(() => undefined) });
       try {
-        await work;
+        return await work;
       } finally {
         this.inflightPrepares.delete(header.txid);
       }
@@ -234,13 +241,18 @@ export class DiskStore implements VolumeStore {
         `txid must be 1..${engineLimits.txidBytesMax} bytes of UTF-8`,
       );
     }
-    if (!Number.isSafeInteger(header.size) || header.size < 0 || header.size > limits.blobBytesMax) {
+    const valueBytesMax = this.valueBytesMax;
+    if (
+      header.sizeUnknown !== true &&
+      (!Number.isSafeInteger(header.size) || header.size < 0 || header.size > valueBytesMax)
+    ) {
       throw new MinikvError(
         ErrorCode.TOO_LARGE,
-        `size must be 0..${limits.blobBytesMax} bytes, got ${header.size}`,
+        `size must be 0..${valueBytesMax} bytes, got ${header.size}`,
       );
     }
-    if (!Number.isInteger(header.crc32c) || header.crc32c < 0 || header.crc32c > 0xffff_ffff) {
+    const crcGiven = header.crc32cUnknown !== true && header.sizeUnknown !== true;
+    if (crcGiven && (!Number.isInteger(header.crc32c) || header.crc32c < 0 || header.crc32c > 0xffff_ffff)) {
       throw new MinikvError(ErrorCode.INVALID_ARGUMENT, "crc32c must be a u32");
     }
     if (
@@ -254,7 +266,11 @@ export class DiskStore implements VolumeStore {
     }
   }
 
-  private async runPrepare(header: PrepareHeader, body: AsyncIterable<Uint8Array>): Promise<void> {
+  private get valueBytesMax(): number {
+    return this.options.valueBytesMax ?? limits.blobBytesMax;
+  }
+
+  private async runPrepare(header: PrepareHeader, body: AsyncIterable<Uint8Array>): Promise<PrepareResult> {
     const createdAtMs = this.now();
     const written = await writePreparedValue({
       header,
@@ -262,6 +278,8 @@ export class DiskStore implements VolumeStore {
       createdAtMs,
       segments: this.segments,
       checkContinue: () => this.checkPrepareContinues(header.txid),
+      valueBytesMax: this.valueBytesMax,
+      freeBytes: this.lastDiskSpace.totalBytes > 0 ? this.lastDiskSpace.freeBytes : undefined,
     });
     const { segment, offset } = written.reservation;
     try {
@@ -270,8 +288,8 @@ export class DiskStore implements VolumeStore {
         txid: header.txid,
         key: header.key,
         contentType: header.contentType,
-        size: header.size,
-        crc32c: header.crc32c >>> 0,
+        size: written.size,
+        crc32c: written.crc32c,
         createdAtMs,
         segment: segment.number,
         offset,
@@ -291,6 +309,7 @@ export class DiskStore implements VolumeStore {
         },
         () => this.index.addPrepared(entry),
       );
+      return { size: written.size, crc32c: written.crc32c };
     } finally {
       segment.endWrite();
     }

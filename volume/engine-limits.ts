@@ -22,6 +22,14 @@ export const engineLimits = {
   contentTypesMax: 65_535,
   /** How long close() waits for in-flight writes before failing them with SHUTTING_DOWN. */
   closeDrainMs: 5_000,
+  /** Bytes a prepare collects before one positional write (a record that fits goes in one write). */
+  prepareWriteBufferBytes: 128 * 1024,
+  /**
+   * A prepare of unknown length is held in memory up to this many bytes; one that ends by
+   * then is written into the active segment like a sized one, a longer one gets a segment
+   * of its own.
+   */
+  unsizedInlineBytesMax: 1024 * 1024,
   /** Bytes read at once while scanning a segment's records. */
   scanReadBytes: 1024 * 1024,
 } as const;

@@ -14,7 +14,7 @@ import type { ReadReply } from "../proto/generated/minikv/volume/v1/ReadReply.js
 import type { ListKeysRequest__Output } from "../proto/generated/minikv/volume/v1/ListKeysRequest.js";
 import type { ListKeysReply } from "../proto/generated/minikv/volume/v1/ListKeysReply.js";
 import type { KeyEntry } from "../proto/generated/minikv/volume/v1/KeyEntry.js";
-import type { PrepareHeader, StoredValueInfo, VolumeStore } from "./store-api.js";
+import type { PrepareHeader, PrepareResult, StoredValueInfo, VolumeStore } from "./store-api.js";
 import type { VolumeServerMetrics } from "./server-metrics.js";
 import type { InflightTracker } from "./inflight.js";
 
@@ -160,14 +160,15 @@ async function prepare(
   if (deps.state() !== "serving") {
     throw new MinikvError(ErrorCode.SHUTTING_DOWN, `volume ${deps.volumeId} is shutting down`);
   }
-  const body = new PrepareBody(messages, call, header.size, deps.metrics);
+  const body = new PrepareBody(messages, call, header, deps.metrics);
+  let stored: PrepareResult;
   try {
-    await counted(deps.metrics.prepares, deps.store.prepare(header, body));
+    stored = await counted(deps.metrics.prepares, deps.store.prepare(header, body));
   } catch (err) {
     // The store sees any body failure as CLIENT_ABORTED; the body knows the precise reason.
     throw body.error ?? err;
   }
-  return { txid: header.txid, volume_id: deps.volumeId };
+  return { txid: header.txid, volume_id: deps.volumeId, size: stored.size, crc32c: stored.crc32c };
 }
 
 /**
@@ -181,7 +182,7 @@ class PrepareBody implements AsyncIterable<Uint8Array> {
   constructor(
     private readonly messages: AsyncIterator<PrepareRequest__Output>,
     private readonly call: grpc.ServerReadableStream<PrepareRequest__Output, PrepareReply>,
-    private readonly sizeBytes: number,
+    private readonly header: PrepareHeader,
     private readonly metrics: VolumeServerMetrics,
   ) {}
 
@@ -207,10 +208,14 @@ class PrepareBody implements AsyncIterable<Uint8Array> {
     }
     this.receivedBytes += message.chunk.length;
     this.metrics.grpcBytesReceived.inc(message.chunk.length);
-    if (this.receivedBytes > this.sizeBytes) {
+    if (this.header.sizeUnknown === true) {
+      if (this.receivedBytes > limits.blobBytesMax) {
+        throw new MinikvError(ErrorCode.TOO_LARGE, `value exceeds the limit of ${limits.blobBytesMax} bytes`);
+      }
+    } else if (this.receivedBytes > this.header.size) {
       throw new MinikvError(
         ErrorCode.SIZE_MISMATCH,
-        `received more than the announced ${this.sizeBytes} bytes`,
+        `received more than the announced ${this.header.size} bytes`,
       );
     }
     return message.chunk;
@@ -238,7 +243,8 @@ function parseHeader(message: PrepareRequest__Output): PrepareHeader {
   if (message.part !== "header" || header === undefined || header === null) {
     throw new MinikvError(ErrorCode.INVALID_ARGUMENT, "the first Prepare message must carry the header");
   }
-  const size = parseUint64(header.size, "size");
+  const sizeUnknown = header.size_unknown;
+  const size = sizeUnknown ? 0 : parseUint64(header.size, "size");
   if (size > limits.blobBytesMax) {
     throw new MinikvError(
       ErrorCode.TOO_LARGE,
@@ -255,8 +261,11 @@ function parseHeader(message: PrepareRequest__Output): PrepareHeader {
     txid: parseTxid(header.txid),
     key: validateKey(header.key),
     size,
-    crc32c: header.crc32c >>> 0,
+    // Without a length there is nothing the sender could have checksummed in advance.
+    crc32c: header.crc32c_unknown || sizeUnknown ? 0 : header.crc32c >>> 0,
     contentType: header.content_type,
+    crc32cUnknown: header.crc32c_unknown || sizeUnknown,
+    sizeUnknown,
   };
 }
 

@@ -1,24 +1,42 @@
 import { ErrorCode, MinikvError, assert, isMinikvError } from "../common/errors.js";
 import { engineLimits } from "./engine-limits.js";
 import type { SegmentFile } from "./segment-file.js";
+import { SEGMENT_FILE_HEADER_BYTES } from "./segment-file.js";
 import type { PrepareHeader } from "./store-api.js";
-import { RecordEncoder, RecordType, encodeRecordHead, recordLayout } from "./record-codec.js";
+import {
+  RECORD_FIXED_HEADER_BYTES,
+  RecordType,
+  ValueDigest,
+  encodeRecordHead,
+  recordLayout,
+} from "./record-codec.js";
 import type { RecordLayout } from "./record-codec.js";
 import type { Reservation, SegmentSet } from "./segment-set.js";
 import { diskError } from "./durable-fs.js";
 
 /**
- * Phase one of a write, on disk: reserves the record's space in the active segment, streams
- * the value in with bounded memory (one coalescing buffer of two value blocks; the body is
- * pulled chunk by chunk, so a slow disk slows the sender), checks size and CRC32C,
- * writes the trailer and fsyncs (sharing the fsync with concurrent prepares). On success
- * the reservation still counts its writer in: the caller ends it once the WAL record is
- * applied. On failure it is ended here and the space is garbage.
+ * Phase one of a write, on disk (docs/volume-format.md, "Writing a prepare"). The value
+ * streams in with bounded memory (one write buffer; the body is pulled chunk by chunk, so
+ * a slow disk slows the sender) while its CRCs are computed in the same pass; the record's
+ * head is written last, once the value's length and CRC32C are known, so a sender may
+ * leave both to the volume. Then the record is fsynced (shared with concurrent prepares)
+ * and its head read back.
+ *
+ * - Known size: the record's full length is reserved in the active segment up front.
+ * - Unknown size: the body is buffered up to `engineLimits.unsizedInlineBytesMax`; a body
+ *   that ends by then is written like a sized one. A longer one gets a segment of its own
+ *   (`seg-N.dat.streaming`, renamed into place once complete).
+ *
+ * On success the segment still counts its writer in: the caller ends it once the WAL
+ * record is applied. On failure it is ended here and the space is garbage.
  */
 
 export interface PreparedRecord {
   readonly reservation: Reservation;
   readonly layout: RecordLayout;
+  /** The stored value's length and CRC32C (computed over the bytes written). */
+  readonly size: number;
+  readonly crc32c: number;
 }
 
 export interface PrepareWriteOptions {
@@ -28,109 +46,276 @@ export interface PrepareWriteOptions {
   readonly segments: SegmentSet;
   /** Throws to stop the write (abort of the txid, shutdown); checked between chunks. */
   readonly checkContinue: () => void;
+  /** Longest value of unknown size accepted; longer streams fail with TOO_LARGE. */
+  readonly valueBytesMax: number;
+  /** Free bytes on the data disk at last look (undefined: unknown); a longer value of unknown size fails with DISK_FULL. */
+  readonly freeBytes: number | undefined;
 }
 
 export async function writePreparedValue(options: PrepareWriteOptions): Promise<PreparedRecord> {
+  const chunks = bodyChunks(options.body);
+  try {
+    if (options.header.sizeUnknown !== true) return await writeSized(options, options.header.size, chunks);
+    const prefix = await bufferPrefix(options, chunks);
+    if (prefix.ended) return await writeSized(options, prefix.bytes, replay(prefix.chunks));
+    return await writeOwnSegment(options, prefix.chunks, chunks);
+  } finally {
+    // Stopped early: lets the body's source release what it holds (a no-op once it ended).
+    await chunks.return(undefined).catch(() => undefined);
+  }
+}
+
+// ---- values of known size: a reservation in the active segment ---------------------------
+
+async function writeSized(
+  options: PrepareWriteOptions,
+  size: number,
+  chunks: AsyncIterable<Uint8Array>,
+): Promise<PreparedRecord> {
   const { header } = options;
-  const layout = recordLayout(
-    Buffer.byteLength(header.key, "utf8"),
-    Buffer.byteLength(header.txid, "utf8"),
-    Buffer.byteLength(header.contentType, "utf8"),
-    header.size,
-  );
+  const layout = layoutFor(header, size);
   const reservation = await options.segments.reserve(layout.recordBytes, header.key);
   try {
-    await streamRecord(options, reservation, layout);
-    await reservation.segment.sync();
-    await checkWrittenHead(options, reservation);
-    return { reservation, layout };
+    const { segment, offset } = reservation;
+    const out = new HeadLastWriter(
+      segment,
+      offset,
+      layout.headBytes,
+      Math.min(layout.recordBytes, WRITE_BUFFER_BYTES),
+    );
+    const digest = new ValueDigest();
+    for await (const chunk of chunks) {
+      options.checkContinue();
+      if (digest.valueBytesSeen + chunk.length > size) {
+        throw new MinikvError(ErrorCode.SIZE_MISMATCH, `value is longer than the declared ${size} bytes`);
+      }
+      digest.update(chunk);
+      await out.add(chunk);
+    }
+    if (digest.valueBytesSeen !== size) {
+      throw new MinikvError(
+        ErrorCode.SIZE_MISMATCH,
+        `value has ${digest.valueBytesSeen} bytes; the header declared ${size}`,
+      );
+    }
+    const crc32c = digest.valueCrc32c;
+    if (header.crc32cUnknown !== true && header.sizeUnknown !== true && crc32c !== header.crc32c >>> 0) {
+      throw new MinikvError(ErrorCode.CHECKSUM_MISMATCH, "value CRC32C does not match the header's");
+    }
+    await finishRecord(options, out, digest, layout, segment);
+    // Pair assertion: exactly the reserved length was written.
+    assert(out.end === offset + layout.recordBytes, "record length written matches its layout");
+    await segment.sync();
+    await checkWrittenHead(options, reservation, size, crc32c);
+    return { reservation, layout, size, crc32c };
   } catch (err) {
     reservation.segment.endWrite();
     throw isMinikvError(err) ? err : diskError(err, "writing a prepared value failed");
   }
 }
 
-async function streamRecord(
+/** Encodes the head now that length and CRC are known; writes trailer, then head. */
+async function finishRecord(
   options: PrepareWriteOptions,
-  reservation: Reservation,
+  out: HeadLastWriter,
+  digest: ValueDigest,
   layout: RecordLayout,
+  segment: SegmentFile,
 ): Promise<void> {
   const { header } = options;
-  const { segment, offset } = reservation;
   const head = encodeRecordHead(
     {
       type: RecordType.PREPARE,
       key: header.key,
       txid: header.txid,
       contentType: header.contentType,
-      valueBytes: header.size,
+      valueBytes: digest.valueBytesSeen,
       version: 0,
       createdAtMs: options.createdAtMs,
       prepareSegment: 0,
-      valueCrc32c: header.crc32c,
+      valueCrc32c: digest.valueCrc32c,
     },
     segment.salt,
   );
-  const encoder = new RecordEncoder(head, layout, header.size);
-  const out = new CoalescingWriter(segment, offset, Math.min(layout.recordBytes, WRITE_BUFFER_BYTES));
-  await out.add(head);
-  for await (const chunk of bodyChunks(options.body)) {
-    options.checkContinue();
-    if (encoder.valueBytesSeen + chunk.length > header.size) {
-      throw new MinikvError(
-        ErrorCode.SIZE_MISMATCH,
-        `value is longer than the declared ${header.size} bytes`,
-      );
-    }
-    encoder.update(chunk);
-    await out.add(chunk);
-  }
-  if (encoder.valueBytesSeen !== header.size) {
-    throw new MinikvError(
-      ErrorCode.SIZE_MISMATCH,
-      `value has ${encoder.valueBytesSeen} bytes; the header declared ${header.size}`,
-    );
-  }
-  if (encoder.valueCrc32c !== header.crc32c >>> 0) {
-    throw new MinikvError(ErrorCode.CHECKSUM_MISMATCH, "value CRC32C does not match the header's");
-  }
-  await out.add(encoder.trailer());
-  await out.flush();
-  // Pair assertion: exactly the reserved length was written.
-  assert(out.position === offset + layout.recordBytes, "record length written matches its layout");
+  await out.add(digest.trailer(head, layout));
+  await out.finish(head);
 }
 
-/** Bytes a prepare buffers before writing: small records go to disk in one write. */
-const WRITE_BUFFER_BYTES = 2 * engineLimits.valueBlockBytes;
+function layoutFor(header: PrepareHeader, size: number): RecordLayout {
+  return recordLayout(
+    Buffer.byteLength(header.key, "utf8"),
+    Buffer.byteLength(header.txid, "utf8"),
+    Buffer.byteLength(header.contentType, "utf8"),
+    size,
+  );
+}
 
-/** Collects bytes into writes of a fixed-size buffer at consecutive positions. */
-class CoalescingWriter {
+// ---- values of unknown size --------------------------------------------------------------
+
+interface BufferedPrefix {
+  readonly chunks: Uint8Array[];
+  readonly bytes: number;
+  /** The whole body fit: its length is now known. */
+  readonly ended: boolean;
+}
+
+/** Reads the body until it ends or passes `unsizedInlineBytesMax`. */
+async function bufferPrefix(
+  options: PrepareWriteOptions,
+  chunks: AsyncIterator<Uint8Array>,
+): Promise<BufferedPrefix> {
+  const held: Uint8Array[] = [];
+  let bytes = 0;
+  while (bytes <= engineLimits.unsizedInlineBytesMax) {
+    const step = await chunks.next();
+    if (step.done === true) return { chunks: held, bytes, ended: true };
+    options.checkContinue();
+    checkUnsizedRoom(options, bytes + step.value.length);
+    // A copy: the sender may reuse its buffer once the next chunk is asked for.
+    held.push(Buffer.from(step.value));
+    bytes += step.value.length;
+  }
+  return { chunks: held, bytes, ended: false };
+}
+
+// eslint-disable-next-line @typescript-eslint/require-await -- an async iterable over held chunks
+async function* replay(chunks: readonly Uint8Array[]): AsyncGenerator<Uint8Array> {
+  yield* chunks;
+}
+
+function checkUnsizedRoom(options: PrepareWriteOptions, valueBytes: number): void {
+  if (valueBytes > options.valueBytesMax) {
+    throw new MinikvError(
+      ErrorCode.TOO_LARGE,
+      `value is longer than the limit of ${options.valueBytesMax} bytes`,
+    );
+  }
+  if (options.freeBytes !== undefined && valueBytes > options.freeBytes) {
+    throw new MinikvError(ErrorCode.DISK_FULL, `no room for more than ${options.freeBytes} bytes`);
+  }
+}
+
+/**
+ * A value whose length is known only at its end: its own segment, the record at the first
+ * record offset, the head written last; renamed into place once complete and fsynced.
+ */
+async function writeOwnSegment(
+  options: PrepareWriteOptions,
+  prefix: readonly Uint8Array[],
+  rest: AsyncIterator<Uint8Array>,
+): Promise<PreparedRecord> {
+  const { header, segments } = options;
+  const segment = await segments.createStreaming();
+  let adopted = false;
+  try {
+    const offset = SEGMENT_FILE_HEADER_BYTES;
+    const headBytes = layoutFor(header, 0).headBytes;
+    const out = new HeadLastWriter(segment, offset, headBytes, WRITE_BUFFER_BYTES, true);
+    const digest = new ValueDigest();
+    const take = async (chunk: Uint8Array): Promise<void> => {
+      options.checkContinue();
+      checkUnsizedRoom(options, digest.valueBytesSeen + chunk.length);
+      digest.update(chunk);
+      await out.add(chunk);
+    };
+    for (const chunk of prefix) await take(chunk);
+    for (let step = await rest.next(); step.done !== true; step = await rest.next()) await take(step.value);
+    const size = digest.valueBytesSeen;
+    const crc32c = digest.valueCrc32c;
+    const layout = layoutFor(header, size);
+    await finishRecord(options, out, digest, layout, segment);
+    assert(out.end === offset + layout.recordBytes, "record length written matches its layout");
+    await segment.sync();
+    await segments.adoptStreamed(segment, header.key);
+    adopted = true;
+    const reservation = { segment, offset };
+    await checkWrittenHead(options, reservation, size, crc32c);
+    return { reservation, layout, size, crc32c };
+  } catch (err) {
+    segment.endWrite();
+    // Before adoption the file is still `.streaming`: delete it. After, it is garbage.
+    if (!adopted) await segments.discardStreaming(segment).catch(() => undefined);
+    throw isMinikvError(err) ? err : diskError(err, "writing a prepared value failed");
+  }
+}
+
+// ---- writing ---------------------------------------------------------------------------
+
+/** Bytes a prepare buffers before writing: small records go to disk in one write. */
+const WRITE_BUFFER_BYTES = engineLimits.prepareWriteBufferBytes;
+
+/**
+ * Collects a record's bytes after its head into writes of a fixed-size buffer at
+ * consecutive positions, leaving room for the head; finish() writes the head — in the
+ * same write as the rest when the whole record fit the buffer.
+ */
+class HeadLastWriter {
   private readonly buffer: Buffer;
-  private filled = 0;
+  /** File position of buffer[0]. */
+  private position: number;
+  /** Where the unwritten bytes of the buffer start (the head's room, at first). */
+  private from: number;
+  private filled: number;
+  private flushedOnce = false;
 
   constructor(
     private readonly segment: SegmentFile,
-    public position: number,
+    private readonly recordOffset: number,
+    private readonly headBytes: number,
     bufferBytes: number,
+    /** The record's length is unknown: reserve the segment's space as bytes arrive. */
+    private readonly growing = false,
   ) {
-    this.buffer = Buffer.allocUnsafe(bufferBytes);
+    assert(bufferBytes >= RECORD_FIXED_HEADER_BYTES, "write buffer holds a fixed header");
+    this.buffer = Buffer.allocUnsafe(Math.max(bufferBytes, headBytes));
+    this.position = recordOffset;
+    this.from = headBytes;
+    this.filled = headBytes;
+  }
+
+  /** File position after the last byte added. */
+  get end(): number {
+    return this.position + this.filled;
   }
 
   async add(bytes: Uint8Array): Promise<void> {
     for (let at = 0; at < bytes.length;) {
+      // Flushed only when more bytes come: a record that fits is written whole by finish().
+      if (this.filled === this.buffer.length) await this.flush();
       const take = Math.min(bytes.length - at, this.buffer.length - this.filled);
       this.buffer.set(bytes.subarray(at, at + take), this.filled);
       this.filled += take;
       at += take;
-      if (this.filled === this.buffer.length) await this.flush();
     }
   }
 
-  async flush(): Promise<void> {
-    if (this.filled === 0) return;
-    await this.segment.write(this.buffer.subarray(0, this.filled), this.position);
+  private async flush(): Promise<void> {
+    if (this.filled > this.from) {
+      await this.writeAt(this.buffer.subarray(this.from, this.filled), this.position + this.from);
+      this.flushedOnce = true;
+    }
     this.position += this.filled;
+    this.from = 0;
     this.filled = 0;
+  }
+
+  /** Writes what is buffered and the head. */
+  async finish(head: Buffer): Promise<void> {
+    assert(head.length === this.headBytes, "head length");
+    if (!this.flushedOnce && this.position === this.recordOffset) {
+      head.copy(this.buffer, 0);
+      this.from = 0;
+      await this.flush();
+      return;
+    }
+    await this.flush();
+    await this.writeAt(head, this.recordOffset);
+  }
+
+  private async writeAt(bytes: Uint8Array, position: number): Promise<void> {
+    const end = position + bytes.length;
+    if (this.growing && end > this.segment.end) this.segment.reserve(end - this.segment.end);
+    await this.segment.write(bytes, position);
   }
 }
 
@@ -161,15 +346,20 @@ async function* bodyChunks(body: AsyncIterable<Uint8Array>): AsyncGenerator<Uint
 }
 
 /** Reads the head back after the fsync: what is on disk is what we meant to write. */
-async function checkWrittenHead(options: PrepareWriteOptions, reservation: Reservation): Promise<void> {
+async function checkWrittenHead(
+  options: PrepareWriteOptions,
+  reservation: Reservation,
+  size: number,
+  crc32c: number,
+): Promise<void> {
   const head = await reservation.segment.readHead(reservation.offset);
   const { header } = options;
   const same =
     typeof head !== "string" &&
     head.key === header.key &&
     head.txid === header.txid &&
-    head.valueBytes === header.size &&
-    head.valueCrc32c === header.crc32c >>> 0;
+    head.valueBytes === size &&
+    head.valueCrc32c === crc32c;
   if (!same) {
     throw new MinikvError(
       ErrorCode.DATA_CORRUPT,

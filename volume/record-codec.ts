@@ -1,6 +1,7 @@
 import { assert } from "../common/errors.js";
 import { crc32c } from "../common/hashing.js";
 import { limits } from "../common/limits.js";
+import { crc32cCombine } from "./crc32c-combine.js";
 import { engineLimits } from "./engine-limits.js";
 
 /**
@@ -217,39 +218,30 @@ export function decodeRecordHead(buf: Uint8Array, salt: number): DecodedHead | s
 }
 
 /**
- * Incrementally builds a record whose value arrives in chunks: feed the head, then the value
- * bytes in order, then take the trailer (block table, record CRC, padding). Holds one block's
- * worth of CRC state, never the value.
+ * The CRCs of a value streamed in chunks, in one pass over its bytes: the CRC32C of each
+ * 64 KiB block (the record's block table) and, combined from those, the CRC32C of the whole
+ * value and of value ‖ block table (the part of the record CRC after the head). Holds one
+ * u32 per block, never the value, so the value's length need not be known in advance.
  */
-export class RecordEncoder {
-  private recordCrc: number;
+export class ValueDigest {
   private valueCrc = 0;
   private blockCrc = 0;
   private blockFill = 0;
   private valueSeen = 0;
   private readonly blockCrcs: number[] = [];
-
-  constructor(
-    readonly head: Buffer,
-    readonly layout: RecordLayout,
-    private readonly valueBytesExpected: number,
-  ) {
-    this.recordCrc = crc32c(head);
-  }
+  private closed = false;
 
   get valueBytesSeen(): number {
     return this.valueSeen;
   }
 
+  /** CRC32C of the value bytes seen so far. */
   get valueCrc32c(): number {
-    return this.valueCrc;
+    return this.blockFill === 0 ? this.valueCrc : crc32cCombine(this.valueCrc, this.blockCrc, this.blockFill);
   }
 
-  /** Adds value bytes; the caller checks the total against the expected size first. */
   update(chunk: Uint8Array): void {
-    assert(this.valueSeen + chunk.length <= this.valueBytesExpected, "value longer than declared");
-    this.recordCrc = crc32c(chunk, this.recordCrc);
-    this.valueCrc = crc32c(chunk, this.valueCrc);
+    assert(!this.closed, "value digest updated after its table was taken");
     let at = 0;
     while (at < chunk.length) {
       const take = Math.min(chunk.length - at, engineLimits.valueBlockBytes - this.blockFill);
@@ -262,22 +254,67 @@ export class RecordEncoder {
   }
 
   private closeBlock(): void {
+    this.valueCrc = crc32cCombine(this.valueCrc, this.blockCrc, this.blockFill);
     this.blockCrcs.push(this.blockCrc);
     this.blockCrc = 0;
     this.blockFill = 0;
   }
 
-  /** The bytes after the value: block CRC table, record CRC, zero padding. */
-  trailer(): Buffer {
-    assert(this.valueSeen === this.valueBytesExpected, "value shorter than declared");
+  /**
+   * Ends the value: the bytes after it (block CRC table, record CRC, zero padding) for a
+   * record with `head`, whose CRC is combined with the value's — so the head may be
+   * encoded only now, after the value has streamed (its value CRC and length known).
+   */
+  trailer(head: Uint8Array, layout: RecordLayout): Buffer {
     if (this.blockFill > 0) this.closeBlock();
-    assert(this.blockCrcs.length === this.layout.blockCount, "block count");
-    const trailer = Buffer.alloc(this.layout.recordBytes - this.layout.tableOffset);
+    this.closed = true;
+    assert(layout.headBytes === head.length, "head length matches the layout");
+    assert(layout.tableOffset - layout.valueOffset === this.valueSeen, "value length matches the layout");
+    assert(this.blockCrcs.length === layout.blockCount, "block count");
+    const trailer = Buffer.alloc(layout.recordBytes - layout.tableOffset);
     this.blockCrcs.forEach((crc, i) => trailer.writeUInt32LE(crc, 4 * i));
     const tableBytes = 4 * this.blockCrcs.length;
-    const recordCrc = crc32c(trailer.subarray(0, tableBytes), this.recordCrc);
+    const afterHeadCrc = crc32c(trailer.subarray(0, tableBytes), this.valueCrc);
+    const recordCrc = crc32cCombine(crc32c(head), afterHeadCrc, this.valueSeen + tableBytes);
     trailer.writeUInt32LE(recordCrc, tableBytes);
     return trailer;
+  }
+}
+
+/**
+ * Incrementally builds a record whose head is known before its value (compaction copies,
+ * in-memory records): feed the value bytes in order, then take the trailer.
+ */
+export class RecordEncoder {
+  private readonly digest = new ValueDigest();
+
+  constructor(
+    readonly head: Buffer,
+    readonly layout: RecordLayout,
+    private readonly valueBytesExpected: number,
+  ) {}
+
+  get valueBytesSeen(): number {
+    return this.digest.valueBytesSeen;
+  }
+
+  get valueCrc32c(): number {
+    return this.digest.valueCrc32c;
+  }
+
+  /** Adds value bytes; the caller checks the total against the expected size first. */
+  update(chunk: Uint8Array): void {
+    assert(
+      this.digest.valueBytesSeen + chunk.length <= this.valueBytesExpected,
+      "value longer than declared",
+    );
+    this.digest.update(chunk);
+  }
+
+  /** The bytes after the value: block CRC table, record CRC, zero padding. */
+  trailer(): Buffer {
+    assert(this.digest.valueBytesSeen === this.valueBytesExpected, "value shorter than declared");
+    return this.digest.trailer(this.head, this.layout);
   }
 }
 

@@ -59,7 +59,9 @@ export interface RecoveryResult {
 export async function recover(ctx: RecoveryContext): Promise<RecoveryResult> {
   const startedAt = performance.now();
   const marker = await settleMarker(ctx);
+  const streamedAbove = await removeUnfinishedStreams(ctx);
   await ctx.segments.openAll();
+  ctx.segments.reserveNumbersAbove(streamedAbove);
   if (marker !== undefined) ctx.segments.reserveNumbersAbove(marker.output);
   const sources = new Set(marker?.sources ?? []);
   const loaded = await loadUsableSnapshot(ctx, sources);
@@ -119,6 +121,24 @@ async function settleMarker(ctx: RecoveryContext): Promise<CompactionMarker | un
   }
   if (changed) await fsyncDirectory(ctx.dataDir);
   return decided;
+}
+
+/**
+ * Deletes `seg-N.dat.streaming` files: values of unknown length whose record was never
+ * completed (no WAL record can name them). Returns the highest such number, so that it is
+ * not reused.
+ */
+async function removeUnfinishedStreams(ctx: RecoveryContext): Promise<number> {
+  let highest = 0;
+  for (const name of await fsp.readdir(ctx.dataDir)) {
+    const number = /^seg-(\d{12})\.dat\.streaming$/.exec(name)?.[1];
+    if (number === undefined) continue;
+    await removeIfExists(join(ctx.dataDir, name));
+    ctx.logger.warn({ file: name }, "unfinished value of unknown length deleted");
+    highest = Math.max(highest, Number(number));
+  }
+  if (highest > 0) await fsyncDirectory(ctx.dataDir);
+  return highest;
 }
 
 // ---- 2. snapshot or full rebuild -----------------------------------------------------------

@@ -32,6 +32,14 @@ export function compactingFileName(segment: number): string {
   return `${segmentFileName(segment)}.compacting`;
 }
 
+/**
+ * A segment being written by one prepare of unknown length: it is renamed to its final
+ * name only once the record is complete and fsynced; boot deletes leftovers.
+ */
+export function streamingFileName(segment: number): string {
+  return `${segmentFileName(segment)}.streaming`;
+}
+
 /** Segment numbers present in `dir`, ascending. */
 export async function listSegmentNumbers(dir: string): Promise<number[]> {
   const names = await fsp.readdir(dir);

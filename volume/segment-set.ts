@@ -10,6 +10,7 @@ import {
   SegmentFile,
   listSegmentNumbers,
   segmentFileName,
+  streamingFileName,
 } from "./segment-file.js";
 
 /**
@@ -143,6 +144,44 @@ export class SegmentSet {
   /** Whether the active segment may hold a record of `key` (no false negatives). */
   activeMayContain(key: string): boolean {
     return this.activeFilter?.mayContain(key) ?? true;
+  }
+
+  /**
+   * A new segment for one record of unknown length (`seg-N.dat.streaming`), outside the
+   * set until adoptStreamed(). It counts one writer in; the caller ends it once the
+   * record's WAL record is applied.
+   */
+  async createStreaming(): Promise<SegmentFile> {
+    const number = this.allocateNumber();
+    const path = join(this.options.dataDir, streamingFileName(number));
+    const segment = await SegmentFile.create(path, number, this.options.onSegmentSync);
+    segment.beginWrite();
+    return segment;
+  }
+
+  /**
+   * Makes a finished, fsynced streaming segment a sealed segment of the set: renamed to
+   * its final name, directory fsynced, its bloom filter built from `key`.
+   */
+  async adoptStreamed(segment: SegmentFile, key: string): Promise<void> {
+    const dir = this.options.dataDir;
+    await fsp.rename(
+      join(dir, streamingFileName(segment.number)),
+      join(dir, segmentFileName(segment.number)),
+    );
+    await fsyncDirectory(dir);
+    segment.sealed = true;
+    this.byNumber.set(segment.number, segment);
+    const keys = new KeyHashList();
+    keys.push(hashKey(key));
+    this.options.onSealed(segment, keys);
+  }
+
+  /** Deletes a streaming segment that will not be adopted (the prepare failed). */
+  async discardStreaming(segment: SegmentFile): Promise<void> {
+    segment.sealed = true;
+    await segment.retire();
+    await fsp.rm(join(this.options.dataDir, streamingFileName(segment.number)), { force: true });
   }
 
   /** Adds a finished compaction output. */

@@ -11,11 +11,21 @@
 export interface PrepareHeader {
   readonly txid: string;
   readonly key: string;
-  /** Exact value length in bytes. */
+  /** Exact value length in bytes (ignored with `sizeUnknown`). */
   readonly size: number;
-  /** CRC32C (Castagnoli) of the whole value. */
+  /** CRC32C (Castagnoli) of the whole value (ignored with `crc32cUnknown` or `sizeUnknown`). */
   readonly crc32c: number;
   readonly contentType: string;
+  /** The sender learns the CRC32C only at the end: the volume computes it (PrepareResult). */
+  readonly crc32cUnknown?: boolean;
+  /** The value is whatever the body carries (implies `crc32cUnknown`); its length is in PrepareResult. */
+  readonly sizeUnknown?: boolean;
+}
+
+/** A prepare's "yes" vote: the stored value's length and CRC32C, computed over the bytes fsynced. */
+export interface PrepareResult {
+  readonly size: number;
+  readonly crc32c: number;
 }
 
 /** A stored value (committed) or a prepared one, as the index knows it. */
@@ -69,13 +79,15 @@ export interface StoreStats {
 export interface VolumeStore {
   /**
    * Phase one of a write: stores `body` as a prepared record for header.txid. Resolves when
-   * the bytes and the prepare record are fsynced and size and CRC32C matched the header (the
-   * "yes" vote). Rejects with SIZE_MISMATCH, CHECKSUM_MISMATCH, DISK_FULL, OVERLOADED,
-   * INVALID_KEY, CONFLICT (txid reused), CLIENT_ABORTED (body stream errored). After a
+   * the bytes and the prepare record are fsynced and size and CRC32C matched the header
+   * (those the header gives), with the stored value's size and CRC32C (the "yes" vote).
+   * Rejects with SIZE_MISMATCH, CHECKSUM_MISMATCH, TOO_LARGE (a value of unknown size past
+   * the engine's maximum), DISK_FULL, OVERLOADED, INVALID_KEY, CONFLICT (txid reused),
+   * CLIENT_ABORTED (body stream errored). After a
    * rejection nothing of the write is visible and its space is garbage for compaction.
    * Memory is bounded: the body is consumed chunk by chunk with backpressure.
    */
-  prepare(header: PrepareHeader, body: AsyncIterable<Uint8Array>): Promise<void>;
+  prepare(header: PrepareHeader, body: AsyncIterable<Uint8Array>): Promise<PrepareResult>;
   /**
    * Makes a prepared record readable at `version`. Idempotent (committing a txid already
    * committed resolves). TX_NOT_FOUND when the txid is unknown (never prepared, or aborted).
