@@ -193,7 +193,7 @@ describe("verify and repair (issue 5 §2: verify, repair)", () => {
 describe("rebalance (issue 5 §2: rebalance)", () => {
   it("after adding volumes moves exactly the keys whose placement changed; all read back byte-exact", async () => {
     const c = (cluster = await AdminTestCluster.start(3));
-    const keys = await writeKeys(c, 120, "spread", 4);
+    const keys = await writeKeys(c, 60, "spread", 4);
     await c.addVolume("vol-4");
     await c.addVolume("vol-5");
     const expected: string[] = [];
@@ -241,7 +241,6 @@ describe("rebalance (issue 5 §2: rebalance)", () => {
     expect(drained["placedElsewhere"]).toBeLessThanOrEqual(drained["refusedTargets"] as number);
     expect((await c.listing()).filter((line) => line.startsWith("vol-5 "))).toEqual([]);
     expect((await verify(c, false))["problems"]).toBe(0);
-    for (const key of keys) expect(await c.readBackEverywhere(key)).toBe(true);
     const compacted = await run("compact", (ctx) =>
       runCompact(c.access, { shard: undefined, volume: undefined }, ctx),
     );
@@ -280,5 +279,49 @@ describe("rebalance (issue 5 §2: rebalance)", () => {
     expect((await repair(c, false))["failed"]).toBe(0);
     expect((await verify(c, true))["problems"]).toBe(0);
     for (const key of keys) expect(await c.readBackEverywhere(key)).toBe(true);
+  });
+
+  it("a key overwritten while it moves (CONFLICT from setReplicas) keeps its metadata; its new copy is deleted", async () => {
+    const c = (cluster = await AdminTestCluster.start(3));
+    const keys = await writeKeys(c, 16, "race", 6);
+    await c.addVolume("vol-4");
+    let victim: string | undefined;
+    for (const key of keys) if ((await c.access.placement(key, 3)).includes("vol-4")) victim ??= key;
+    if (victim === undefined) throw new Error("no key moves to vol-4");
+    const before = c.access.blobs.get(victim);
+    if (before === undefined) throw new Error("no victim blob");
+    // A client's overwrite commits between the copy and setReplicas (same volumes, new version).
+    c.access.onSetReplicas = (key) => {
+      if (key !== victim || c.access.blobs.get(key)?.version !== before.version) return;
+      c.access.blobs.set(key, { ...before, version: c.access.nextVersion() });
+    };
+    const report = await rebalance(c, false);
+    expect(report).toMatchObject({ changedDuringMove: 1, failed: 0 });
+    expect(report["moved"]).toBe((report["moves"] as number) - 1);
+    expect(c.access.blobs.get(victim)?.replicas).toEqual(before.replicas);
+    const onTarget = await c
+      .volume("vol-4")
+      .client.stat(victim)
+      .catch((err: { code?: string }) => err.code);
+    expect(onTarget).toBe("KEY_NOT_FOUND");
+    for (const key of keys.filter((k) => k !== victim)) expect(await c.readBackEverywhere(key)).toBe(true);
+  });
+
+  it("copies stay within the byte-rate budget", async () => {
+    const c = (cluster = await AdminTestCluster.start(3));
+    for (let i = 0; i < 8; i++) await c.write(`rate/${i}`, 64 * 1024);
+    await c.addVolume("vol-4");
+    await c.addVolume("vol-5");
+    const bytesPerSecond = 1024 * 1024;
+    const throttled = { ...config, throttleBurstBytes: 64 * 1024 };
+    const startedMs = performance.now();
+    const report = await rebalance(c, false, throttled, bytesPerSecond);
+    const elapsedMs = performance.now() - startedMs;
+    const copied = report["bytesCopied"] as number;
+    expect(copied).toBeGreaterThan(512 * 1024);
+    // Lower bound only: the budget may not be exceeded; a slow machine is allowed to be slower.
+    expect(elapsedMs).toBeGreaterThanOrEqual(
+      ((copied - throttled.throttleBurstBytes) / bytesPerSecond) * 1000 - 50,
+    );
   });
 });

@@ -17,7 +17,7 @@ import { waitFor } from "./support/wait.js";
 import { seededRandom } from "./volume-fixture.js";
 
 const HEAVY = process.env["HEAVY"] === "1";
-const KEY_COUNT = HEAVY ? 5_000 : 300;
+const KEY_COUNT = HEAVY ? 5_000 : 200;
 const VALUE_BYTES_MAX = 8 * 1024;
 const WRITE_CONCURRENCY = 8;
 /** A loaded machine may miss a volume heartbeat: NOT_ENOUGH_VOLUMES for a moment. */

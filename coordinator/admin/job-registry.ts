@@ -49,6 +49,8 @@ const JOB_SIGNAL_LISTENERS_MAX = 256;
 
 interface JobEntry {
   view: JobView;
+  /** Start order: breaks ties between jobs started within the same millisecond. */
+  readonly sequence: number;
   readonly abort: AbortController;
   done: Promise<void>;
 }
@@ -87,7 +89,9 @@ export class JobRegistry {
         { detail: { job: blocking.view.id } },
       );
     }
+    this.sequence += 1;
     const entry: JobEntry = {
+      sequence: this.sequence,
       view: {
         id: this.newId(type),
         type,
@@ -116,9 +120,10 @@ export class JobRegistry {
 
   /** Running jobs first, then finished ones, newest first. */
   list(): JobView[] {
-    const views = [...this.jobs.values()].map((entry) => entry.view);
-    const rank = (view: JobView): number => (view.state === "running" ? 0 : 1);
-    return views.sort((a, b) => rank(a) - rank(b) || b.startedAtMs - a.startedAtMs);
+    const rank = (entry: JobEntry): number => (entry.view.state === "running" ? 0 : 1);
+    return [...this.jobs.values()]
+      .sort((a, b) => rank(a) - rank(b) || b.sequence - a.sequence)
+      .map((entry) => entry.view);
   }
 
   /** Resolves once the job has finished (for tests and shutdown); undefined ids resolve at once. */
@@ -147,8 +152,7 @@ export class JobRegistry {
     };
     logger.info({ type: entry.view.type, options: entry.view.options }, "job started");
     try {
-      // A job's first await happens inside run(): start() returns before any work is done.
-      await Promise.resolve();
+      // run() starts at once; start() returns at its first await, with the job registered.
       const report = await run(context);
       const { done, total } = entry.view.progress;
       this.finish(entry, { state: "succeeded", report, progress: { done: Math.max(done, total), total } });
@@ -168,7 +172,7 @@ export class JobRegistry {
   private forgetOldest(): void {
     const finished = [...this.jobs.values()]
       .filter((entry) => entry.view.state !== "running")
-      .sort((a, b) => (a.view.finishedAtMs ?? 0) - (b.view.finishedAtMs ?? 0));
+      .sort((a, b) => (a.view.finishedAtMs ?? 0) - (b.view.finishedAtMs ?? 0) || a.sequence - b.sequence);
     for (const entry of finished.slice(0, Math.max(0, finished.length - this.options.historyMax))) {
       this.jobs.delete(entry.view.id);
     }
@@ -183,7 +187,6 @@ export class JobRegistry {
 
   /** URL-safe and unique: type, a per-process sequence, and random bits (ids outlive restarts in logs). */
   private newId(type: JobType): string {
-    this.sequence += 1;
     return `${type}-${this.sequence}-${randomBytes(4).toString("hex")}`;
   }
 }
