@@ -79,6 +79,11 @@ function cell(values: readonly number[], digits: number): string {
   return `${med} (${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)})`;
 }
 
+/** Whole operations per second, except for rates too low to read that way (large blobs). */
+function opsDigits(runs: readonly WrkResult[]): number {
+  return median(runs.map((r) => r.ops_per_s)) < 10 ? 2 : 0;
+}
+
 function notes(runs: readonly WrkResult[]): string {
   const out: string[] = [];
   const errors = runs.reduce((sum, r) => sum + r.err, 0);
@@ -109,7 +114,7 @@ export function measurementTable(results: Results): string[] {
       String(runs.length),
       cell(
         runs.map((r) => r.ops_per_s),
-        0,
+        opsDigits(runs),
       ),
       cell(
         runs.map((r) => r.p50_ms),
