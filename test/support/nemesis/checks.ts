@@ -25,7 +25,12 @@ export interface CheckBounds {
   readonly checkerStepsPerKey: number;
   /** How long one admin job (verify, repair) may run. */
   readonly adminJobMs: number;
+  /** The coordinators' --orphan-grace. */
+  readonly orphanGraceMs: number;
 }
+
+/** Slack after the orphan grace for volumes to finish resolving their last prepared records. */
+const ORPHAN_SETTLE_MS = 1_000;
 
 /** An answer class a run reports but does not fail on: a known, filed defect (issue 6 findings). */
 export interface ToleratedAnswer {
@@ -257,11 +262,14 @@ async function runAdminJob(
  */
 export async function verifyRepairClean(cluster: Cluster, bounds: CheckBounds): Promise<CheckOutcome> {
   const name = "verify --deep, repair, verify --deep clean";
-  const { value: leader } = await cluster.waitForLeader(10_000);
+  // Verify sees restarted volumes as unavailable until they are registered and alive again.
+  const { value: leader } = await cluster.waitHealthy(30_000);
   const probe = await httpRequest(`${leader.httpUrl}/v1/admin/jobs`, { timeoutMs: 5_000 });
   if (probe.status === 404) return { name, ok: true, detail: "SKIPPED: this build has no /v1/admin jobs" };
   const first = await runAdminJob(leader.httpUrl, "verify", { deep: true }, bounds);
   const repair = await runAdminJob(leader.httpUrl, "repair", { deep: true }, bounds);
+  // Records aborted while the faults ran become reclaimable orphans only after --orphan-grace.
+  await sleep(bounds.orphanGraceMs + ORPHAN_SETTLE_MS);
   const second = await runAdminJob(leader.httpUrl, "verify", { deep: true }, bounds);
   const problems = (job: JobJson["job"]): string => JSON.stringify(job.report?.["counts"] ?? job.error);
   const clean =

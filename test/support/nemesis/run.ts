@@ -47,6 +47,7 @@ export const nemesisDefaults: Omit<NemesisConfig, "seed"> = {
     fdsMax: 1_024,
     checkerStepsPerKey: 5_000_000,
     adminJobMs: 60_000,
+    orphanGraceMs: 2_000,
   },
   tolerated: [],
 };
@@ -95,7 +96,12 @@ async function startCluster(
     replicas: 3,
     faultProxies: true,
     tempPrefix: "minikv-nemesis-",
-    coordinatorArgs: ["--election-timeout", `${config.electionTimeoutMs}ms`, "--orphan-grace", "2s"],
+    coordinatorArgs: [
+      "--election-timeout",
+      `${config.electionTimeoutMs}ms`,
+      "--orphan-grace",
+      `${config.bounds.orphanGraceMs}ms`,
+    ],
     volumeArgs: ["--segment-size", "8MiB"],
   });
   let diskVolume: string | undefined;
