@@ -1,5 +1,7 @@
 import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { dirname, join, posix } from "node:path";
@@ -7,8 +9,11 @@ import { fileURLToPath } from "node:url";
 import { parse } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseHostPort } from "../common/config.js";
+import { createLogger } from "../common/logger.js";
+import { startCoordinator } from "../coordinator/coord-server.js";
 import { createCoordProgram, type ServeOptions } from "../coordinator/serve-command.js";
 import { createVolumeProgram, type VolumeServeFlags } from "../volume/serve-command.js";
+import { startVolumeServer } from "../volume/volume-server.js";
 
 /**
  * The container setup (issue 5 §4). No Docker engine runs here, so this test reads
@@ -475,6 +480,23 @@ describe("docker-compose.yml and Dockerfile (issue 5 §4)", () => {
   });
 });
 
+/** Runs a `["CMD", "node", ...]` health check with its URL's port moved to `port`; resolves with its exit status. */
+function runHealthCheck(test: readonly string[], port: number): Promise<number> {
+  const [form, program, ...args] = test;
+  expect([form, program]).toEqual(["CMD", "node"]);
+  const moved = args.map((a) => a.replace(/(https?:\/\/(?:127\.0\.0\.1|localhost)):\d+/g, `$1:${port}`));
+  return new Promise((resolve) => {
+    execFile(process.execPath, moved, { timeout: 10_000 }, (err) => {
+      resolve(err === null ? 0 : typeof err.code === "number" ? err.code : -1);
+    });
+  });
+}
+
+function healthTest(service: ComposeService | undefined): string[] {
+  const test = service?.healthcheck?.test;
+  return Array.isArray(test) ? test.map(String) : [];
+}
+
 describe("the health check commands (issue 5 §4), run against a loopback server", () => {
   let status = 200;
   let paths: string[] = [];
@@ -493,17 +515,7 @@ describe("the health check commands (issue 5 §4), run against a loopback server
     if (server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
   });
 
-  /** Runs a `["CMD", "node", ...]` check with its URL's port moved to the test server's. */
-  function runCheck(test: readonly string[]): Promise<number> {
-    const [form, program, ...args] = test;
-    expect([form, program]).toEqual(["CMD", "node"]);
-    const moved = args.map((a) => a.replace(/(https?:\/\/(?:127\.0\.0\.1|localhost)):\d+/g, `$1:${port}`));
-    return new Promise((resolve) => {
-      execFile(process.execPath, moved, { timeout: 10_000 }, (err) => {
-        resolve(err === null ? 0 : typeof err.code === "number" ? err.code : -1);
-      });
-    });
-  }
+  const runCheck = (test: readonly string[]): Promise<number> => runHealthCheck(test, port);
 
   it("passes on 200 from /health and fails on 503 and on a refused connection", async () => {
     const tests = new Map<string, readonly string[]>();
@@ -522,5 +534,60 @@ describe("the health check commands (issue 5 §4), run against a loopback server
     }
     await new Promise<void>((resolve) => server.close(() => resolve()));
     for (const test of tests.values()) expect(await runCheck(test)).not.toBe(0);
+  });
+});
+
+describe("the health checks against the real servers, built from the services' parsed settings", () => {
+  let root: string;
+
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), "minikv-compose-health-"));
+  });
+  afterAll(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it("passes against a coordinator and a volume serving on loopback, and fails once they stop", async () => {
+    const compose = loadCompose();
+    const coord = await parseService("coord-1", compose.services["coord-1"] ?? {});
+    const volume = await parseService("vol-1", compose.services["vol-1"] ?? {});
+    if (coord.kind !== "coordinator" || volume.kind !== "volume") throw new Error("unexpected service kinds");
+    const loopback = { host: "127.0.0.1", port: 0 };
+    // The service's own settings, except: loopback port 0, temp dirs, and no other members.
+    const coordinator = await startCoordinator(
+      {
+        ...coord.options,
+        bind: loopback,
+        grpc: loopback,
+        advertiseHost: undefined,
+        dbDir: join(root, "coord"),
+        peers: [],
+      },
+      createLogger("compose-test"),
+    );
+    const volumeServer = await startVolumeServer({
+      id: volume.flags.id,
+      http: loopback,
+      grpc: loopback,
+      coordinatorUrls: [],
+      storage: {
+        dataDir: join(root, "vol", "data"),
+        walDir: join(root, "vol", "wal"),
+        segmentBytesMax: volume.flags.segmentSize,
+        snapshotIntervalMs: volume.flags.snapshotInterval,
+        compactionGarbageRatio: volume.flags.compactionThreshold,
+      },
+    });
+    const coordPort = parseHostPort(coordinator.httpAddress).port;
+    const volumePort = parseHostPort(volumeServer.httpAddress).port;
+    try {
+      expect(await runHealthCheck(healthTest(coord.service), coordPort)).toBe(0);
+      expect(await runHealthCheck(healthTest(volume.service), volumePort)).toBe(0);
+    } finally {
+      await coordinator.close();
+      await volumeServer.close();
+    }
+    expect(await runHealthCheck(healthTest(coord.service), coordPort)).not.toBe(0);
+    expect(await runHealthCheck(healthTest(volume.service), volumePort)).not.toBe(0);
   });
 });
