@@ -167,7 +167,7 @@ fi
 
 TABLE=$TMP/table.md
 {
-  echo "minikv blob benchmark, $(date -u +%Y-%m-%dT%H:%MZ), commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
+  echo "minikv blob benchmark, $(date -u +%Y-%m-%dT%H:%MZ), commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo "${BENCH_COMMIT:-?}")"
   echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB RAM, $(uname -sr); node $(node --version)"
   echo "load: wrk (peers/loadgen), $RUNS interleaved runs per case (median, min–max), 4 KiB x $SMALL_COUNT ops" \
     "at c16/c64, 64 MiB x $LARGE_COUNT ops at c$LARGE_CONC; minikv: 3 coordinators, 3 volumes, N=$REPLICAS, fsync on"
