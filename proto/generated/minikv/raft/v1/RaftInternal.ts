@@ -54,6 +54,15 @@ export interface RaftInternalClient extends grpc.Client {
   send(argument: _minikv_raft_v1_MessageBatch, options: grpc.CallOptions, callback: grpc.requestCallback<_minikv_raft_v1_Ack__Output>): grpc.ClientUnaryCall;
   send(argument: _minikv_raft_v1_MessageBatch, callback: grpc.requestCallback<_minikv_raft_v1_Ack__Output>): grpc.ClientUnaryCall;
   
+  Stream(metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_minikv_raft_v1_Ack__Output>): grpc.ClientWritableStream<_minikv_raft_v1_MessageBatch>;
+  Stream(metadata: grpc.Metadata, callback: grpc.requestCallback<_minikv_raft_v1_Ack__Output>): grpc.ClientWritableStream<_minikv_raft_v1_MessageBatch>;
+  Stream(options: grpc.CallOptions, callback: grpc.requestCallback<_minikv_raft_v1_Ack__Output>): grpc.ClientWritableStream<_minikv_raft_v1_MessageBatch>;
+  Stream(callback: grpc.requestCallback<_minikv_raft_v1_Ack__Output>): grpc.ClientWritableStream<_minikv_raft_v1_MessageBatch>;
+  stream(metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_minikv_raft_v1_Ack__Output>): grpc.ClientWritableStream<_minikv_raft_v1_MessageBatch>;
+  stream(metadata: grpc.Metadata, callback: grpc.requestCallback<_minikv_raft_v1_Ack__Output>): grpc.ClientWritableStream<_minikv_raft_v1_MessageBatch>;
+  stream(options: grpc.CallOptions, callback: grpc.requestCallback<_minikv_raft_v1_Ack__Output>): grpc.ClientWritableStream<_minikv_raft_v1_MessageBatch>;
+  stream(callback: grpc.requestCallback<_minikv_raft_v1_Ack__Output>): grpc.ClientWritableStream<_minikv_raft_v1_MessageBatch>;
+  
   TimeoutNow(argument: _minikv_raft_v1_MessageBatch, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_minikv_raft_v1_Ack__Output>): grpc.ClientUnaryCall;
   TimeoutNow(argument: _minikv_raft_v1_MessageBatch, metadata: grpc.Metadata, callback: grpc.requestCallback<_minikv_raft_v1_Ack__Output>): grpc.ClientUnaryCall;
   TimeoutNow(argument: _minikv_raft_v1_MessageBatch, options: grpc.CallOptions, callback: grpc.requestCallback<_minikv_raft_v1_Ack__Output>): grpc.ClientUnaryCall;
@@ -76,6 +85,8 @@ export interface RaftInternalHandlers extends grpc.UntypedServiceImplementation 
   
   Send: grpc.handleUnaryCall<_minikv_raft_v1_MessageBatch__Output, _minikv_raft_v1_Ack>;
   
+  Stream: grpc.handleClientStreamingCall<_minikv_raft_v1_MessageBatch__Output, _minikv_raft_v1_Ack>;
+  
   TimeoutNow: grpc.handleUnaryCall<_minikv_raft_v1_MessageBatch__Output, _minikv_raft_v1_Ack>;
   
 }
@@ -86,5 +97,6 @@ export interface RaftInternalDefinition extends grpc.ServiceDefinition {
   InstallSnapshot: MethodDefinition<_minikv_raft_v1_SnapshotChunk, _minikv_raft_v1_Ack, _minikv_raft_v1_SnapshotChunk__Output, _minikv_raft_v1_Ack__Output>
   RequestVote: MethodDefinition<_minikv_raft_v1_MessageBatch, _minikv_raft_v1_Ack, _minikv_raft_v1_MessageBatch__Output, _minikv_raft_v1_Ack__Output>
   Send: MethodDefinition<_minikv_raft_v1_MessageBatch, _minikv_raft_v1_Ack, _minikv_raft_v1_MessageBatch__Output, _minikv_raft_v1_Ack__Output>
+  Stream: MethodDefinition<_minikv_raft_v1_MessageBatch, _minikv_raft_v1_Ack, _minikv_raft_v1_MessageBatch__Output, _minikv_raft_v1_Ack__Output>
   TimeoutNow: MethodDefinition<_minikv_raft_v1_MessageBatch, _minikv_raft_v1_Ack, _minikv_raft_v1_MessageBatch__Output, _minikv_raft_v1_Ack__Output>
 }
