@@ -55,3 +55,61 @@ describe("GrpcTransport identity", () => {
     }
   });
 });
+
+describe("GrpcTransport message streams", () => {
+  const handlerOf = (messages: string[]) => ({
+    onMessage: (m: { type: string; from: string }) => messages.push(`${m.type} from ${m.from}`),
+    onSnapshot: () => Promise.resolve(),
+    onUnreachable: () => undefined,
+  });
+
+  it("reaches a peer again on a new stream after it restarted at the same address, and closing ends inbound streams so its server stops at once", async () => {
+    const a = await startNode("a");
+    let b = await startNode("b");
+    const received: string[] = [];
+    const base = { term: 1, logTerm: 0, index: 0, entries: [], commit: 0, reject: false };
+    const message = {
+      ...base,
+      type: "heartbeat" as const,
+      from: "a",
+      to: "b",
+      rejectHint: 0,
+      rejectTermHint: 0,
+      snapshot: null,
+      context: new Uint8Array(),
+    };
+    const wait = async (n: number): Promise<void> => {
+      for (let i = 0; i < 200 && received.length < n; i++) {
+        a.transport.send(message);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    };
+    try {
+      await a.transport.start(handlerOf([]));
+      await b.transport.start(handlerOf(received));
+      a.transport.setPeer("b", b.address);
+      await wait(1);
+      expect(received.length).toBeGreaterThan(0);
+      // b goes away while a's stream to it is open: closing b's transport ends that stream,
+      // so b's server shuts down without waiting out its grace period.
+      await b.transport.close();
+      const startedMs = performance.now();
+      await stopGrpcServer(b.server, 5_000);
+      expect(performance.now() - startedMs).toBeLessThan(2_000);
+      // b comes back on the same port: a's next sends open a new stream.
+      const port = Number(b.address.split(":")[1]);
+      const transport = new GrpcTransport({ localId: "b", localAddress: b.address });
+      const { server } = await startGrpcServer(`127.0.0.1:${port}`, (s) => transport.addTo(s));
+      b = { transport, server, address: b.address };
+      const before = received.length;
+      await b.transport.start(handlerOf(received));
+      await wait(before + 1);
+      expect(received.length).toBeGreaterThan(before);
+    } finally {
+      for (const node of [a, b]) {
+        await node.transport.close();
+        await stopGrpcServer(node.server, 100);
+      }
+    }
+  });
+});

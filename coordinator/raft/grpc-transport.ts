@@ -1,9 +1,11 @@
 /**
  * Raft messages over gRPC (RaftInternal, proto/raft.proto). Each peer has its own client,
- * its own bounded queue and at most one call in flight; what queued meanwhile leaves in
- * the next call (batched by RPC), so messages to a peer stay in order and a slow or dead
- * peer holds up nobody else. A full queue drops the message and reports the peer
- * unreachable: Raft retransmits on its own (§5.3).
+ * its own bounded queue and one long-lived client stream (RaftInternal.Stream): queued
+ * messages leave in batches as fast as the stream takes them, in order, so a slow or dead
+ * peer holds up nobody else. A call per batch (the unary RPCs, still served for senders
+ * that use them) cost about 1.8 ms per round trip on loopback here, a stream write 0.2 ms.
+ * A full queue drops the message and reports the peer unreachable, and so does a stream
+ * that fails (what it carried may be lost): Raft retransmits on its own (§5.3).
  */
 import * as grpc from "@grpc/grpc-js";
 import { ErrorCode, MinikvError, toMinikvError } from "../../common/errors.js";
@@ -12,14 +14,16 @@ import { limits } from "../../common/limits.js";
 import type { Message, NodeId } from "./core/types.js";
 import type { ProtoGrpcType } from "../../proto/generated/raft.js";
 import type { Ack__Output } from "../../proto/generated/minikv/raft/v1/Ack.js";
-import type { MessageBatch__Output } from "../../proto/generated/minikv/raft/v1/MessageBatch.js";
+import type {
+  MessageBatch,
+  MessageBatch__Output,
+} from "../../proto/generated/minikv/raft/v1/MessageBatch.js";
 import type {
   RaftInternalClient,
   RaftInternalHandlers,
 } from "../../proto/generated/minikv/raft/v1/RaftInternal.js";
 import type { SnapshotChunk__Output } from "../../proto/generated/minikv/raft/v1/SnapshotChunk.js";
-import type { RaftRpc } from "./raft-message-codec.js";
-import { decodeMessage, encodeMessage, rpcOf } from "./raft-message-codec.js";
+import { decodeMessage, encodeMessage } from "./raft-message-codec.js";
 import type { PeerAddresses, SnapshotSource } from "./storage.js";
 import type { Transport, TransportHandler } from "./transport.js";
 
@@ -29,11 +33,11 @@ export interface GrpcTransportConfig {
   readonly localAddress: string;
   /** Messages queued to one peer before new ones are dropped. */
   readonly peerQueueDepthMax: number;
-  /** Messages per call. */
+  /** Messages per batch (one stream write). */
   readonly batchMessagesMax: number;
-  /** Entry bytes per call (below the gRPC message cap). */
+  /** Entry bytes per batch (below the gRPC message cap). */
   readonly batchBytesMax: number;
-  /** Deadline of one message call. */
+  /** A peer's stream that takes no more bytes for this long is cancelled (peer unreachable). */
   readonly rpcTimeoutMs: number;
   /** Deadline of one whole InstallSnapshot stream. */
   readonly snapshotTimeoutMs: number;
@@ -65,10 +69,13 @@ function messageBytes(message: Message): number {
   return bytes;
 }
 
-/** One peer: its client, its queue, and the call in flight. */
+/** One peer: its client, its queue, and its message stream. */
 class PeerChannel {
   readonly queue: Message[] = [];
-  inFlight = false;
+  /** Open until it fails or the peer is closed; a new one is opened by the next send. */
+  stream: grpc.ClientWritableStream<MessageBatch> | null = null;
+  /** The stream's buffer is full: wait for "drain" before writing more. */
+  blocked = false;
   closed = false;
 
   constructor(
@@ -83,6 +90,8 @@ export class GrpcTransport implements Transport {
   private handler: TransportHandler | null = null;
   private closed = false;
   private readonly peers = new Map<NodeId, PeerChannel>();
+  /** Inbound message streams, ended when this transport closes so the server can shut down. */
+  private readonly inbound = new Set<(err: MinikvError) => void>();
 
   constructor(config: Pick<GrpcTransportConfig, "localId" | "localAddress"> & Partial<GrpcTransportConfig>) {
     this.config = { ...grpcTransportDefaults, ...config };
@@ -122,49 +131,57 @@ export class GrpcTransport implements Transport {
     });
   }
 
-  /** Takes the longest run of queued messages that share an RPC, within the batch bounds. */
-  private takeBatch(peer: PeerChannel): { rpc: RaftRpc; messages: Message[] } | null {
-    const head = peer.queue[0];
-    if (head === undefined) return null;
-    const rpc = rpcOf(head.type);
+  /** Takes the longest run of queued messages within the batch bounds. */
+  private takeBatch(peer: PeerChannel): Message[] {
     let count = 0;
     let bytes = 0;
     for (const message of peer.queue) {
       bytes += messageBytes(message);
-      if (rpcOf(message.type) !== rpc || count >= this.config.batchMessagesMax) break;
-      if (count > 0 && bytes > this.config.batchBytesMax) break;
+      if (count >= this.config.batchMessagesMax || (count > 0 && bytes > this.config.batchBytesMax)) break;
       count += 1;
     }
-    return { rpc, messages: peer.queue.splice(0, count) };
+    return peer.queue.splice(0, count);
   }
 
+  /** Writes what is queued for `id` to its stream, while the stream takes it. */
   private pump(id: NodeId, peer: PeerChannel): void {
-    if (peer.inFlight || peer.closed) return;
-    const batch = this.takeBatch(peer);
-    if (batch === null) return;
-    peer.inFlight = true;
-    const request = { messages: batch.messages.map(encodeMessage), from_address: this.config.localAddress };
-    const deadline = Date.now() + this.config.rpcTimeoutMs;
-    const done = (err: grpc.ServiceError | null): void => {
-      peer.inFlight = false;
-      if (err !== null) this.reportUnreachable(id);
-      this.pump(id, peer);
-    };
-    const client = peer.client;
-    switch (batch.rpc) {
-      case "AppendEntries":
-        client.AppendEntries(request, { deadline }, done);
-        break;
-      case "RequestVote":
-        client.RequestVote(request, { deadline }, done);
-        break;
-      case "TimeoutNow":
-        client.TimeoutNow(request, { deadline }, done);
-        break;
-      case "Send":
-        client.Send(request, { deadline }, done);
-        break;
+    while (!peer.closed && !this.closed && !peer.blocked && peer.queue.length > 0) {
+      const stream = peer.stream ?? this.openStream(id, peer);
+      const messages = this.takeBatch(peer);
+      const taken = stream.write({
+        messages: messages.map(encodeMessage),
+        from_address: this.config.localAddress,
+      });
+      if (!taken) this.waitForDrain(id, peer, stream);
     }
+  }
+
+  private openStream(id: NodeId, peer: PeerChannel): grpc.ClientWritableStream<MessageBatch> {
+    const stream = peer.client.Stream((err) => {
+      // The stream ended: the peer failed it, the connection broke, or it was cancelled
+      // here. What is still queued leaves on a new stream with the next send, not at once
+      // (a peer that is down would fail every new stream immediately).
+      if (peer.stream === stream) {
+        peer.stream = null;
+        peer.blocked = false;
+      }
+      if (err !== null && !peer.closed && !this.closed) this.reportUnreachable(id);
+    });
+    peer.stream = stream;
+    return stream;
+  }
+
+  private waitForDrain(id: NodeId, peer: PeerChannel, stream: grpc.ClientWritableStream<MessageBatch>): void {
+    peer.blocked = true;
+    // A peer that stops reading (hung, or cut off without a reset) must not hold its queue forever.
+    const timer = setTimeout(() => stream.cancel(), this.config.rpcTimeoutMs);
+    stream.once("drain", () => {
+      clearTimeout(timer);
+      if (peer.stream !== stream) return;
+      peer.blocked = false;
+      this.pump(id, peer);
+    });
+    stream.once("close", () => clearTimeout(timer));
   }
 
   async sendSnapshot(message: Message, source: SnapshotSource): Promise<void> {
@@ -256,6 +273,8 @@ export class GrpcTransport implements Transport {
   private closePeer(peer: PeerChannel): void {
     peer.closed = true;
     peer.queue.length = 0;
+    peer.stream?.cancel();
+    peer.stream = null;
     peer.client.close();
   }
 
@@ -267,6 +286,8 @@ export class GrpcTransport implements Transport {
     this.closed = true;
     for (const peer of this.peers.values()) this.closePeer(peer);
     this.peers.clear();
+    const closing = new MinikvError(ErrorCode.UNAVAILABLE, "raft transport is closing");
+    for (const end of [...this.inbound]) end(closing);
     return Promise.resolve();
   }
 
@@ -322,6 +343,37 @@ export class GrpcTransport implements Transport {
     await handler.onSnapshot(message, { ...header.peer_addresses }, data());
   }
 
+  /** One peer's message stream: each batch is delivered as it arrives; a bad one ends the stream. */
+  private receiveStream(
+    call: grpc.ServerReadableStream<MessageBatch__Output, Ack__Output>,
+    callback: grpc.sendUnaryData<Ack__Output>,
+  ): void {
+    let ended = false;
+    const end = (err: MinikvError | null): void => {
+      if (ended) return;
+      ended = true;
+      this.inbound.delete(end);
+      if (err === null) callback(null, {});
+      else callback(toGrpcError(err));
+    };
+    if (this.closed) {
+      end(new MinikvError(ErrorCode.UNAVAILABLE, "raft transport is closed"));
+      return;
+    }
+    this.inbound.add(end);
+    call.on("data", (batch: MessageBatch__Output) => {
+      if (ended) return;
+      try {
+        this.receive(batch);
+      } catch (err) {
+        end(toMinikvError(err));
+      }
+    });
+    call.on("end", () => end(null));
+    call.on("error", () => end(new MinikvError(ErrorCode.UNAVAILABLE, "raft message stream failed")));
+    call.on("cancelled", () => end(new MinikvError(ErrorCode.UNAVAILABLE, "raft message stream cancelled")));
+  }
+
   private serviceHandlers(): RaftInternalHandlers {
     const unary = (
       call: grpc.ServerUnaryCall<MessageBatch__Output, Ack__Output>,
@@ -339,6 +391,7 @@ export class GrpcTransport implements Transport {
       RequestVote: unary,
       TimeoutNow: unary,
       Send: unary,
+      Stream: (call, callback) => this.receiveStream(call, callback),
       InstallSnapshot: (call, callback) => {
         this.receiveSnapshot(call).then(
           () => callback(null, {}),
