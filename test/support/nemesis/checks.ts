@@ -48,6 +48,8 @@ export interface ToleratedAnswer {
 export function unexpectedAnswers(
   records: readonly BlobRecord[],
   tolerated: readonly ToleratedAnswer[] = [],
+  /** Times are shown relative to this (the start of the fault phase), as the schedule is. */
+  originMs = 0,
 ): CheckOutcome {
   const isTolerated = (r: BlobRecord): boolean =>
     tolerated.some((t) => t.status === r.status && t.code === r.code);
@@ -63,15 +65,19 @@ export function unexpectedAnswers(
     }
     return JSON.stringify(Object.fromEntries(byKind));
   };
-  const samples = bad
-    .slice(0, 5)
-    .map(
-      (r) =>
-        `  ${r.kind} ${r.key} via ${r.coordinator} at ${r.callMs.toFixed(0)}ms: ${r.status} ${r.detail ?? ""}`,
-    );
+  const sample = (list: readonly BlobRecord[]): string[] =>
+    list
+      .slice(0, 5)
+      .map(
+        (r) =>
+          `  ${r.kind} ${r.key} via ${r.coordinator} at ${(r.callMs - originMs).toFixed(0)}ms: ${r.status} ${r.detail ?? ""}`,
+      );
+  const samples = sample(bad);
   const toleratedSeen = unexpected.filter(isTolerated);
   const toleratedNote =
-    toleratedSeen.length === 0 ? "" : `; tolerated known defects: ${counts(toleratedSeen)}`;
+    toleratedSeen.length === 0
+      ? ""
+      : `; tolerated known defects: ${counts(toleratedSeen)}, first at\n${sample(toleratedSeen).join("\n")}`;
   return {
     name: "only 503 among 5xx, no 4xx but 404",
     ok: bad.length === 0,
