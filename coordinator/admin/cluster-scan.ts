@@ -321,9 +321,10 @@ async function stillServes(
   try {
     const stat = await state.access.volumeClient(volumeId).stat(key, { signal: state.options.signal });
     return stat.version === version;
-  } catch (err) {
-    if (isMinikvError(err, ErrorCode.KEY_NOT_FOUND)) return false;
-    throw err;
+  } catch {
+    // Gone, or the volume stopped answering: nothing to report as an orphan now.
+    state.options.signal.throwIfAborted();
+    return false;
   }
 }
 
