@@ -273,9 +273,9 @@ export async function verifyRepairClean(cluster: Cluster, bounds: CheckBounds): 
   const probe = await httpRequest(`${leader.httpUrl}/v1/admin/jobs`, { timeoutMs: 5_000 });
   if (probe.status === 404) return { name, ok: true, detail: "SKIPPED: this build has no /v1/admin jobs" };
   const first = await runAdminJob(leader.httpUrl, "verify", { deep: true }, bounds);
-  const repair = await runAdminJob(leader.httpUrl, "repair", { deep: true }, bounds);
   // Records aborted while the faults ran become reclaimable orphans only after --orphan-grace.
   await sleep(bounds.orphanGraceMs + ORPHAN_SETTLE_MS);
+  const repair = await runAdminJob(leader.httpUrl, "repair", { deep: true }, bounds);
   const second = await runAdminJob(leader.httpUrl, "verify", { deep: true }, bounds);
   const problems = (job: JobJson["job"]): string => JSON.stringify(job.report?.["counts"] ?? job.error);
   const clean =

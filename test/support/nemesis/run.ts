@@ -104,7 +104,9 @@ async function startCluster(
       "--orphan-grace",
       `${config.bounds.orphanGraceMs}ms`,
     ],
-    volumeArgs: ["--segment-size", "8MiB"],
+    // Prepared records whose coordinator died are resolved within seconds, not the default
+    // 30 s, so the cluster is settled when verify and repair run after healing.
+    volumeArgs: ["--segment-size", "8MiB", "--prepared-timeout", "2s", "--resolve-interval", "500ms"],
   });
   let diskVolume: string | undefined;
   try {
