@@ -42,7 +42,7 @@ export const adminJobDefaults: AdminJobConfig = {
   recheckDelayMs: 1_000,
   orphanGraceMs: 10 * 60_000,
   preparedInFlightMs: 2 * 60_000,
-  moveConcurrency: 4,
+  moveConcurrency: 16,
   rebalanceBytesPerSecond: 64 * 1024 * 1024,
   throttleBurstBytes: 4 * 1024 * 1024,
   jobHistoryMax: 64,
