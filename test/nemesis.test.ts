@@ -8,7 +8,7 @@ const HEAVY = process.env["HEAVY"] === "1";
 const HEAVY_TOTAL_MS = 10 * 60_000;
 const HEAVY_FAULT_PHASE_MS = 90_000;
 /** Cluster start, healing, final reads and admin jobs around the fault phase. */
-const RUN_OVERHEAD_MS = 90_000;
+const RUN_OVERHEAD_MS = 150_000;
 
 /**
  * Defects this test found that are outside the test's reach to fix (docs/RELIABILITY.md,
@@ -72,6 +72,6 @@ describe("nemesis", () => {
       print(`HEAVY: ${reports.length} seeds, failed: ${failed.join(", ") || "none"}`);
       expect(failed).toEqual([]);
     },
-    HEAVY_TOTAL_MS + RUN_OVERHEAD_MS + HEAVY_FAULT_PHASE_MS,
+    HEAVY_TOTAL_MS + 2 * RUN_OVERHEAD_MS + HEAVY_FAULT_PHASE_MS,
   );
 });
