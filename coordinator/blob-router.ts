@@ -29,12 +29,6 @@ const MULTIPART_FIELD_BYTES_MAX = 64 * 1024;
 
 export function blobRouter(deps: BlobApiDeps): Router {
   const router = express.Router();
-  router
-    .route("/v1/blobs")
-    .get(async (req, res) => {
-      await list(deps, req, res);
-    })
-    .all(methodNotAllowed);
   const upload = multipartUpload(deps);
   router.use(async (req, res, next) => {
     if (!req.path.startsWith(PREFIX)) {
@@ -56,6 +50,13 @@ export function blobRouter(deps: BlobApiDeps): Router {
         methodNotAllowed(req);
     }
   });
+  // After the per-key routes, so that `/v1/blobs/` (the empty key) is an INVALID_KEY.
+  router
+    .route("/v1/blobs")
+    .get(async (req, res) => {
+      await list(deps, req, res);
+    })
+    .all(methodNotAllowed);
   return router;
 }
 
