@@ -75,7 +75,11 @@ export async function runRebalance(
     options,
     config,
     context,
-    throttle: new ByteThrottle(options.bytesPerSecond, config.throttleBurstBytes),
+    // A burst never exceeds one second of the budget: a low rate must mean a low rate.
+    throttle: new ByteThrottle(
+      options.bytesPerSecond,
+      Math.min(config.throttleBurstBytes, options.bytesPerSecond),
+    ),
     alive,
     counts: {
       keys: 0,
