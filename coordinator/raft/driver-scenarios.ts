@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import type { ClusterKind, DriverOverrides } from "./driver-test-cluster.js";
-import { TestCluster, putCommand, until } from "./driver-test-cluster.js";
+import { TestCluster, putCommand, transferWithRetries, until } from "./driver-test-cluster.js";
 
 export function describeDriverScenarios(kind: ClusterKind): void {
   describe(`RaftDriver scenarios (${kind})`, () => {
@@ -156,7 +156,7 @@ export function describeDriverScenarios(kind: ClusterKind): void {
       const leader = await c.leader();
       const [target] = await c.followers();
       await c.put(leader, "t", "1");
-      await c.driver(leader).transferLeadership(target ?? "");
+      await transferWithRetries(() => c.runningIds().map((id) => c.driver(id)), target ?? "");
       expect(await c.leader()).toBe(target);
       const applied = await c.put(target ?? "", "t", "2");
       expect(applied.result).toEqual({ existed: [true] });

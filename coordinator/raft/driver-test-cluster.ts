@@ -53,6 +53,30 @@ export async function until(condition: () => boolean, timeoutMs = 5000, what = "
   }
 }
 
+/**
+ * Hands leadership to voter `target` from whichever driver leads, up to `attempts` times.
+ * The core abandons a transfer that does not complete within an election timeout
+ * (dissertation §3.10), and each driver call waits two; on a loaded machine the target may
+ * catch up or the votes arrive later than that. Callers still check that `target` leads.
+ */
+export async function transferWithRetries(
+  drivers: () => readonly KvDriver[],
+  target: NodeId,
+  attempts = 5,
+): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const leader = drivers().find((d) => d.status().role === "leader");
+      if (leader === undefined) throw new Error("no leader to transfer from");
+      await leader.transferLeadership(target);
+      return;
+    } catch (err) {
+      if (attempt >= attempts) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+}
+
 export function putCommand(key: string, value: string): Uint8Array {
   return encodeKvCommand({ type: "put", key: Buffer.from(key), value: Buffer.from(value) });
 }

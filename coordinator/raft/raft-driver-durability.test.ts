@@ -7,7 +7,7 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import type { Message } from "./core/types.js";
-import { until, putCommand } from "./driver-test-cluster.js";
+import { until, putCommand, transferWithRetries } from "./driver-test-cluster.js";
 import type { KvResult } from "./kv-commands.js";
 import { kvCommandHandler } from "./kv-commands.js";
 import { MemoryRaftStore } from "./memory-raft-store.js";
@@ -130,7 +130,7 @@ describe("RaftDriver persists before it sends (Figure 2)", () => {
     // A leadership transfer makes another node campaign, so vote paths are exercised too.
     const other = drivers.find((d) => d !== leader);
     if (other === undefined) throw new Error("no follower");
-    await leader.transferLeadership(other.id);
+    await transferWithRetries(() => drivers, other.id);
     await proposeChecked(other, "after");
     expect(audits.reduce((n, a) => n + a.sent, 0)).toBeGreaterThan(20);
     expect(audits.flatMap((a) => a.violations)).toEqual([]);
