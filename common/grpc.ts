@@ -26,8 +26,14 @@ export function loadProto<T>(file: string): T {
   return grpc.loadPackageDefinition(definition) as unknown as T;
 }
 
-/** Channel options shared by every client and server: bounded messages, keepalive on. */
+/**
+ * Channel options shared by every client and server: bounded messages, keepalive on, and a
+ * short reconnect backoff (grpc-js defaults to up to 120 s), so a peer that restarts is
+ * reached again within a couple of seconds.
+ */
 export const grpcChannelOptions: grpc.ChannelOptions = {
+  "grpc.initial_reconnect_backoff_ms": 200,
+  "grpc.max_reconnect_backoff_ms": 2_000,
   "grpc.max_receive_message_length": limits.grpcMessageBytesMax,
   "grpc.max_send_message_length": limits.grpcMessageBytesMax,
   "grpc.keepalive_time_ms": 10_000,

@@ -126,6 +126,8 @@ async function prepareAll(
   source: Source,
 ): Promise<Prepared> {
   const failed = new AbortController();
+  // The first volume to fail explains the write's failure; the others were cancelled after it.
+  let firstFailure: MinikvError | undefined;
   const sinks = targets.map(() => new PassThrough({ highWaterMark: limits.streamChunkBytes }));
   const votes = targets.map((volumeId, i) =>
     deps.cluster.pool
@@ -135,7 +137,10 @@ async function prepareAll(
         const error = toMinikvError(err);
         // Unreachable, not merely "no": skip it for new writes until it is heard from again.
         const unreachable = error.code === ErrorCode.UNAVAILABLE || error.code === ErrorCode.TIMEOUT;
-        if (!failed.signal.aborted && unreachable) deps.cluster.liveness.suspect(volumeId);
+        if (!failed.signal.aborted) {
+          firstFailure = error;
+          if (unreachable) deps.cluster.liveness.suspect(volumeId);
+        }
         failed.abort();
         throw error;
       }),
@@ -154,19 +159,12 @@ async function prepareAll(
   } catch (err) {
     failed.abort();
     for (const sink of sinks) sink.destroy();
-    const settled = await settledVotes;
+    await settledVotes;
     abortEverywhere(deps, targets, header.txid);
     deps.metrics.twoPhase.inc({ outcome: "aborted" });
-    throw firstCause(err, settled);
+    // The pump only stops because a volume failed; any other error is the pump's own.
+    throw isStopped(err) && firstFailure !== undefined ? firstFailure : toMinikvError(err);
   }
-}
-
-/** The volume's error explains a failed write better than the pump's "stopped" does. */
-function firstCause(err: unknown, settled: readonly PromiseSettledResult<VolumePrepareVote>[]): MinikvError {
-  const error = toMinikvError(err);
-  if (error.code !== ErrorCode.CLIENT_ABORTED || !isStopped(err)) return error;
-  for (const s of settled) if (s.status === "rejected") return toMinikvError(s.reason);
-  return error;
 }
 
 const STOPPED = Symbol("stopped");
