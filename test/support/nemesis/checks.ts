@@ -137,7 +137,9 @@ export function acknowledgedWritesSurvive(
   const lost: string[] = [];
   for (const final of finals) {
     if (final.outcome !== "ok" || final.result?.kind !== "get") {
-      lost.push(`${final.key}: final read failed (${final.status ?? ""} ${final.code ?? ""})`);
+      lost.push(
+        `${final.key}: final read via ${final.coordinator} failed (${final.status ?? ""} ${final.code ?? ""})`,
+      );
       continue;
     }
     const writes = records.filter(
@@ -155,7 +157,9 @@ export function acknowledgedWritesSurvive(
     const seen = final.result.valueId;
     if (!allowed.has(seen)) {
       const expected = [...allowed].map((v) => v ?? "not-found").join(" | ");
-      lost.push(`${final.key}: read ${seen ?? "not-found"}, expected one of ${expected}`);
+      lost.push(
+        `${final.key}: read ${seen ?? "not-found"} via ${final.coordinator}, expected one of ${expected}`,
+      );
     }
   }
   return {

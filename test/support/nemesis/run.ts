@@ -167,9 +167,11 @@ export async function runNemesisOnce(
       ),
     );
     const finals: BlobRecord[] = [];
+    const retries = { count: 0 };
     for (const [i, coordinator] of cluster.coordinators.entries()) {
-      finals.push(...(await finalReads(coordinator, workload, history, 1_000 + i)));
+      finals.push(...(await finalReads(coordinator, workload, history, 1_000 + i, retries)));
     }
+    if (retries.count > 0) notes.push(`final reads needed ${retries.count} retries after failed attempts`);
     checks.push(unexpectedAnswers(history.records, config.tolerated, faultPhaseStartMs));
     checks.push(byteExactReads(history.records));
     checks.push(acknowledgedWritesSurvive(history.records, finals));

@@ -181,28 +181,40 @@ export async function runClients(
   await Promise.all(clients);
 }
 
-/** Reads every key once through `target` (after healing), recorded like any client read. */
+/** Attempts per key of a final read: a coordinator just restarted may need a moment to catch up. */
+const FINAL_READ_ATTEMPTS = 4;
+
+/**
+ * Reads every key through `target` (after healing), recorded like any client read. A read
+ * that fails is tried again, up to FINAL_READ_ATTEMPTS times; each attempt is in the history
+ * (a failed read has no effect) and the last one is returned. `retries` counts the repeats.
+ */
 export async function finalReads(
   target: { readonly name: string; readonly httpUrl: string },
   config: WorkloadConfig,
   history: History,
   clientId: number,
+  retries: { count: number } = { count: 0 },
 ): Promise<BlobRecord[]> {
   const records: BlobRecord[] = [];
   for (const key of config.keys) {
-    const callMs = performance.now();
-    const done = await doGet(blobUrl(target.httpUrl, key), config.requestTimeoutMs);
-    const record: BlobRecord = {
-      clientId,
-      kind: "get",
-      key,
-      coordinator: target.name,
-      callMs,
-      returnMs: performance.now(),
-      ...done,
-    };
-    history.add(record);
-    records.push(record);
+    let record: BlobRecord | undefined;
+    for (let attempt = 0; attempt < FINAL_READ_ATTEMPTS && record?.outcome !== "ok"; attempt++) {
+      if (attempt > 0) retries.count++;
+      const callMs = performance.now();
+      const done = await doGet(blobUrl(target.httpUrl, key), config.requestTimeoutMs);
+      record = {
+        clientId,
+        kind: "get",
+        key,
+        coordinator: target.name,
+        callMs,
+        returnMs: performance.now(),
+        ...done,
+      };
+      history.add(record);
+    }
+    records.push(record!);
   }
   return records;
 }
