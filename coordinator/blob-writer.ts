@@ -113,6 +113,13 @@ async function withKnownLength(write: BlobWrite): Promise<Source> {
   return { size: null, chunks: rest() };
 }
 
+/** A prepare failing with one of these takes its volume out of placement for a moment. */
+const SKIP_VOLUME_ON: ReadonlySet<ErrorCode> = new Set([
+  ErrorCode.UNAVAILABLE,
+  ErrorCode.TIMEOUT,
+  ErrorCode.DISK_FULL,
+]);
+
 interface Prepared {
   readonly size: number;
   readonly crc32c: number;
@@ -134,12 +141,17 @@ async function prepareAll(
       .client(volumeId)
       .prepare(header, sinks[i] as PassThrough, { signal: failed.signal })
       .catch((err: unknown) => {
-        const error = toMinikvError(err);
-        // Unreachable, not merely "no": skip it for new writes until it is heard from again.
-        const unreachable = error.code === ErrorCode.UNAVAILABLE || error.code === ErrorCode.TIMEOUT;
+        let error = toMinikvError(err);
         if (!failed.signal.aborted) {
+          // Unreachable or out of space, not merely "no": skip it for new writes until it is
+          // heard from again, and tell the client to retry (503), which then goes elsewhere.
+          if (SKIP_VOLUME_ON.has(error.code)) deps.cluster.liveness.suspect(volumeId);
+          if (error.code === ErrorCode.DISK_FULL) {
+            error = new MinikvError(ErrorCode.UNAVAILABLE, `volume ${volumeId} is out of space; retry`, {
+              cause: error,
+            });
+          }
           firstFailure = error;
-          if (unreachable) deps.cluster.liveness.suspect(volumeId);
         }
         failed.abort();
         throw error;
