@@ -175,13 +175,14 @@ describe(`operator round trip with real processes, ${KEY_COUNT} keys (issue 5 §
     await cluster.waitHealthy(STARTUP_TIMEOUT_MS);
   }
 
-  async function expectClean(deep: boolean): Promise<void> {
+  async function expectClean(deep: boolean): Promise<Record<string, unknown>> {
     const report = await job("verify", { deep });
     expect({ problems: report["problems"], counts: report["counts"], keys: report["keys"] }).toEqual({
       problems: 0,
       counts: { missing: 0, stale: 0, corrupt: 0, unavailable: 0, orphans: 0 },
       keys: KEY_COUNT,
     });
+    return report;
   }
 
   it(
@@ -222,12 +223,13 @@ describe(`operator round trip with real processes, ${KEY_COUNT} keys (issue 5 §
     }
     const drained = await job("rebalance");
     console.log(`drain rebalance: ${JSON.stringify({ ...drained, plan: undefined, failures: undefined })}`);
-    await expectClean(false);
+    const afterDrain = await expectClean(false);
     expect(await readBackAll()).toEqual([]);
     const left = new Set([...(await keysOn("vol-4")), ...(await keysOn("vol-5"))]);
     // Keys that could not leave the draining volumes are exactly the failed moves, each
     // because no remaining volume would take the version back (see the report below).
     expect(drained["failed"]).toBe(left.size);
+    expect(afterDrain["misplacedCount"]).toBe(left.size);
     for (const failure of drained["failures"] as { error: string }[])
       expect(failure.error).toMatch(/^CONFLICT/);
 

@@ -2,12 +2,14 @@
  * verify [--deep] (issue 5 §2): every blob's recorded replicas hold it at its version; deep,
  * each volume also hashes its copy where it lies and the result is compared with the
  * metadata; and every record on a volume that no metadata points to is an orphan. Changes
- * nothing. The report counts problems by kind and lists the first of each.
+ * nothing. The report counts problems by kind and lists the first of each; it also counts
+ * the blobs not where placement puts them (`misplacedCount`, not a problem: rebalance's work).
  */
 import type { AdminJobConfig } from "./admin-config.js";
 import type { ClusterAccess } from "./cluster-access.js";
 import { scanCluster, type OrphanEntry, type ReplicaCheck } from "./cluster-scan.js";
 import type { JobContext, JobReport } from "./job-registry.js";
+import { sameMembers } from "./replica-lists.js";
 
 export interface VerifyOptions {
   readonly deep: boolean;
@@ -63,13 +65,20 @@ export async function runVerify(
   now: () => number = Date.now,
 ): Promise<JobReport> {
   const log = new ProblemLog(config.reportSamplesMax, now);
+  const misplaced: string[] = [];
+  let misplacedCount = 0;
   const summary = await scanCluster(
     access,
     { deep: options.deep, config, signal: context.signal, progress: context.progress, now },
     {
-      blob: (check) => {
+      blob: async (check) => {
         for (const replica of check.replicas) log.replica(check.blob.key, check.blob.version, replica);
-        return Promise.resolve();
+        // Not a problem (the copies are where the metadata says), but what rebalance would move.
+        const placement = await access.placement(check.blob.key, access.replicas);
+        if (!sameMembers(placement, check.blob.replicas)) {
+          misplacedCount += 1;
+          if (misplaced.length < config.reportSamplesMax) misplaced.push(check.blob.key);
+        }
       },
       orphan: (orphan) => {
         log.orphan(orphan);
@@ -87,5 +96,7 @@ export async function runVerify(
     corrupt: log.corrupt,
     unavailable: log.unavailable,
     orphans: log.orphans,
+    misplacedCount,
+    misplaced,
   };
 }
