@@ -146,6 +146,18 @@ async function prepareAll(
           // Unreachable or out of space, not merely "no": skip it for new writes until it is
           // heard from again, and tell the client to retry (503), which then goes elsewhere.
           if (SKIP_VOLUME_ON.has(error.code)) deps.cluster.liveness.suspect(volumeId);
+          // Before this write stopped itself, a "cancelled" call can only be the volume's
+          // stream breaking (its refusal raced the body): the volume failed, not the client.
+          if (error.code === ErrorCode.CLIENT_ABORTED) {
+            error = new MinikvError(
+              ErrorCode.UNAVAILABLE,
+              `volume ${volumeId} broke off the prepare; retry`,
+              {
+                cause: error,
+              },
+            );
+            deps.cluster.liveness.suspect(volumeId);
+          }
           if (error.code === ErrorCode.DISK_FULL) {
             error = new MinikvError(ErrorCode.UNAVAILABLE, `volume ${volumeId} is out of space; retry`, {
               cause: error,
@@ -174,15 +186,10 @@ async function prepareAll(
     await settledVotes;
     abortEverywhere(deps, targets, header.txid);
     deps.metrics.twoPhase.inc({ outcome: "aborted" });
-    // The pump only stops because a volume failed; any other error is the pump's own.
-    throw isStopped(err) && firstFailure !== undefined ? firstFailure : toMinikvError(err);
+    // A volume that failed first explains everything after it (the pump stopping, siblings
+    // cancelled); otherwise the error is the pump's own (client gone, too large...).
+    throw firstFailure ?? toMinikvError(err);
   }
-}
-
-const STOPPED = Symbol("stopped");
-
-function isStopped(err: unknown): boolean {
-  return (err as { [STOPPED]?: boolean } | null)?.[STOPPED] === true;
 }
 
 /** Copies the source into every sink, waiting for the slowest; returns what passed through. */
@@ -233,9 +240,7 @@ function iterate(
 }
 
 function stopped(): MinikvError {
-  const err = new MinikvError(ErrorCode.CLIENT_ABORTED, "the write was stopped");
-  Object.defineProperty(err, STOPPED, { value: true });
-  return err;
+  return new MinikvError(ErrorCode.CLIENT_ABORTED, "the write was stopped");
 }
 
 function clientGone(cause: unknown): MinikvError {
@@ -276,9 +281,21 @@ async function commitWrite(
     });
   } catch (err) {
     // A refusal is a definite "no"; anything else may still commit: the volumes will ask.
-    if (isMinikvError(err, ErrorCode.CONFLICT)) abortEverywhere(deps, targets, txid);
-    deps.metrics.twoPhase.inc({ outcome: isMinikvError(err, ErrorCode.CONFLICT) ? "aborted" : "unknown" });
-    throw err;
+    if (!isMinikvError(err, ErrorCode.CONFLICT)) {
+      deps.metrics.twoPhase.inc({ outcome: "unknown" });
+      throw err;
+    }
+    // Refused because presumed abort decided first (the write took longer than the volumes'
+    // prepared timeout): nothing is visible; the client may simply retry.
+    abortEverywhere(deps, targets, txid);
+    deps.metrics.twoPhase.inc({ outcome: "aborted" });
+    throw new MinikvError(
+      ErrorCode.UNAVAILABLE,
+      `the write was aborted before its commit (${err.message}); retry`,
+      {
+        cause: err,
+      },
+    );
   }
   const { blob, previous } = committed.result;
   deps.metrics.twoPhase.inc({ outcome: "committed" });

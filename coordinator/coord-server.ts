@@ -321,6 +321,8 @@ async function openDriver(
       electionTicks: Math.round(electionTimeoutMs / tickIntervalMs),
       heartbeatTicks: Math.max(1, Math.round(heartbeatIntervalMs / tickIntervalMs)),
       snapshotThresholdEntries,
+      // A read barrier that cannot be confirmed answers 503 before a client's usual timeout.
+      readTimeoutMs: 2_000,
       logger,
       onFatal: (err) => {
         logger.fatal({ err }, "raft persistence failed");
