@@ -284,10 +284,19 @@ export class KeyIndex {
 
   // ---- committed values and tombstones --------------------------------------------------
 
-  /** Installs `value` if it is newer than what the key holds; returns whether it is served. */
+  /**
+   * Installs `value` if it is newer than what the key holds; returns whether it is served.
+   * A tombstone at exactly the value's version does not block it: versions are Raft indexes,
+   * unique per write, so such a value is a copy of that write placed here again (rebalance
+   * moving a key back after it was moved away), not an older write resurfacing.
+   */
   offerValue(value: IndexedValue): boolean {
     let slot = this.slotOf(value.key);
-    if (slot !== undefined && (this.version[slot] ?? 0) >= value.version) return false;
+    if (slot !== undefined) {
+      const held = this.version[slot] ?? 0;
+      const blocked = this.state[slot] === SlotState.DELETED ? held > value.version : held >= value.version;
+      if (blocked) return false;
+    }
     if (slot === undefined) slot = this.newSlot(value.key);
     else this.dropReference(slot);
     this.fill(slot, value, SlotState.LIVE);
