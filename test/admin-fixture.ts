@@ -5,8 +5,6 @@
  * volumes; setReplicas checks the version as the Raft state machine does. Writes go through a
  * real prepare/commit on each chosen volume, exactly as the coordinator's 2PC leaves them.
  */
-import { open, readFile, readdir, stat } from "node:fs/promises";
-import { join } from "node:path";
 import { ErrorCode, MinikvError } from "../common/errors.js";
 import type { VolumeClient } from "../common/volume-client.js";
 import type { ClusterAccess, VolumeView } from "../coordinator/admin/cluster-access.js";
@@ -203,37 +201,4 @@ export class AdminTestCluster {
   async close(): Promise<void> {
     for (const volume of this.volumes.values()) await volume.cleanup();
   }
-}
-
-/**
- * Flips one byte at `offsetInValue` of every stored copy of `value` under `dir` (a disk error
- * the engine did not cause; as in test/volume-http.test.ts). Returns how many copies were hit.
- */
-export async function flipStoredByte(dir: string, value: Buffer, offsetInValue: number): Promise<number> {
-  const probe = value.subarray(offsetInValue, offsetInValue + 64);
-  let hits = 0;
-  for (const file of await filesUnder(dir)) {
-    const bytes = await readFile(file);
-    for (let at = bytes.indexOf(probe); at >= 0; at = bytes.indexOf(probe, at + 1)) {
-      const handle = await open(file, "r+");
-      try {
-        await handle.write(Buffer.from([(bytes[at] ?? 0) ^ 0xff]), 0, 1, at);
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      hits++;
-    }
-  }
-  return hits;
-}
-
-async function filesUnder(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const name of await readdir(dir)) {
-    const path = join(dir, name);
-    if ((await stat(path)).isDirectory()) out.push(...(await filesUnder(path)));
-    else out.push(path);
-  }
-  return out;
 }

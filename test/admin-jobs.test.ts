@@ -13,8 +13,8 @@ import { JobRegistry, type JobReport, type JobRun, type JobType } from "../coord
 import { runRebalance } from "../coordinator/admin/rebalance-job.js";
 import { runRepair } from "../coordinator/admin/repair-job.js";
 import { runVerify } from "../coordinator/admin/verify-job.js";
-import { AdminTestCluster, flipStoredByte } from "./admin-fixture.js";
-import { putValue, seededRandom, testValue } from "./volume-fixture.js";
+import { AdminTestCluster } from "./admin-fixture.js";
+import { flipStoredByte, putValue, seededRandom, testValue } from "./volume-fixture.js";
 
 /** Short recheck delay; orphans and stale prepared records are old at once. */
 const config: AdminJobConfig = {

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, readdirSync, statSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, open, readdir, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
@@ -133,4 +133,37 @@ export function volumeBinary(): string {
     }
   }
   return binary;
+}
+
+/**
+ * Flips one byte at `offsetInValue` of every stored copy of `value` under `dir` (a disk error
+ * the engine did not cause). Returns how many copies were hit.
+ */
+export async function flipStoredByte(dir: string, value: Buffer, offsetInValue: number): Promise<number> {
+  const probe = value.subarray(offsetInValue, offsetInValue + 64);
+  let hits = 0;
+  for (const file of await filesUnder(dir)) {
+    const bytes = await readFile(file);
+    for (let at = bytes.indexOf(probe); at >= 0; at = bytes.indexOf(probe, at + 1)) {
+      const handle = await open(file, "r+");
+      try {
+        await handle.write(Buffer.from([(bytes[at] ?? 0) ^ 0xff]), 0, 1, at);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      hits++;
+    }
+  }
+  return hits;
+}
+
+async function filesUnder(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const name of await readdir(dir)) {
+    const path = join(dir, name);
+    if ((await stat(path)).isDirectory()) out.push(...(await filesUnder(path)));
+    else out.push(path);
+  }
+  return out;
 }

@@ -1,5 +1,3 @@
-import { open, readdir, readFile, stat } from "node:fs/promises";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { MinikvError } from "../common/errors.js";
 import { httpRequest } from "./support/http-client.js";
@@ -11,6 +9,7 @@ import {
   startTestVolume,
   testValue,
   type TestVolume,
+  flipStoredByte,
 } from "./volume-fixture.js";
 
 // Issue 2 §2 "Servers" and "Reads": the volume's HTTP endpoint (DESIGN.md §4, last line):
@@ -189,36 +188,3 @@ describe("corrupt data on disk is never served (issue 2 §2 Reads)", () => {
     expect(metrics).toMatch(/minikv_volume_corrupt_reads_total\{[^}]*\} [1-9]/);
   });
 });
-
-/**
- * Flips one byte at `offsetInValue` of every stored copy of `value` under `dir`: a disk
- * error the engine did not cause. Returns how many copies were hit.
- */
-async function flipStoredByte(dir: string, value: Buffer, offsetInValue: number): Promise<number> {
-  const probe = value.subarray(offsetInValue, offsetInValue + 64);
-  let hits = 0;
-  for (const file of await filesUnder(dir)) {
-    const bytes = await readFile(file);
-    for (let at = bytes.indexOf(probe); at >= 0; at = bytes.indexOf(probe, at + 1)) {
-      const handle = await open(file, "r+");
-      try {
-        await handle.write(Buffer.from([(bytes[at] ?? 0) ^ 0xff]), 0, 1, at);
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      hits++;
-    }
-  }
-  return hits;
-}
-
-async function filesUnder(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const name of await readdir(dir)) {
-    const path = join(dir, name);
-    if ((await stat(path)).isDirectory()) out.push(...(await filesUnder(path)));
-    else out.push(path);
-  }
-  return out;
-}
