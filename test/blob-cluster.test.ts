@@ -179,16 +179,16 @@ async function peakRssDuring(
   return { peakKiB, name };
 }
 
+/** Every coordinator shows `count` volumes alive (each places writes with its own view). */
 async function waitForAliveVolumes(cluster: Cluster, count: number): Promise<void> {
   await waitFor(
-    `${count} volumes alive`,
+    `${count} volumes alive on every coordinator`,
     async () => {
       for (const url of cluster.coordinatorUrls) {
         const body = await httpJson<{ volumes: ClusterVolumeJson[] }>(`${url}/v1/cluster`).catch(() => null);
-        if (body === null) continue;
-        return body.volumes.filter((v) => v.state === "alive").length >= count ? true : undefined;
+        if (body === null || body.volumes.filter((v) => v.state === "alive").length < count) return undefined;
       }
-      return undefined;
+      return true;
     },
     { timeoutMs: 60_000, intervalMs: 200 },
   );
