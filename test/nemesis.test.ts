@@ -20,6 +20,14 @@ function print(line: string): void {
   process.stdout.write(`${line}\n`);
 }
 
+/** The failed checks, short enough to survive a log that keeps only its tail. */
+function failedChecks(report: NemesisReport): string {
+  return report.checks
+    .filter((c) => !c.ok)
+    .map((c) => `[${c.name}] ${c.detail.slice(0, 600)}`)
+    .join(" | ");
+}
+
 /**
  * Issue 6: a real cluster (3 coordinators, 4 volumes, N=3, fault proxies on every internal
  * link) under concurrent PUT/GET/DELETE/LIST clients and a seeded nemesis (kill -9 and
@@ -36,7 +44,7 @@ describe("nemesis", () => {
     async () => {
       const seed = seedFromEnv();
       const report = await runNemesisOnce({ ...nemesisDefaults, seed, tolerated }, print);
-      expect(report.ok, `nemesis seed ${seed} failed; see the report above`).toBe(true);
+      expect(report.ok, `nemesis seed ${seed} failed: ${failedChecks(report)}`).toBe(true);
     },
     nemesisDefaults.faultPhaseMs + RUN_OVERHEAD_MS,
   );
