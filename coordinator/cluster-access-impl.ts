@@ -2,6 +2,7 @@
 import { ErrorCode, MinikvError } from "../common/errors.js";
 import type { VolumeClient } from "../common/volume-client.js";
 import type { ClusterAccess, VolumeView } from "./admin/cluster-access.js";
+import { retryTransientRead } from "./admin/transient.js";
 import type { ClusterState } from "./cluster-state.js";
 import type { CoordResult } from "./coord-commands.js";
 import type { BlobMeta } from "./metadata-commands.js";
@@ -18,8 +19,8 @@ export function createClusterAccess(deps: {
     coordinatorId: deps.id,
     replicas: deps.replicas,
     listBlobs: (startAfter: string | null, limit: number): Promise<readonly BlobMeta[]> =>
-      cluster.store.listBlobs({ startAfter, limit }),
-    getBlob: (key: string) => cluster.store.getBlob(key),
+      retryTransientRead(() => cluster.store.listBlobs({ startAfter, limit })),
+    getBlob: (key: string) => retryTransientRead(() => cluster.store.getBlob(key)),
     async volumes(): Promise<readonly VolumeView[]> {
       return (await cluster.volumes()).map((v) => ({ record: v.record, alive: v.alive }));
     },

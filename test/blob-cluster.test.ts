@@ -86,7 +86,7 @@ describe("blob store of real processes (issue 4 §6)", () => {
     const acked = [...written.entries()].filter(([, e]) => e.acked);
     expect(acked.length).toBeGreaterThan(workers * perWorker * 0.9);
     for (const [key, entry] of written) {
-      const got = await httpRequest(url(0, key), { timeoutMs: 10_000 });
+      const got = await readPast503(url(0, key));
       if (entry.acked) {
         expect(got.status, key).toBe(200);
         expect(
@@ -180,6 +180,19 @@ async function peakRssDuring(
 }
 
 /** Every coordinator shows `count` volumes alive (each places writes with its own view). */
+/**
+ * GET that retries a 503 (the answer that says "retry": a coordinator just restarted may
+ * not confirm a read barrier yet) for up to 15 s; any other answer is returned as it is.
+ */
+async function readPast503(target: string): Promise<Awaited<ReturnType<typeof httpRequest>>> {
+  const deadline = performance.now() + 15_000;
+  for (;;) {
+    const got = await httpRequest(target, { timeoutMs: 10_000 });
+    if (got.status !== 503 || performance.now() > deadline) return got;
+    await sleep(200);
+  }
+}
+
 async function waitForAliveVolumes(cluster: Cluster, count: number): Promise<void> {
   await waitFor(
     `${count} volumes alive on every coordinator`,

@@ -25,6 +25,10 @@ export interface AdminJobConfig {
   readonly preparedInFlightMs: number;
   /** Blob copies (repair, rebalance) in flight at once. */
   readonly moveConcurrency: number;
+  /** Attempts of one rebalance move when it fails for a transient reason (peer busy or restarting). */
+  readonly moveAttempts: number;
+  /** Pause before a move's next attempt, times the attempts made so far. */
+  readonly moveRetryDelayMs: number;
   /** Byte-rate budget of rebalance copies (reads and writes go on meanwhile). */
   readonly rebalanceBytesPerSecond: number;
   /** Bytes the rebalance throttle lets through in one burst after a pause. */
@@ -43,6 +47,8 @@ export const adminJobDefaults: AdminJobConfig = {
   orphanGraceMs: 10 * 60_000,
   preparedInFlightMs: 2 * 60_000,
   moveConcurrency: 16,
+  moveAttempts: 3,
+  moveRetryDelayMs: 500,
   rebalanceBytesPerSecond: 64 * 1024 * 1024,
   throttleBurstBytes: 4 * 1024 * 1024,
   jobHistoryMax: 64,

@@ -6,6 +6,7 @@
  * blob readable: the old copies are deleted only after the new list is committed, and a
  * copy nobody lists is an orphan that repair reclaims.
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import { ErrorCode, MinikvError, isMinikvError } from "../../common/errors.js";
 import type { BlobMeta } from "../metadata-commands.js";
 import type { AdminJobConfig } from "./admin-config.js";
@@ -18,6 +19,7 @@ import { inOrderOf, sameMembers } from "./replica-lists.js";
 import { commitMove, undoCopies } from "./replica-move.js";
 import { MetadataCursor } from "./scan-cursors.js";
 import { TaskPool } from "./task-pool.js";
+import { isTransient } from "./transient.js";
 
 export interface RebalanceOptions {
   readonly dryRun: boolean;
@@ -53,6 +55,8 @@ interface RebalanceState {
     dropFailed: number;
     changedDuringMove: number;
     failed: number;
+    /** Attempts of a move repeated after a transient failure (see transient.ts). */
+    retried: number;
     /** Targets that refused the copy (see copyToTargets). */
     refusedTargets: number;
     /** Copies placed on a volume further down the key's ranking because a target refused. */
@@ -92,6 +96,7 @@ export async function runRebalance(
       dropFailed: 0,
       changedDuringMove: 0,
       failed: 0,
+      retried: 0,
       refusedTargets: 0,
       placedElsewhere: 0,
     },
@@ -128,15 +133,47 @@ async function rebalanceBlob(state: RebalanceState, blob: BlobMeta): Promise<voi
   state.counts.bytesToCopy += blob.size * move.to.length;
   if (state.plan.length < state.config.reportSamplesMax) state.plan.push(move);
   if (state.options.dryRun) return;
-  try {
-    await executeMove(state, blob, move);
-  } catch (err) {
-    state.context.signal.throwIfAborted();
-    if (!isMinikvError(err)) throw err;
-    state.counts.failed += 1;
-    if (state.failures.length < state.config.reportSamplesMax)
-      state.failures.push({ key: blob.key, error: `${err.code}: ${err.message}` });
+  let current: { blob: BlobMeta; move: PlannedMove } | null = { blob, move };
+  for (let attempt = 1; current !== null; attempt++) {
+    try {
+      if (attempt > 1) current = await replan(state, current.blob);
+      if (current !== null) await executeMove(state, current.blob, current.move);
+      return;
+    } catch (err) {
+      state.context.signal.throwIfAborted();
+      if (!isMinikvError(err)) throw err;
+      if (attempt < state.config.moveAttempts && isTransient(err)) {
+        state.counts.retried += 1;
+        await sleep(state.config.moveRetryDelayMs * attempt, undefined, { signal: state.context.signal });
+        continue;
+      }
+      state.counts.failed += 1;
+      if (state.failures.length < state.config.reportSamplesMax)
+        state.failures.push({ key: blob.key, error: `${err.code}: ${err.message}` });
+      return;
+    }
   }
+}
+
+/**
+ * The move again from the blob's metadata as it is now (an attempt that failed may have
+ * committed): null when it no longer needs one — placed, deleted or rewritten meanwhile.
+ */
+async function replan(
+  state: RebalanceState,
+  before: BlobMeta,
+): Promise<{ blob: BlobMeta; move: PlannedMove } | null> {
+  const blob = await state.access.getBlob(before.key);
+  if (blob === null || blob.version !== before.version) {
+    state.counts.changedDuringMove += 1;
+    return null;
+  }
+  const move = await planMove(state, blob);
+  if (move === null) {
+    state.counts.moved += 1;
+    return null;
+  }
+  return { blob, move };
 }
 
 /**
