@@ -40,6 +40,12 @@ export interface Committed<R extends MetadataResult> {
 }
 
 export class MetadataStore {
+  /** The last registry read, by the applied index it was read at. */
+  private registry: {
+    readonly appliedIndex: number;
+    readonly records: Promise<readonly VolumeRecord[]>;
+  } | null = null;
+
   constructor(
     private readonly driver: RaftDriver<CoordResult>,
     private readonly state: LevelStateMachine<CoordResult>,
@@ -99,8 +105,28 @@ export class MetadataStore {
     });
   }
 
-  /** The volume registry as applied on this node (registration is rare; no barrier needed). */
+  /**
+   * The volume registry as applied on this node (registration is rare; no barrier needed).
+   * Every write and read consults it, so it is read from LevelDB once per applied index:
+   * callers at the same index share one read (the registry cannot change without the
+   * applied index moving). The records are shared: callers must not change them.
+   */
   async volumes(): Promise<VolumeRecord[]> {
+    const appliedIndex = this.state.appliedIndex();
+    let registry = this.registry;
+    if (registry === null || registry.appliedIndex !== appliedIndex) {
+      const records = this.readVolumes();
+      registry = { appliedIndex, records };
+      this.registry = registry;
+      // A failed read is not kept: the next caller reads again.
+      records.catch(() => {
+        if (this.registry?.records === records) this.registry = null;
+      });
+    }
+    return [...(await registry.records)];
+  }
+
+  private async readVolumes(): Promise<readonly VolumeRecord[]> {
     const rows = await this.state.range({
       gte: Uint8Array.of(PREFIX.volume),
       lt: Uint8Array.of(PREFIX.volume + 1),
