@@ -28,6 +28,12 @@ import type { BlobMeta } from "./metadata-commands.js";
 export const blobWriteBounds = {
   /** A body of unknown length is held up to this size to learn its length before preparing. */
   unknownLengthBufferBytes: 1024 * 1024,
+  /**
+   * A body declared at most this long is received whole before preparing, and goes to every
+   * volume as it is: no stream per volume in between. A streamed body holds as much (one
+   * chunk per volume) while it passes.
+   */
+  wholeBodyBytesMax: limits.streamChunkBytes,
   /** Background commit / abort / reclaim calls are retried this many times. */
   followUpAttempts: 5,
   followUpRetryMs: 500,
@@ -67,7 +73,7 @@ export async function writeBlob(deps: BlobWriteDeps, write: BlobWrite): Promise<
     );
   }
   const txid = `${deps.coordinatorId}.${randomUUID()}`;
-  const source = await withKnownLength(write);
+  const source = await receive(write);
   const header: VolumePrepareHeader = {
     txid,
     key: write.key,
@@ -81,15 +87,31 @@ export async function writeBlob(deps: BlobWriteDeps, write: BlobWrite): Promise<
   return commitWrite(deps, write, targets, txid, prepared);
 }
 
-interface Source {
-  /** Known length (declared, or learned by buffering a small body), else null. */
-  readonly size: number | null;
-  readonly chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
-}
+type Source =
+  | {
+      /** The whole body, received: nothing is left to read from the client. */
+      readonly whole: true;
+      /** Content-Length, or the length of a body sent without one. */
+      readonly size: number;
+      readonly chunks: readonly Uint8Array[];
+    }
+  | {
+      readonly whole: false;
+      /** Content-Length when the client sent one, else null. */
+      readonly size: number | null;
+      readonly chunks: AsyncIterable<Uint8Array>;
+    };
 
-/** Buffers a body without Content-Length up to a bound, to prepare with its exact length when it fits. */
-async function withKnownLength(write: BlobWrite): Promise<Source> {
-  if (write.declaredSize !== null) return { size: write.declaredSize, chunks: write.body };
+/**
+ * Receives a small body whole (declared up to wholeBodyBytesMax, or of unknown length up to
+ * unknownLengthBufferBytes, to prepare with its exact length); a larger one is streamed.
+ */
+async function receive(write: BlobWrite): Promise<Source> {
+  const declared = write.declaredSize;
+  if (declared !== null && declared > blobWriteBounds.wholeBodyBytesMax) {
+    return { whole: false, size: declared, chunks: write.body };
+  }
+  const holdBytesMax = declared ?? blobWriteBounds.unknownLengthBufferBytes;
   const iterator = write.body[Symbol.asyncIterator]();
   const held: Uint8Array[] = [];
   let heldBytes = 0;
@@ -97,10 +119,11 @@ async function withKnownLength(write: BlobWrite): Promise<Source> {
     const step = await iterator.next().catch((err: unknown) => {
       throw clientGone(err);
     });
-    if (step.done === true) return { size: heldBytes, chunks: held };
+    if (step.done === true) return { whole: true, size: declared ?? heldBytes, chunks: held };
     held.push(step.value);
     heldBytes += step.value.length;
-    if (heldBytes > blobWriteBounds.unknownLengthBufferBytes) break;
+    // Longer than declared: streamed on, so that the pump reports the mismatch.
+    if (heldBytes > holdBytesMax) break;
   }
   async function* rest(): AsyncGenerator<Uint8Array> {
     yield* held;
@@ -110,7 +133,7 @@ async function withKnownLength(write: BlobWrite): Promise<Source> {
       yield step.value;
     }
   }
-  return { size: null, chunks: rest() };
+  return { whole: false, size: declared, chunks: rest() };
 }
 
 /** A prepare failing with one of these takes its volume out of placement for a moment. */
@@ -135,11 +158,13 @@ async function prepareAll(
   const failed = new AbortController();
   // The first volume to fail explains the write's failure; the others were cancelled after it.
   let firstFailure: MinikvError | undefined;
-  const sinks = targets.map(() => new PassThrough({ highWaterMark: limits.streamChunkBytes }));
+  const sinks = source.whole
+    ? []
+    : targets.map(() => new PassThrough({ highWaterMark: limits.streamChunkBytes }));
   const votes = targets.map((volumeId, i) =>
     deps.cluster.pool
       .client(volumeId)
-      .prepare(header, sinks[i] as PassThrough, { signal: failed.signal })
+      .prepare(header, source.whole ? source.chunks : (sinks[i] as PassThrough), { signal: failed.signal })
       .catch((err: unknown) => {
         let error = toMinikvError(err);
         if (!failed.signal.aborted) {
@@ -172,7 +197,9 @@ async function prepareAll(
   // Settles (and so handles) every vote from the start: one may fail while the body streams.
   const settledVotes = Promise.allSettled(votes);
   try {
-    const sent = await pump(source, sinks, failed.signal);
+    const sent = source.whole
+      ? measure(source.chunks, source.size)
+      : await pump(source.chunks, source.size, sinks, failed.signal);
     const results = (await settledVotes).map((s) => {
       if (s.status === "rejected") throw s.reason;
       return s.value;
@@ -192,29 +219,52 @@ async function prepareAll(
   }
 }
 
-/** Copies the source into every sink, waiting for the slowest; returns what passed through. */
-async function pump(source: Source, sinks: readonly PassThrough[], signal: AbortSignal): Promise<Prepared> {
-  let size = 0;
-  let crc = 0;
+/** Length and CRC32C of a whole body, checked against its declared length. */
+function measure(chunks: readonly Uint8Array[], declaredSize: number): Prepared {
+  let sent: Prepared = { size: 0, crc32c: 0 };
+  for (const chunk of chunks) sent = account(sent, chunk, declaredSize);
+  return checkLength(sent, declaredSize);
+}
+
+/** Adds one chunk to what passed; fails once the body is longer than it may be. */
+function account(sent: Prepared, chunk: Uint8Array, declaredSize: number | null): Prepared {
+  const size = sent.size + chunk.length;
+  if (size > limits.blobBytesMax)
+    throw new MinikvError(ErrorCode.TOO_LARGE, `blob exceeds ${limits.blobBytesMax} bytes`);
+  if (declaredSize !== null && size > declaredSize) {
+    throw new MinikvError(ErrorCode.SIZE_MISMATCH, `body is longer than its Content-Length ${declaredSize}`);
+  }
+  return { size, crc32c: crc32c(chunk, sent.crc32c) };
+}
+
+function checkLength(sent: Prepared, declaredSize: number | null): Prepared {
+  if (declaredSize !== null && sent.size !== declaredSize) {
+    throw new MinikvError(
+      ErrorCode.SIZE_MISMATCH,
+      `body has ${sent.size} bytes; Content-Length said ${declaredSize}`,
+    );
+  }
+  return { size: sent.size, crc32c: sent.crc32c >>> 0 };
+}
+
+/** Copies the body into every sink, waiting for the slowest; returns what passed through. */
+async function pump(
+  chunks: AsyncIterable<Uint8Array>,
+  declaredSize: number | null,
+  sinks: readonly PassThrough[],
+  signal: AbortSignal,
+): Promise<Prepared> {
+  let sent: Prepared = { size: 0, crc32c: 0 };
   // Iterated by hand: leaving a `for await` early would destroy the request, and with it the
   // connection the client is waiting on for its error answer.
-  const iterator = iterate(source.chunks);
+  const iterator = chunks[Symbol.asyncIterator]();
   try {
     for (;;) {
       const step = await iterator.next();
       if (step.done === true) break;
       const chunk = step.value;
       if (signal.aborted) throw stopped();
-      size += chunk.length;
-      if (size > limits.blobBytesMax)
-        throw new MinikvError(ErrorCode.TOO_LARGE, `blob exceeds ${limits.blobBytesMax} bytes`);
-      if (source.size !== null && size > source.size) {
-        throw new MinikvError(
-          ErrorCode.SIZE_MISMATCH,
-          `body is longer than its Content-Length ${source.size}`,
-        );
-      }
-      crc = crc32c(chunk, crc);
+      sent = account(sent, chunk, declaredSize);
       const waits: Promise<unknown>[] = [];
       for (const sink of sinks) if (!sink.write(chunk)) waits.push(once(sink, "drain", { signal }));
       if (waits.length > 0) await Promise.all(waits).catch(() => Promise.reject(stopped()));
@@ -223,20 +273,9 @@ async function pump(source: Source, sinks: readonly PassThrough[], signal: Abort
     if (isMinikvError(err)) throw err;
     throw clientGone(err);
   }
-  if (source.size !== null && size !== source.size) {
-    throw new MinikvError(
-      ErrorCode.SIZE_MISMATCH,
-      `body has ${size} bytes; Content-Length said ${source.size}`,
-    );
-  }
+  const checked = checkLength(sent, declaredSize);
   for (const sink of sinks) sink.end();
-  return { size, crc32c: crc >>> 0 };
-}
-
-function iterate(
-  chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
-): AsyncIterator<Uint8Array> | Iterator<Uint8Array> {
-  return Symbol.asyncIterator in chunks ? chunks[Symbol.asyncIterator]() : chunks[Symbol.iterator]();
+  return checked;
 }
 
 function stopped(): MinikvError {
