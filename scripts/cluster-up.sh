@@ -15,6 +15,8 @@
 #   --nice N          run the servers at this nice value, each in its own session with the
 #                     session's autogroup nice set too (default 0; benchmarks use -10)
 #   --timeout S       bound on the wait for every /health, a leader and every volume alive (default 60)
+# Environment: MINIKV_NODE_ARGS, extra node flags for every server, split on spaces (e.g.
+# "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile them; profiles are written on stop).
 #
 # Writes <dir>/pids ("PID NAME" per line; scripts/cluster-down.sh stops exactly those),
 # <dir>/logs/<name>.log, and <dir>/cluster.env (MINIKV_COORDINATOR=<HTTP URLs>, sourceable).
@@ -25,7 +27,7 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 HOST=127.0.0.1
 DIR=./minikv-cluster COORDS=3 VOLUMES=3 BASE=5000 VOLUME_PORT="" REPLICAS="" NICE=0 TIMEOUT_S=60
 
-usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 die() { echo "cluster-up: $*" >&2; exit 1; }
 int_in() { # VALUE MIN MAX NAME
   [[ "$1" =~ ^-?[0-9]+$ ]] && [ "$1" -ge "$2" ] && [ "$1" -le "$3" ] ||
@@ -103,6 +105,7 @@ start() {
   started=1
 }
 
+read -ra NODE_ARGS <<<"${MINIKV_NODE_ARGS:-}"
 peers="" urls=""
 for i in $(seq 1 "$COORDS"); do
   peers="${peers:+$peers,}coord-$i=$HOST:$((BASE + 2 * (i - 1) + 1))"
@@ -110,13 +113,13 @@ for i in $(seq 1 "$COORDS"); do
 done
 for i in $(seq 1 "$COORDS"); do
   http=$((BASE + 2 * (i - 1)))
-  start "coord-$i" node "$ROOT/dist/coordinator/main.js" serve --id "coord-$i" \
+  start "coord-$i" node "${NODE_ARGS[@]}" "$ROOT/dist/coordinator/main.js" serve --id "coord-$i" \
     --bind "$HOST:$http" --grpc "$HOST:$((http + 1))" --db "$DIR/coord-$i" \
     --peers "$peers" --replicas "$REPLICAS"
 done
 for i in $(seq 1 "$VOLUMES"); do
   http=$((VOLUME_PORT + 2 * (i - 1)))
-  start "vol-$i" node "$ROOT/dist/volume/main.js" serve --id "vol-$i" \
+  start "vol-$i" node "${NODE_ARGS[@]}" "$ROOT/dist/volume/main.js" serve --id "vol-$i" \
     --bind "$HOST:$http" --grpc "$HOST:$((http + 1))" \
     --data "$DIR/vol-$i/data" --wal "$DIR/vol-$i/wal" --coordinators "$urls"
 done
