@@ -129,7 +129,10 @@ export class DiskStore implements VolumeStore {
       dataDir: options.dataDir,
       segmentBytesMax: policy.segmentBytesMax,
       logger: this.logger,
-      onSegmentSync: () => this.metrics.segmentFsyncs.inc(),
+      onSegmentSync: (seconds) => {
+        this.metrics.segmentFsyncs.inc();
+        this.metrics.fsyncSeconds.observe({ file: "segment" }, seconds);
+      },
       onSealed: (segment, keys) => this.maintenance.onSealed(segment, keys),
       bloomFalsePositiveRate: policy.bloomFalsePositiveRate,
     });
@@ -165,8 +168,9 @@ export class DiskStore implements VolumeStore {
     this.wal = await WriteAheadLog.open({
       dir: this.options.walDir,
       logger: this.logger,
-      onFlush: (records) => {
+      onFlush: (records, fsyncSeconds) => {
         this.metrics.walFsyncs.inc();
+        this.metrics.fsyncSeconds.observe({ file: "wal" }, fsyncSeconds);
         this.metrics.walRecords.inc(records);
         this.metrics.walBatchRecords.observe(records);
         this.maintenance.onWalFlush(records);
@@ -308,6 +312,7 @@ export class DiskStore implements VolumeStore {
           createdAtMs,
         },
         () => this.index.addPrepared(entry),
+        segment,
       );
       return { size: written.size, crc32c: written.crc32c };
     } finally {

@@ -24,6 +24,10 @@ export const engineLimits = {
   closeDrainMs: 5_000,
   /** Bytes a prepare collects before one positional write (a record that fits goes in one write). */
   prepareWriteBufferBytes: 128 * 1024,
+  /** Each of the two buffers a larger record streams through (one filling, one being written). */
+  prepareStreamBufferBytes: 1024 * 1024,
+  /** A large prepare starts a background fsync of its segment after each this many bytes written. */
+  prepareWriteBehindBytes: 16 * 1024 * 1024,
   /**
    * A prepare of unknown length is held in memory up to this many bytes; one that ends by
    * then is written into the active segment like a sized one, a longer one gets a segment

@@ -227,8 +227,8 @@ describe("crash recovery of values whose CRC32C the sender did not know", () => 
     await store.prepare(crcUnknown("c", "committed", committed.length), irregularChunks(committed));
     await store.commit("c", 1);
     // Torn: more than a write buffer of its value reaches the file, its head never does.
-    const torn = seededBytes(12, 600_000);
-    const stalled = stalledBody(torn.subarray(0, 400_000));
+    const torn = seededBytes(12, engineLimits.prepareStreamBufferBytes + 600_000);
+    const stalled = stalledBody(torn.subarray(0, engineLimits.prepareStreamBufferBytes + 400_000));
     const usedBefore = store.stats().usedBytes;
     const tearing = store.prepare(crcUnknown("torn", "torn", torn.length), stalled.body);
     const tornOutcome = tearing.then(

@@ -19,8 +19,9 @@ import { diskError } from "./durable-fs.js";
  * streams in with bounded memory (one write buffer; the body is pulled chunk by chunk, so
  * a slow disk slows the sender) while its CRCs are computed in the same pass; the record's
  * head is written last, once the value's length and CRC32C are known, so a sender may
- * leave both to the volume. Then the record is fsynced (shared with concurrent prepares)
- * and its head read back.
+ * leave both to the volume. Then its head is read back; the caller's WAL append fsyncs the
+ * segment in the WAL's group-commit round, in parallel with the WAL record (replay keeps
+ * the prepare only if the record verifies whole).
  *
  * - Known size: the record's full length is reserved in the active segment up front.
  * - Unknown size: the body is buffered up to `engineLimits.unsizedInlineBytesMax`; a body
@@ -75,14 +76,9 @@ async function writeSized(
   const { header } = options;
   const layout = layoutFor(header, size);
   const reservation = await options.segments.reserve(layout.recordBytes, header.key);
+  const { segment, offset } = reservation;
+  const out = new HeadLastWriter(segment, offset, layout.headBytes, writeBufferBytesFor(layout.recordBytes));
   try {
-    const { segment, offset } = reservation;
-    const out = new HeadLastWriter(
-      segment,
-      offset,
-      layout.headBytes,
-      Math.min(layout.recordBytes, WRITE_BUFFER_BYTES),
-    );
     const digest = new ValueDigest();
     for await (const chunk of chunks) {
       options.checkContinue();
@@ -105,11 +101,11 @@ async function writeSized(
     await finishRecord(options, out, digest, layout, segment);
     // Pair assertion: exactly the reserved length was written.
     assert(out.end === offset + layout.recordBytes, "record length written matches its layout");
-    await segment.sync();
     await checkWrittenHead(options, reservation, size, crc32c);
     return { reservation, layout, size, crc32c };
   } catch (err) {
-    reservation.segment.endWrite();
+    await out.settle();
+    segment.endWrite();
     throw isMinikvError(err) ? err : diskError(err, "writing a prepared value failed");
   }
 }
@@ -207,10 +203,10 @@ async function writeOwnSegment(
   const { header, segments } = options;
   const segment = await segments.createStreaming();
   let adopted = false;
+  const offset = SEGMENT_FILE_HEADER_BYTES;
+  const headBytes = layoutFor(header, 0).headBytes;
+  const out = new HeadLastWriter(segment, offset, headBytes, engineLimits.prepareStreamBufferBytes, true);
   try {
-    const offset = SEGMENT_FILE_HEADER_BYTES;
-    const headBytes = layoutFor(header, 0).headBytes;
-    const out = new HeadLastWriter(segment, offset, headBytes, WRITE_BUFFER_BYTES, true);
     const digest = new ValueDigest();
     const take = async (chunk: Uint8Array): Promise<void> => {
       options.checkContinue();
@@ -232,6 +228,7 @@ async function writeOwnSegment(
     await checkWrittenHead(options, reservation, size, crc32c);
     return { reservation, layout, size, crc32c };
   } catch (err) {
+    await out.settle();
     segment.endWrite();
     // Before adoption the file is still `.streaming`: delete it. After, it is garbage.
     if (!adopted) await segments.discardStreaming(segment).catch(() => undefined);
@@ -241,16 +238,35 @@ async function writeOwnSegment(
 
 // ---- writing ---------------------------------------------------------------------------
 
-/** Bytes a prepare buffers before writing: small records go to disk in one write. */
-const WRITE_BUFFER_BYTES = engineLimits.prepareWriteBufferBytes;
+/**
+ * A record that fits `prepareWriteBufferBytes` is written in one write; a larger one
+ * streams through two buffers of `prepareStreamBufferBytes` (fewer, larger writes).
+ */
+function writeBufferBytesFor(recordBytes: number): number {
+  return recordBytes <= engineLimits.prepareWriteBufferBytes
+    ? recordBytes
+    : engineLimits.prepareStreamBufferBytes;
+}
 
 /**
  * Collects a record's bytes after its head into writes of a fixed-size buffer at
  * consecutive positions, leaving room for the head; finish() writes the head — in the
- * same write as the rest when the whole record fit the buffer.
+ * same write as the rest when the whole record fit the buffer. A record larger than one
+ * buffer is double-buffered: one write is in flight while the next buffer fills, so the
+ * disk and the CPU (receiving, checksumming) overlap. Every `prepareWriteBehindBytes`
+ * written, an fsync of the segment starts in the background (write-behind), so the disk
+ * works while the value streams and the fsync that makes the prepare durable finds little
+ * left to write; its outcome is awaited by finish().
  */
 class HeadLastWriter {
-  private readonly buffer: Buffer;
+  private buffer: Buffer;
+  /** The other buffer, free once `inFlight` settles (allocated on the first flush). */
+  private spare: Buffer | undefined;
+  private inFlight: Promise<void> | undefined;
+  /** Bytes whose write completed since the last write-behind fsync started. */
+  private writtenSinceSync = 0;
+  private pendingBytes = 0;
+  private behind: Promise<void> | undefined;
   /** File position of buffer[0]. */
   private position: number;
   /** Where the unwritten bytes of the buffer start (the head's room, at first). */
@@ -289,27 +305,60 @@ class HeadLastWriter {
     }
   }
 
+  /** Starts writing the buffer and switches to the spare one (after the previous write). */
   private async flush(): Promise<void> {
-    if (this.filled > this.from) {
-      await this.writeAt(this.buffer.subarray(this.from, this.filled), this.position + this.from);
+    const bytes = this.buffer.subarray(this.from, this.filled);
+    const position = this.position + this.from;
+    await this.inFlight;
+    this.inFlight = undefined;
+    this.writtenSinceSync += this.pendingBytes;
+    this.pendingBytes = bytes.length;
+    if (this.writtenSinceSync >= engineLimits.prepareWriteBehindBytes) this.startWriteBehind();
+    if (bytes.length > 0) {
+      const write = this.writeAt(bytes, position);
+      // Observed here so a failure is never unhandled; awaited (and thrown) by the next flush.
+      write.catch(() => undefined);
+      this.inFlight = write;
       this.flushedOnce = true;
     }
+    const next = this.spare ?? Buffer.allocUnsafe(this.buffer.length);
+    this.spare = this.buffer;
+    this.buffer = next;
     this.position += this.filled;
     this.from = 0;
     this.filled = 0;
   }
 
-  /** Writes what is buffered and the head. */
+  /** Starts a background fsync unless one is still running (it then covers less). */
+  private startWriteBehind(): void {
+    if (this.behind !== undefined) return;
+    this.writtenSinceSync = 0;
+    const sync = this.segment.sync().finally(() => {
+      if (this.behind === sync) this.behind = undefined;
+    });
+    // Observed here so a failure is never unhandled; finish() awaits it (and throws).
+    sync.catch(() => undefined);
+    this.behind = sync;
+  }
+
+  /** Writes what is buffered and the head; resolves once every write is done. */
   async finish(head: Buffer): Promise<void> {
     assert(head.length === this.headBytes, "head length");
     if (!this.flushedOnce && this.position === this.recordOffset) {
       head.copy(this.buffer, 0);
       this.from = 0;
-      await this.flush();
-      return;
     }
+    const whole = this.from === 0 && this.position === this.recordOffset;
     await this.flush();
-    await this.writeAt(head, this.recordOffset);
+    await this.inFlight;
+    if (!whole) await this.writeAt(head, this.recordOffset);
+    await this.behind;
+  }
+
+  /** Waits for a write or fsync still in flight, ignoring its outcome (on a failure path). */
+  async settle(): Promise<void> {
+    await this.inFlight?.catch(() => undefined);
+    await this.behind?.catch(() => undefined);
   }
 
   private async writeAt(bytes: Uint8Array, position: number): Promise<void> {
@@ -345,7 +394,7 @@ async function* bodyChunks(body: AsyncIterable<Uint8Array>): AsyncGenerator<Uint
   }
 }
 
-/** Reads the head back after the fsync: what is on disk is what we meant to write. */
+/** Reads the head back: what the file holds is what we meant to write. */
 async function checkWrittenHead(
   options: PrepareWriteOptions,
   reservation: Reservation,

@@ -264,9 +264,12 @@ async function replayWal(
 ): Promise<{ records: number; tornBytes: number; droppedPrepares: number }> {
   const entries: WalEntry[] = [];
   const stats = await ctx.wal.replay(from, (entry) => entries.push(entry));
+  const decidedInWal = new Set<string>();
+  for (const entry of entries)
+    if (entry.type === "commit" || entry.type === "abort") decidedInWal.add(entry.txid);
   let droppedPrepares = 0;
   for (const entry of entries) {
-    if (!(await applyWalEntry(ctx, index, entry, isDecided))) droppedPrepares += 1;
+    if (!(await applyWalEntry(ctx, index, entry, isDecided, decidedInWal))) droppedPrepares += 1;
   }
   return { records: stats.records, tornBytes: stats.tornBytes, droppedPrepares };
 }
@@ -276,12 +279,13 @@ async function applyWalEntry(
   index: KeyIndex,
   entry: WalEntry,
   isDecided: (txid: string) => boolean,
+  decidedInWal: ReadonlySet<string>,
 ): Promise<boolean> {
   switch (entry.type) {
     case "prepare":
       if (index.prepared.has(entry.txid) || index.recentDecisions.has(entry.txid) || isDecided(entry.txid))
         return true;
-      return applyPrepare(ctx, index, entry);
+      return applyPrepare(ctx, index, entry, !decidedInWal.has(entry.txid));
     case "commit": {
       const prepared = index.prepared.get(entry.txid);
       if (prepared === undefined) return true;
@@ -321,11 +325,24 @@ async function applyWalEntry(
   }
 }
 
-/** A logged prepare is kept only if its record is intact where the WAL says it is. */
-async function applyPrepare(ctx: RecoveryContext, index: KeyIndex, entry: WalPrepare): Promise<boolean> {
+/**
+ * A logged prepare is kept only if its record is intact where the WAL says it is. The WAL
+ * record and the segment bytes are fsynced in parallel (wal.ts), so after a crash the WAL
+ * may name bytes that never reached the disk: such a prepare was never acknowledged, and
+ * `verifyWhole` checks every CRC of the record (header, key, value, block table) before
+ * keeping it. A prepare the WAL later decides was durable before the decision was logged
+ * (a decision is appended only once its prepare is applied, after both fsyncs): its head
+ * is checked, and reads verify the rest.
+ */
+async function applyPrepare(
+  ctx: RecoveryContext,
+  index: KeyIndex,
+  entry: WalPrepare,
+  verifyWhole: boolean,
+): Promise<boolean> {
   const segment = ctx.segments.get(entry.segment);
   const head = segment === undefined ? "segment missing" : await segment.readHead(entry.offset);
-  const problem =
+  let problem =
     typeof head === "string"
       ? head
       : head.type !== RecordType.PREPARE ||
@@ -335,6 +352,9 @@ async function applyPrepare(ctx: RecoveryContext, index: KeyIndex, entry: WalPre
           head.valueCrc32c !== entry.valueCrc32c
         ? "record does not match the WAL"
         : undefined;
+  if (problem === undefined && verifyWhole && segment !== undefined && typeof head !== "string") {
+    problem = await verifyRecordOnDisk(segment, entry.offset, head);
+  }
   if (problem !== undefined || typeof head === "string") {
     ctx.logger.error(
       { segment: entry.segment, offset: entry.offset, txid: entry.txid, problem },

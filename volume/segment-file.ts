@@ -84,6 +84,12 @@ export class SegmentFile {
   /** No more reservations: the segment is full or belongs to a previous run. */
   sealed = false;
   private readonly syncer: SyncCoalescer;
+  /**
+   * The first failed fsync, answered to every later one: after a failure the kernel may
+   * have dropped dirty pages and reports the error once, so a later fsync that succeeds
+   * would not mean the earlier writes are durable.
+   */
+  private syncFailure: Error | undefined;
 
   private constructor(
     readonly number: number,
@@ -94,17 +100,29 @@ export class SegmentFile {
     private readonly handle: fsp.FileHandle,
     /** End of the reserved area: where the next record goes. */
     private endOffset: number,
-    onSync: () => void,
+    onSync: (seconds: number) => void,
   ) {
     this.syncer = new SyncCoalescer(async () => {
+      if (this.syncFailure !== undefined) throw this.syncFailure;
       this.dirty = false;
-      await this.handle.datasync();
-      onSync();
+      const startedAt = performance.now();
+      try {
+        await this.handle.datasync();
+      } catch (err) {
+        this.syncFailure = asError(err);
+        throw err;
+      }
+      onSync((performance.now() - startedAt) / 1000);
     });
   }
 
   /** Creates a new empty segment (header fsynced, directory fsynced). */
-  static async create(path: string, segment: number, onSync: () => void, flags = 0): Promise<SegmentFile> {
+  static async create(
+    path: string,
+    segment: number,
+    onSync: (seconds: number) => void,
+    flags = 0,
+  ): Promise<SegmentFile> {
     const salt = randomInt(1, 0xffff_ffff);
     const handle = await fsp.open(path, "wx+");
     try {
@@ -119,7 +137,11 @@ export class SegmentFile {
   }
 
   /** Opens an existing segment; its end is the file's size. Reason string if unusable. */
-  static async open(path: string, segment: number, onSync: () => void): Promise<SegmentFile | string> {
+  static async open(
+    path: string,
+    segment: number,
+    onSync: (seconds: number) => void,
+  ): Promise<SegmentFile | string> {
     const handle = await fsp.open(path, "r+");
     const header = await readAt(handle, 0, SEGMENT_FILE_HEADER_BYTES);
     const decoded = decodeFileHeader(header, segment);
@@ -137,8 +159,14 @@ export class SegmentFile {
 
   /** fsyncs data and metadata (a sealed or finished segment). */
   async syncAll(): Promise<void> {
+    if (this.syncFailure !== undefined) throw this.syncFailure;
     this.dirty = false;
-    await this.handle.sync();
+    try {
+      await this.handle.sync();
+    } catch (err) {
+      this.syncFailure = asError(err);
+      throw err;
+    }
   }
 
   get end(): number {
@@ -230,4 +258,8 @@ export class SegmentFile {
     this.retired = true;
     await this.release();
   }
+}
+
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
 }

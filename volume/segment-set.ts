@@ -30,7 +30,8 @@ export interface SegmentSetOptions {
   readonly dataDir: string;
   readonly segmentBytesMax: number;
   readonly logger: Logger;
-  readonly onSegmentSync: () => void;
+  /** Called after each shared segment fsync with its duration. */
+  readonly onSegmentSync: (seconds: number) => void;
   /** Called (not awaited) when a segment stops taking records, with its keys' hashes. */
   readonly onSealed: (segment: SegmentFile, keys: KeyHashList) => void;
   readonly bloomFalsePositiveRate: number;

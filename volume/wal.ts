@@ -35,8 +35,22 @@ export interface WalReplayStats {
   readonly corruptFiles: readonly number[];
 }
 
+/**
+ * A file holding bytes a WAL record names (a segment): fsynced in the same group-commit
+ * round as the record, in parallel with the WAL's own fsync.
+ */
+export interface SyncedWith {
+  sync(): Promise<void>;
+}
+
+interface PendingRecord {
+  readonly bytes: Buffer;
+  readonly apply: (position: WalPosition) => void;
+  readonly syncWith: SyncedWith | undefined;
+}
+
 type PendingAppend =
-  | { readonly bytes: Buffer; readonly apply: (position: WalPosition) => void }
+  | PendingRecord
   /** Starts a new file between two batches, then runs `atRoll` with nothing in flight. */
   | { readonly bytes: undefined; readonly atRoll: (position: WalPosition) => void };
 
@@ -73,8 +87,8 @@ function walFileHeaderProblem(bytes: Buffer, file: number): string | undefined {
 export interface WalOptions {
   readonly dir: string;
   readonly logger: Logger;
-  /** Called after every WAL fsync with the number of records it covered. */
-  readonly onFlush?: (records: number) => void;
+  /** Called after every WAL fsync with the number of records it covered and its duration. */
+  readonly onFlush?: (records: number, fsyncSeconds: number) => void;
   readonly fileBytesMax?: number;
 }
 
@@ -212,12 +226,16 @@ export class WriteAheadLog {
   /**
    * Appends `entry`; resolves once it is fsynced. `apply` runs right after the fsync, in
    * WAL order and synchronously with the position update, so an index snapshot taken at
-   * any instant covers exactly the records before `position`.
+   * any instant covers exactly the records before `position`. `syncWith` (the segment
+   * holding the bytes the record names) is fsynced in the same round, in parallel with the
+   * WAL: the record may reach the disk before those bytes, so replay keeps a prepare only
+   * if the segment record it names verifies whole (recovery.ts), and nothing is applied or
+   * acknowledged before both fsyncs are done.
    */
-  append(entry: WalEntry, apply: (position: WalPosition) => void): Promise<void> {
+  append(entry: WalEntry, apply: (position: WalPosition) => void, syncWith?: SyncedWith): Promise<void> {
     if (this.broken !== undefined) return Promise.reject(this.broken);
     assert(this.handle !== undefined, "append after replay");
-    return this.queue.enqueue({ bytes: encodeWalRecord(entry), apply });
+    return this.queue.enqueue({ bytes: encodeWalRecord(entry), apply, syncWith });
   }
 
   /**
@@ -243,7 +261,7 @@ export class WriteAheadLog {
   }
 
   private async flush(batch: readonly PendingAppend[]): Promise<void> {
-    let run: { bytes: Buffer; apply: (position: WalPosition) => void }[] = [];
+    let run: PendingRecord[] = [];
     for (const item of batch) {
       if (item.bytes !== undefined) {
         run.push(item);
@@ -270,24 +288,34 @@ export class WriteAheadLog {
     }
   }
 
-  private async flushRun(
-    batch: readonly { bytes: Buffer; apply: (position: WalPosition) => void }[],
-  ): Promise<void> {
-    if (batch.length === 0) return;
-    const bytes = Buffer.concat(batch.map((item) => item.bytes));
+  private async flushRun(batch: readonly PendingRecord[]): Promise<void> {
+    const first = batch[0];
+    if (first === undefined) return;
+    const bytes = batch.length === 1 ? first.bytes : Buffer.concat(batch.map((item) => item.bytes));
+    // One fsync per named file for the whole batch, all at once with the WAL's.
+    const files = new Set<SyncedWith>();
+    for (const item of batch) if (item.syncWith !== undefined) files.add(item.syncWith);
+    let fsyncSeconds = 0;
+    // A failed segment fsync breaks the WAL too: its records are written by then, and what
+    // the disk holds of the segment is unknown until a restart verifies it.
     await this.guarded(async () => {
       if (this.tailOffset > WAL_FILE_HEADER_BYTES && this.tailOffset + bytes.length > this.fileBytesMax) {
         await this.startFile(this.tailFile + 1);
       }
-      assert(this.handle !== undefined, "WAL open");
-      await writeFully(this.handle, bytes, this.tailOffset);
-      await this.handle.datasync();
+      const handle = this.handle;
+      assert(handle !== undefined, "WAL open");
+      await writeFully(handle, bytes, this.tailOffset);
+      const startedAt = performance.now();
+      const walSynced = handle.datasync().then(() => {
+        fsyncSeconds = (performance.now() - startedAt) / 1000;
+      });
+      await Promise.all([walSynced, ...[...files].map((file) => file.sync())]);
     });
     for (const item of batch) {
       this.tailOffset += item.bytes.length;
       item.apply({ file: this.tailFile, offset: this.tailOffset });
     }
-    this.options.onFlush?.(batch.length);
+    this.options.onFlush?.(batch.length, fsyncSeconds);
   }
 
   /** Deletes WAL files wholly before `position` (a snapshot covers them). */
