@@ -35,7 +35,7 @@ export interface NemesisConfig {
 }
 
 export const nemesisDefaults: Omit<NemesisConfig, "seed"> = {
-  faultPhaseMs: 40_000,
+  faultPhaseMs: 60_000,
   clients: 4,
   keyCount: 5,
   requestTimeoutMs: 3_000,
