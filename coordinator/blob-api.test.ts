@@ -212,28 +212,33 @@ describe("blob API (issue 4 §3–§5)", () => {
   });
 
   it("an upload cut short (client gone) stores nothing and frees its space (§3, DESIGN.md §2)", async () => {
-    const declared = 2 * 1024 * 1024;
-    await new Promise<void>((resolve, reject) => {
-      const socket = connect(Number(coordinator.httpAddress.split(":")[1]), "127.0.0.1", () => {
-        socket.write(`PUT /v1/blobs/cut-short HTTP/1.1\r\nHost: x\r\nContent-Length: ${declared}\r\n\r\n`);
-        socket.write(Buffer.alloc(300_000, 7), () => setTimeout(() => socket.destroy(), 200));
+    // Streamed to the volumes as it arrives (2 MiB), and received whole before preparing (100 KiB).
+    for (const [key, declared, sent] of [
+      ["cut-short", 2 * 1024 * 1024, 300_000],
+      ["cut-short-small", 100 * 1024, 10_000],
+    ] as const) {
+      await new Promise<void>((resolve, reject) => {
+        const socket = connect(Number(coordinator.httpAddress.split(":")[1]), "127.0.0.1", () => {
+          socket.write(`PUT /v1/blobs/${key} HTTP/1.1\r\nHost: x\r\nContent-Length: ${declared}\r\n\r\n`);
+          socket.write(Buffer.alloc(sent, 7), () => setTimeout(() => socket.destroy(), 200));
+        });
+        socket.on("close", () => resolve());
+        socket.on("error", reject);
       });
-      socket.on("close", () => resolve());
-      socket.on("error", reject);
-    });
-    await waitFor(
-      "no prepared record left on any volume",
-      async () => {
-        for (const v of volumes) {
-          for await (const batch of v.client.listKeys({ includePrepared: true })) {
-            if (batch.some((entry) => entry.key === "cut-short")) return undefined;
+      await waitFor(
+        `no prepared record of ${key} left on any volume`,
+        async () => {
+          for (const v of volumes) {
+            for await (const batch of v.client.listKeys({ includePrepared: true })) {
+              if (batch.some((entry) => entry.key === key)) return undefined;
+            }
           }
-        }
-        return true;
-      },
-      { timeoutMs: 10_000, intervalMs: 100 },
-    );
-    expect((await httpRequest(`${base}/v1/blobs/cut-short`)).status).toBe(404);
+          return true;
+        },
+        { timeoutMs: 10_000, intervalMs: 100 },
+      );
+      expect((await httpRequest(`${base}/v1/blobs/${key}`)).status).toBe(404);
+    }
     const badLength = await rawRequest(
       coordinator.httpAddress,
       "PUT /v1/blobs/bad-length HTTP/1.1\r\nHost: x\r\nContent-Length: 3x\r\n\r\nabc",
