@@ -16,6 +16,8 @@ RUN npm run build
 # Runtime stage: production dependencies and compiled output only, run as a non-root user.
 FROM node:20-slim
 ENV NODE_ENV=production
+# The servers' V8 flags (common/node-flags.ts, SERVER_NODE_FLAGS).
+ENV NODE_OPTIONS=--max-semi-space-size=2
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force

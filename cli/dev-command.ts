@@ -6,6 +6,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
 import { ErrorCode, MinikvError } from "../common/errors.js";
+import { SERVER_NODE_FLAGS } from "../common/node-flags.js";
 
 /** One process of the local cluster. */
 interface Member {
@@ -118,7 +119,7 @@ async function runDevCluster(options: DevOptions): Promise<void> {
   let stopping = false;
   const start = (member: Member): void => {
     const log = createWriteStream(join(options.dir, "logs", `${member.name}.log`), { flags: "a" });
-    const child = spawn(process.execPath, [member.script, ...member.args], {
+    const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, member.script, ...member.args], {
       stdio: ["ignore", "pipe", "pipe"],
     });
     child.stdout.pipe(log, { end: false });

@@ -15,7 +15,8 @@
 #   --nice N          run the servers at this nice value, each in its own session with the
 #                     session's autogroup nice set too (default 0; benchmarks use -10)
 #   --timeout S       bound on the wait for every /health, a leader and every volume alive (default 60)
-# Environment: MINIKV_NODE_ARGS, extra node flags for every server, split on spaces (e.g.
+# Environment: MINIKV_NODE_ARGS, extra node flags for every server after the usual ones
+# (common/node-flags.ts), split on spaces (e.g.
 # "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile them; profiles are written on stop).
 #
 # Writes <dir>/pids ("PID NAME" per line; scripts/cluster-down.sh stops exactly those),
@@ -105,7 +106,8 @@ start() {
   started=1
 }
 
-read -ra NODE_ARGS <<<"${MINIKV_NODE_ARGS:-}"
+# The servers' V8 flags (common/node-flags.ts, SERVER_NODE_FLAGS), then the caller's.
+read -ra NODE_ARGS <<<"--max-semi-space-size=2 ${MINIKV_NODE_ARGS:-}"
 peers="" urls=""
 for i in $(seq 1 "$COORDS"); do
   peers="${peers:+$peers,}coord-$i=$HOST:$((BASE + 2 * (i - 1) + 1))"

@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { parse } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseHostPort } from "../common/config.js";
+import { SERVER_NODE_FLAGS } from "../common/node-flags.js";
 import { createLogger } from "../common/logger.js";
 import { startCoordinator } from "../coordinator/coord-server.js";
 import { createCoordProgram, type ServeOptions } from "../coordinator/serve-command.js";
@@ -393,6 +394,13 @@ describe("docker-compose.yml and Dockerfile (issue 5 §4)", () => {
     for (const name of Object.keys(compose.services)) {
       expect(commandOf(name, compose.services[name] ?? {}).slice(1)).toEqual(["serve"]);
     }
+  });
+
+  it("runs the servers with the V8 flags every launcher uses (common/node-flags.ts)", () => {
+    expect(/^ENV NODE_OPTIONS=(.*)$/m.exec(dockerfile)?.[1]?.split(" ")).toEqual([...SERVER_NODE_FLAGS]);
+    const clusterUp = readFileSync(join(REPO_ROOT, "scripts", "cluster-up.sh"), "utf8");
+    const nodeArgs = /^read -ra NODE_ARGS <<<"(.*) \$\{MINIKV_NODE_ARGS:-\}"$/m.exec(clusterUp)?.[1];
+    expect(nodeArgs?.split(" ")).toEqual([...SERVER_NODE_FLAGS]);
   });
 
   it("refuses a service whose environment the program rejects (the parse is real)", async () => {

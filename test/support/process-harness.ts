@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { basename, dirname, isAbsolute, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { SERVER_NODE_FLAGS } from "../../common/node-flags.js";
 
 /**
  * A harness for tests and benchmarks that run real minikv processes: it spawns
@@ -46,7 +47,7 @@ export interface ProcessSpec {
   /** Run with the current node binary; relative paths are from the repository root. */
   readonly script: string;
   readonly args: readonly string[];
-  /** Options for node itself, before the script (e.g. --cpu-prof, --max-old-space-size=128). */
+  /** Options for node itself, after SERVER_NODE_FLAGS and before the script (e.g. --cpu-prof). */
   readonly nodeArgs?: readonly string[];
   /** Added to the parent's environment. */
   readonly env?: Readonly<Record<string, string>>;
@@ -65,7 +66,7 @@ export interface ProcessSpec {
 const PRIORITY_WRAPPER = 'echo "$0" >/proc/self/autogroup 2>/dev/null || true; exec nice -n "$0" "$@"';
 
 function commandLine(spec: ProcessSpec, script: string): { command: string; args: string[] } {
-  const node = [process.execPath, ...(spec.nodeArgs ?? []), script, ...spec.args];
+  const node = [process.execPath, ...SERVER_NODE_FLAGS, ...(spec.nodeArgs ?? []), script, ...spec.args];
   if (spec.nice === undefined) return { command: process.execPath, args: node.slice(1) };
   return { command: "setsid", args: ["sh", "-c", PRIORITY_WRAPPER, String(spec.nice), ...node] };
 }

@@ -1,0 +1,12 @@
+/**
+ * V8 flags every minikv server process (coordinator, volume) runs with; each launcher passes
+ * them: `minikv dev` (cli/dev-command.ts), scripts/cluster-up.sh, the Dockerfile (as
+ * NODE_OPTIONS) and the tests' process harness. Flags given after them win.
+ *
+ * `--max-semi-space-size=2`: V8 lets the young generation grow to 16 MiB semi-spaces under a
+ * high allocation rate, which a server streaming a large blob has; the stream's chunks die
+ * young, so a small young generation collects them sooner and holds the process's RSS about
+ * 40 MiB lower (a coordinator passing a 512 MiB upload: 117–121 MiB instead of 161–164;
+ * docs/BENCHMARKS.md has the throughput cost).
+ */
+export const SERVER_NODE_FLAGS: readonly string[] = ["--max-semi-space-size=2"];
