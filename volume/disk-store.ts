@@ -16,7 +16,7 @@ import type { CompactionStep } from "./compaction.js";
 import { StoreMaintenance } from "./store-maintenance.js";
 import type { MaintenancePolicy } from "./store-maintenance.js";
 import { writePreparedValue } from "./prepare-writer.js";
-import { writeDecisionRecord } from "./decision-writer.js";
+import { DecisionAppender } from "./decision-writer.js";
 import { RecordType } from "./record-codec.js";
 import type { DecodedHead } from "./record-codec.js";
 import { recover } from "./recovery.js";
@@ -112,6 +112,7 @@ export class DiskStore implements VolumeStore {
   readonly logger: Logger;
   private readonly segments: SegmentSet;
   private readonly blooms: BloomRegistry;
+  private readonly decisions: DecisionAppender;
   private readonly maintenance: StoreMaintenance;
   private wal!: WriteAheadLog;
 
@@ -136,6 +137,7 @@ export class DiskStore implements VolumeStore {
       onSealed: (segment, keys) => this.maintenance.onSealed(segment, keys),
       bloomFalsePositiveRate: policy.bloomFalsePositiveRate,
     });
+    this.decisions = new DecisionAppender(this.segments);
     this.blooms = new BloomRegistry(
       options.dataDir,
       this.segments,
@@ -399,7 +401,7 @@ export class DiskStore implements VolumeStore {
   ): Promise<void> {
     if (this.closing) throw new MinikvError(ErrorCode.SHUTTING_DOWN, "the volume is shutting down");
     const atMs = "atMs" in walEntry ? walEntry.atMs : this.now();
-    const written = await writeDecisionRecord(this.segments, {
+    const written = await this.decisions.append({
       ...fields,
       contentType: "",
       valueBytes: 0,

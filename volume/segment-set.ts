@@ -114,7 +114,15 @@ export class SegmentSet {
    * Reserves `recordBytes` for a record of `key` in the active segment, rolling it when
    * full. The returned segment counts one writer in; the caller ends it with endWrite().
    */
-  async reserve(recordBytes: number, key: string): Promise<Reservation> {
+  reserve(recordBytes: number, key: string): Promise<Reservation> {
+    return this.reserveRun(recordBytes, [key]);
+  }
+
+  /**
+   * Reserves one contiguous region for consecutive records of `keys` (in that order),
+   * `bytes` long in all. The segment counts one writer in per record.
+   */
+  async reserveRun(bytes: number, keys: readonly string[]): Promise<Reservation> {
     for (;;) {
       if (this.rolling !== undefined) {
         await this.rolling;
@@ -123,12 +131,14 @@ export class SegmentSet {
       const active = this.activeSegment;
       assert(active !== undefined, "an active segment exists");
       const empty = active.end === SEGMENT_FILE_HEADER_BYTES;
-      if (empty || active.end + recordBytes <= this.options.segmentBytesMax) {
-        const offset = active.reserve(recordBytes);
-        active.beginWrite();
-        const hash = hashKey(key);
-        this.activeKeys.push(hash);
-        this.activeFilter?.addHash(hash);
+      if (empty || active.end + bytes <= this.options.segmentBytesMax) {
+        const offset = active.reserve(bytes);
+        for (const key of keys) {
+          active.beginWrite();
+          const hash = hashKey(key);
+          this.activeKeys.push(hash);
+          this.activeFilter?.addHash(hash);
+        }
         return { segment: active, offset };
       }
       this.rolling = this.startActive().finally(() => {
