@@ -112,4 +112,53 @@ describe("GrpcTransport message streams", () => {
       }
     }
   });
+
+  it("keeps no listener per time a long-lived stream fills up (no MaxListenersExceeded warning)", async () => {
+    const a = await startNode("a");
+    const b = await startNode("b");
+    const warnings: string[] = [];
+    const onWarning = (w: Error): void => void warnings.push(`${w.name}: ${w.message}`);
+    process.on("warning", onWarning);
+    let received = 0;
+    try {
+      await a.transport.start(handlerOf([]));
+      await b.transport.start({ ...handlerOf([]), onMessage: () => void (received += 1) });
+      a.transport.setPeer("b", b.address);
+      const entry = { term: 1, index: 1, type: "normal" as const, data: new Uint8Array(256 * 1024) };
+      const message = {
+        type: "append" as const,
+        from: "a",
+        to: "b",
+        term: 1,
+        logTerm: 0,
+        index: 0,
+        entries: [entry],
+        commit: 0,
+        reject: false,
+        rejectHint: 0,
+        rejectTermHint: 0,
+        snapshot: null,
+        context: new Uint8Array(),
+      };
+      // Bursts far larger than the HTTP/2 window, each drained before the next: the one
+      // stream to b blocks and drains again and again.
+      const bursts = 15;
+      const perBurst = 16;
+      for (let burst = 1; burst <= bursts; burst++) {
+        for (let i = 0; i < perBurst; i++) a.transport.send(message);
+        for (let wait = 0; wait < 500 && received < burst * perBurst; wait++) {
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+      }
+      expect(received).toBe(bursts * perBurst);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings.filter((w) => w.startsWith("MaxListenersExceeded"))).toEqual([]);
+    } finally {
+      process.off("warning", onWarning);
+      for (const node of [a, b]) {
+        await node.transport.close();
+        await stopGrpcServer(node.server, 100);
+      }
+    }
+  });
 });

@@ -175,13 +175,21 @@ export class GrpcTransport implements Transport {
     peer.blocked = true;
     // A peer that stops reading (hung, or cut off without a reset) must not hold its queue forever.
     const timer = setTimeout(() => stream.cancel(), this.config.rpcTimeoutMs);
-    stream.once("drain", () => {
+    // The stream lives as long as the connection and fills up many times: whichever of the
+    // two listeners fires removes the other, so none pile up on it.
+    const onClose = (): void => {
       clearTimeout(timer);
+      stream.off("drain", onDrain);
+    };
+    const onDrain = (): void => {
+      clearTimeout(timer);
+      stream.off("close", onClose);
       if (peer.stream !== stream) return;
       peer.blocked = false;
       this.pump(id, peer);
-    });
-    stream.once("close", () => clearTimeout(timer));
+    };
+    stream.once("drain", onDrain);
+    stream.once("close", onClose);
   }
 
   async sendSnapshot(message: Message, source: SnapshotSource): Promise<void> {
