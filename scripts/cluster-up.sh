@@ -28,7 +28,7 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 HOST=127.0.0.1
 DIR=./minikv-cluster COORDS=3 VOLUMES=3 BASE=5000 VOLUME_PORT="" REPLICAS="" NICE=0 TIMEOUT_S=60
 
-usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 die() { echo "cluster-up: $*" >&2; exit 1; }
 int_in() { # VALUE MIN MAX NAME
   [[ "$1" =~ ^-?[0-9]+$ ]] && [ "$1" -ge "$2" ] && [ "$1" -le "$3" ] ||
