@@ -242,6 +242,8 @@ async function writeOwnSegment(
  * A record that fits `prepareWriteBufferBytes` is written in one write; a larger one
  * streams through two buffers of `prepareStreamBufferBytes` (fewer, larger writes).
  */
+const WRITE_SHARED_BYTES_MAX = 16 * 1024;
+
 function writeBufferBytesFor(recordBytes: number): number {
   return recordBytes <= engineLimits.prepareWriteBufferBytes
     ? recordBytes
@@ -364,7 +366,9 @@ class HeadLastWriter {
   private async writeAt(bytes: Uint8Array, position: number): Promise<void> {
     const end = position + bytes.length;
     if (this.growing && end > this.segment.end) this.segment.reserve(end - this.segment.end);
-    await this.segment.write(bytes, position);
+    // Small writes (whole small records, heads) of concurrent prepares share writes.
+    if (bytes.length <= WRITE_SHARED_BYTES_MAX) await this.segment.writeShared(bytes, position);
+    else await this.segment.write(bytes, position);
   }
 }
 
@@ -401,7 +405,7 @@ async function checkWrittenHead(
   size: number,
   crc32c: number,
 ): Promise<void> {
-  const head = await reservation.segment.readHead(reservation.offset);
+  const head = await reservation.segment.readHead(reservation.offset, true);
   const { header } = options;
   const same =
     typeof head !== "string" &&

@@ -6,6 +6,8 @@ import { crc32c } from "../common/hashing.js";
 import { fsyncDirectory, readAt, writeFully } from "./durable-fs.js";
 import { decodeRecordHead, parseFixedHeader, readU64, writeU64 } from "./record-codec.js";
 import type { DecodedHead } from "./record-codec.js";
+import { limits } from "../common/limits.js";
+import { GroupCommitQueue } from "./group-commit.js";
 import { SyncCoalescer } from "./sync-coalescer.js";
 
 /**
@@ -74,6 +76,21 @@ function decodeFileHeader(header: Buffer, segment: number): { salt: number; flag
   return { salt: header.readUInt32LE(12), flags: header.readUInt32LE(24) };
 }
 
+/** Reads readShared() joins: regions at most this far apart, spans at most this long. */
+const READ_SHARED_GAP_BYTES_MAX = 16 * 1024;
+const READ_SHARED_SPAN_BYTES_MAX = 256 * 1024;
+
+interface PendingRead {
+  readonly position: number;
+  readonly length: number;
+  bytes: Buffer | undefined;
+}
+
+interface PendingWrite {
+  readonly data: Uint8Array;
+  readonly position: number;
+}
+
 export class SegmentFile {
   private refs = 1;
   private retired = false;
@@ -84,6 +101,16 @@ export class SegmentFile {
   /** No more reservations: the segment is full or belongs to a previous run. */
   sealed = false;
   private readonly syncer: SyncCoalescer;
+  private readonly readQueue = new GroupCommitQueue<PendingRead>(
+    (batch) => this.readBatch(batch),
+    limits.walQueueDepthMax,
+    limits.walGroupRecordsMax,
+  );
+  private readonly writeQueue = new GroupCommitQueue<PendingWrite>(
+    (batch) => this.writeBatch(batch),
+    limits.walQueueDepthMax,
+    limits.walGroupRecordsMax,
+  );
   /**
    * The first failed fsync, answered to every later one: after a failure the kernel may
    * have dropped dirty pages and reports the error once, so a later fsync that succeeds
@@ -195,14 +222,114 @@ export class SegmentFile {
     await writeFully(this.handle, data, position);
   }
 
+  /**
+   * Like write(), for small writes: calls made while a batch is being written queue, and
+   * the next batch writes each run of adjacent regions (concurrent records reserved one
+   * after another) with one write. Resolves once this region is written; the caller must
+   * not change `data` until then. A failed write fails its whole batch.
+   */
+  writeShared(data: Uint8Array, position: number): Promise<void> {
+    assert(
+      position >= SEGMENT_FILE_HEADER_BYTES && position + data.length <= this.endOffset,
+      "write inside the reserved area",
+    );
+    return this.writeQueue.enqueue({ data, position });
+  }
+
+  private async writeBatch(batch: readonly PendingWrite[]): Promise<void> {
+    this.dirty = true;
+    const sorted = [...batch].sort((a, b) => a.position - b.position);
+    const writes: Promise<void>[] = [];
+    let run: Uint8Array[] = [];
+    let runStart = 0;
+    let runEnd = 0;
+    const flushRun = (): void => {
+      if (run.length === 0) return;
+      const bytes = run.length === 1 ? (run[0] as Uint8Array) : Buffer.concat(run, runEnd - runStart);
+      writes.push(writeFully(this.handle, bytes, runStart));
+    };
+    for (const { data, position } of sorted) {
+      assert(run.length === 0 || position >= runEnd, "shared writes never overlap");
+      if (run.length > 0 && position === runEnd) {
+        run.push(data);
+        runEnd += data.length;
+        continue;
+      }
+      flushRun();
+      run = [data];
+      runStart = position;
+      runEnd = position + data.length;
+    }
+    flushRun();
+    await Promise.all(writes);
+  }
+
   read(position: number, length: number): Promise<Buffer> {
     return readAt(this.handle, position, length);
   }
 
-  /** Reads and verifies the head of the record at `offset`; a reason string if invalid. */
-  async readHead(offset: number): Promise<DecodedHead | string> {
+  /**
+   * Like read(), for small reads: calls made while a batch is being read queue, and the
+   * next batch reads each cluster of nearby regions with one read (the buffers returned
+   * may share memory; they belong to the caller).
+   */
+  readShared(position: number, length: number): Promise<Buffer> {
+    const pending: PendingRead = { position, length, bytes: undefined };
+    return this.readQueue.enqueue(pending).then(() => {
+      assert(pending.bytes !== undefined, "a read resolved as done was done");
+      return pending.bytes;
+    });
+  }
+
+  private async readBatch(batch: readonly PendingRead[]): Promise<void> {
+    const sorted = [...batch].sort((a, b) => a.position - b.position);
+    const reads: Promise<void>[] = [];
+    let cluster: PendingRead[] = [];
+    let start = 0;
+    let end = 0;
+    const readCluster = (): void => {
+      const members = cluster;
+      if (members.length === 0) return;
+      const from = start;
+      reads.push(
+        this.read(from, end - from).then((span) => {
+          for (const m of members) {
+            const at = Math.min(span.length, m.position - from);
+            m.bytes = span.subarray(at, Math.min(span.length, at + m.length));
+          }
+        }),
+      );
+    };
+    for (const pending of sorted) {
+      const pendingEnd = pending.position + pending.length;
+      if (
+        cluster.length > 0 &&
+        pending.position <= end + READ_SHARED_GAP_BYTES_MAX &&
+        Math.max(end, pendingEnd) - start <= READ_SHARED_SPAN_BYTES_MAX
+      ) {
+        cluster.push(pending);
+        end = Math.max(end, pendingEnd);
+        continue;
+      }
+      readCluster();
+      cluster = [pending];
+      start = pending.position;
+      end = pendingEnd;
+    }
+    readCluster();
+    await Promise.all(reads);
+  }
+
+  /**
+   * Reads and verifies the head of the record at `offset`; a reason string if invalid.
+   * `shared`: the first read goes through readShared() (heads read back right after
+   * concurrent writes).
+   */
+  async readHead(offset: number, shared = false): Promise<DecodedHead | string> {
     // One read covers the heads of typical records (short keys, txids and content types).
-    const first = await this.read(offset, HEAD_READ_BYTES);
+    const first = shared
+      ? await this.readShared(offset, HEAD_READ_BYTES)
+      : await this.read(offset, HEAD_READ_BYTES);
     const parsed = parseFixedHeader(first, this.salt);
     if (typeof parsed === "string") return parsed;
     const head = parsed.headBytes <= first.length ? first : await this.read(offset, parsed.headBytes);
