@@ -17,6 +17,7 @@ import { GrpcTransport, startGrpcServer, stopGrpcServer } from "./raft/grpc-tran
 import { LevelStateMachine } from "./raft/level-state-machine.js";
 import { coordCommandHandler, type CoordResult } from "./coord-commands.js";
 import { BlobMetrics } from "./blob-metrics.js";
+import { AbortPruner } from "./abort-pruner.js";
 import { RepairQueue } from "./blob-reader.js";
 import { blobRouter } from "./blob-router.js";
 import { ClusterState } from "./cluster-state.js";
@@ -146,6 +147,15 @@ async function start(
   );
   registryTimer.unref();
   undo.push(() => Promise.resolve(clearInterval(registryTimer)));
+  const abortPruner = new AbortPruner({
+    isLeader: () => driver.raft.status().role === "leader",
+    state: driver.reader,
+    store: cluster.store,
+    now: Date.now,
+    logger,
+  });
+  abortPruner.start();
+  undo.push(() => abortPruner.stop());
   const blobMetrics = new BlobMetrics(metrics.registry, async () => {
     const counts: Record<string, number> = { alive: 0, down: 0, draining: 0, full: 0 };
     for (const v of await cluster.volumes()) {

@@ -3,6 +3,8 @@ import { isMinikvError } from "../common/errors.js";
 import type { Entry } from "./raft/core/types.js";
 import { MemoryStateMachine } from "./raft/memory-state-machine.js";
 import {
+  PRUNE_TXIDS_MAX,
+  abortedTxKey,
   blobKey,
   decodeJson,
   decodeMetadataCommand,
@@ -95,6 +97,27 @@ describe("metadata state machine (issue: coordinator §1)", () => {
     expect(isMinikvError(results[1], "CONFLICT")).toBe(true);
     expect(results[3]).toEqual({ op: "abortTx", outcome: "committed", version: 3 });
     expect(await h.blob("k")).toMatchObject({ txid: "won", version: 3 });
+  });
+
+  it("prunes only the listed abort records older than beforeMs; a pruned txid is no longer refused", async () => {
+    const h = harness();
+    await h.apply(
+      { op: "abortTx", txid: "old", key: "a", atMs: 1_000 },
+      { op: "abortTx", txid: "young", key: "b", atMs: 5_000 },
+      { op: "abortTx", txid: "unlisted", key: "c", atMs: 1_000 },
+    );
+    const [pruned] = await h.apply({ op: "pruneAborted", txids: ["old", "young", "never"], beforeMs: 2_000 });
+    expect(pruned).toEqual({ op: "pruneAborted", pruned: 1 });
+    expect(await h.sm.get(abortedTxKey("old"))).toBeUndefined();
+    expect(await h.sm.get(abortedTxKey("young"))).toBeDefined();
+    expect(await h.sm.get(abortedTxKey("unlisted"))).toBeDefined();
+    const results = await h.apply(put("b", "young"), put("a", "old"));
+    expect(isMinikvError(results[0], "CONFLICT")).toBe(true);
+    expect(results[1]).toMatchObject({ op: "putBlob" });
+    const tooMany = Array.from({ length: PRUNE_TXIDS_MAX + 1 }, (_, i) => `t${i}`);
+    expect(() =>
+      decodeMetadataCommand(encodeMetadataCommand({ op: "pruneAborted", txids: tooMany, beforeMs: 1 })),
+    ).toThrow(/malformed/);
   });
 
   it("replaces replicas only at the expected version (repair/rebalance)", async () => {

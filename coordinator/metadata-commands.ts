@@ -9,6 +9,7 @@
  *   0x02 + volumeId   → VolumeRecord (JSON)
  *   0x03 + txid       → AbortedTx (JSON): a prepared write decided aborted; its late
  *                       putBlob is refused, so a write never becomes visible after its abort.
+ *                       Pruned (pruneAborted) once older than any putBlob can arrive late.
  * Command encoding: one byte METADATA_TAG (format version), then the command as UTF-8 JSON.
  */
 import { ErrorCode, MinikvError } from "../common/errors.js";
@@ -19,6 +20,8 @@ import type { ApplyTx, CommandHandler } from "./raft/command-handler.js";
 export const METADATA_TAG = 0x10;
 const FORMAT_VERSION = METADATA_TAG;
 export const PREFIX = { blob: 0x01, volume: 0x02, abortedTx: 0x03 } as const;
+/** Abort records one pruneAborted command may list (it stays one small Raft entry). */
+export const PRUNE_TXIDS_MAX = 1000;
 
 /** What the coordinators know of one blob. `version` is the Raft index of its putBlob. */
 export interface BlobMeta {
@@ -82,7 +85,9 @@ export type MetadataCommand =
       readonly capacityBytes: number;
       readonly atMs: number;
     }
-  | { readonly op: "setVolumeState"; readonly id: string; readonly state: VolumeAdminState };
+  | { readonly op: "setVolumeState"; readonly id: string; readonly state: VolumeAdminState }
+  /** Forgets the listed abort records decided before `beforeMs` (see abort-pruner.ts). */
+  | { readonly op: "pruneAborted"; readonly txids: readonly string[]; readonly beforeMs: number };
 
 export type MetadataResult =
   | { readonly op: "putBlob"; readonly blob: BlobMeta; readonly previous: BlobMeta | null }
@@ -91,7 +96,8 @@ export type MetadataResult =
   | { readonly op: "abortTx"; readonly outcome: "aborted" }
   | { readonly op: "abortTx"; readonly outcome: "committed"; readonly version: number }
   | { readonly op: "registerVolume"; readonly volume: VolumeRecord }
-  | { readonly op: "setVolumeState"; readonly volume: VolumeRecord };
+  | { readonly op: "setVolumeState"; readonly volume: VolumeRecord }
+  | { readonly op: "pruneAborted"; readonly pruned: number };
 
 export function encodeMetadataCommand(command: MetadataCommand): Uint8Array {
   return Buffer.concat([Buffer.from([FORMAT_VERSION]), Buffer.from(JSON.stringify(command), "utf8")]);
@@ -152,6 +158,8 @@ export const metadataCommandHandler: CommandHandler<MetadataResult> = {
         return applyAbortTx(cmd, tx);
       case "registerVolume":
         return applyRegisterVolume(cmd, tx);
+      case "pruneAborted":
+        return applyPruneAborted(cmd, tx);
       case "setVolumeState": {
         const current = decodeJson<VolumeRecord>(await tx.get(volumeKey(cmd.id)));
         if (current === null) throw new MinikvError(ErrorCode.NOT_FOUND, `no volume "${cmd.id}"`);
@@ -219,6 +227,21 @@ async function applyAbortTx(
   return { op: "abortTx", outcome: "aborted" };
 }
 
+async function applyPruneAborted(
+  cmd: Extract<MetadataCommand, { op: "pruneAborted" }>,
+  tx: ApplyTx,
+): Promise<MetadataResult> {
+  let pruned = 0;
+  for (const txid of cmd.txids) {
+    const record = decodeJson<AbortedTx>(await tx.get(abortedTxKey(txid)));
+    // Checked again here: only what the proposer saw as old enough, whatever it listed.
+    if (record === null || record.atMs >= cmd.beforeMs) continue;
+    tx.del(abortedTxKey(txid));
+    pruned += 1;
+  }
+  return { op: "pruneAborted", pruned };
+}
+
 async function applyRegisterVolume(
   cmd: Extract<MetadataCommand, { op: "registerVolume" }>,
   tx: ApplyTx,
@@ -278,6 +301,13 @@ function checkCommand(value: unknown): MetadataCommand {
         );
       case "setVolumeState":
         return isString(c["id"]) && (c["state"] === "active" || c["state"] === "draining");
+      case "pruneAborted":
+        return (
+          Array.isArray(c["txids"]) &&
+          c["txids"].length <= PRUNE_TXIDS_MAX &&
+          c["txids"].every(isString) &&
+          isCount(c["beforeMs"])
+        );
       default:
         return false;
     }
