@@ -20,7 +20,10 @@ describe("retryTransientRead (operator jobs' metadata reads)", () => {
       calls += 1;
       return Promise.reject(new MinikvError(ErrorCode.UNAVAILABLE, `attempt ${calls}`));
     });
-    await expect(read).rejects.toMatchObject({ code: ErrorCode.UNAVAILABLE, message: `attempt ${READ_ATTEMPTS}` });
+    await expect(read).rejects.toMatchObject({
+      code: ErrorCode.UNAVAILABLE,
+      message: `attempt ${READ_ATTEMPTS}`,
+    });
     expect(calls).toBe(READ_ATTEMPTS);
   });
 

@@ -23,7 +23,8 @@ export async function freePorts(count: number): Promise<number[]> {
   try {
     const ports: number[] = [];
     for (let tries = 0; ports.length < count; tries++) {
-      if (tries >= count * TRIES_PER_PORT) throw new Error(`no ${count} free ports in ${PORT_MIN}-${PORT_MAX}`);
+      if (tries >= count * TRIES_PER_PORT)
+        throw new Error(`no ${count} free ports in ${PORT_MIN}-${PORT_MAX}`);
       const port = randomInt(PORT_MIN, PORT_MAX);
       if (ports.includes(port)) continue;
       const server = createServer();
