@@ -29,7 +29,9 @@ export async function tempVolume(prefix = "minikv-volume-"): Promise<TempVolume>
     dataDir,
     walDir,
     open: (options = {}) => openDiskStore({ dataDir, walDir, compactionCheckIntervalMs: 0, ...options }),
-    remove: () => rm(root, { recursive: true, force: true }),
+    // Retried: a store abandoned by a simulated crash may still be finishing a background
+    // write (a bloom filter) into the directory being removed (ENOTEMPTY).
+    remove: () => rm(root, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 }),
   };
 }
 
