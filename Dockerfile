@@ -17,7 +17,7 @@ RUN npm run build
 FROM node:20-slim
 ENV NODE_ENV=production
 # The servers' V8 flags (common/node-flags.ts, SERVER_NODE_FLAGS).
-ENV NODE_OPTIONS=--max-semi-space-size=2
+ENV NODE_OPTIONS=--max-semi-space-size=1
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force

@@ -3,10 +3,11 @@
  * them: `minikv dev` (cli/dev-command.ts), scripts/cluster-up.sh, the Dockerfile (as
  * NODE_OPTIONS) and the tests' process harness. Flags given after them win.
  *
- * `--max-semi-space-size=2`: V8 lets the young generation grow to 16 MiB semi-spaces under a
+ * `--max-semi-space-size=1`: V8 lets the young generation grow to 16 MiB semi-spaces under a
  * high allocation rate, which a server streaming a large blob has; the stream's chunks die
  * young, so a small young generation collects them sooner and holds the process's RSS about
- * 40 MiB lower (a coordinator passing a 512 MiB upload: 117–121 MiB instead of 161–164;
- * docs/BENCHMARKS.md has the throughput cost).
+ * 40 MiB lower. A coordinator passing a 512 MiB upload peaked at 117–121 MiB instead of
+ * 161–164 (2 MiB semi-spaces: 130–136), a 2 GiB upload at 147 MiB (2 MiB: 151). Its JS heap
+ * stays near 16–24 MiB throughout; the rest is code, buffers in flight and the allocator.
  */
-export const SERVER_NODE_FLAGS: readonly string[] = ["--max-semi-space-size=2"];
+export const SERVER_NODE_FLAGS: readonly string[] = ["--max-semi-space-size=1"];

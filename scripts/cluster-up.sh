@@ -107,7 +107,7 @@ start() {
 }
 
 # The servers' V8 flags (common/node-flags.ts, SERVER_NODE_FLAGS), then the caller's.
-read -ra NODE_ARGS <<<"--max-semi-space-size=2 ${MINIKV_NODE_ARGS:-}"
+read -ra NODE_ARGS <<<"--max-semi-space-size=1 ${MINIKV_NODE_ARGS:-}"
 peers="" urls=""
 for i in $(seq 1 "$COORDS"); do
   peers="${peers:+$peers,}coord-$i=$HOST:$((BASE + 2 * (i - 1) + 1))"
