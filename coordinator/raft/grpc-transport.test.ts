@@ -2,7 +2,7 @@ import type * as grpc from "@grpc/grpc-js";
 import { describe, expect, it } from "vitest";
 import { GrpcTransport, startGrpcServer, stopGrpcServer } from "./grpc-transport.js";
 import type { Transport } from "./transport.js";
-import { describeTransport } from "./transport.conformance.js";
+import { blankMessage, describeTransport } from "./transport.conformance.js";
 
 interface Node {
   readonly transport: GrpcTransport;
@@ -125,21 +125,7 @@ describe("GrpcTransport message streams", () => {
       await b.transport.start({ ...handlerOf([]), onMessage: () => void (received += 1) });
       a.transport.setPeer("b", b.address);
       const entry = { term: 1, index: 1, type: "normal" as const, data: new Uint8Array(256 * 1024) };
-      const message = {
-        type: "append" as const,
-        from: "a",
-        to: "b",
-        term: 1,
-        logTerm: 0,
-        index: 0,
-        entries: [entry],
-        commit: 0,
-        reject: false,
-        rejectHint: 0,
-        rejectTermHint: 0,
-        snapshot: null,
-        context: new Uint8Array(),
-      };
+      const message = blankMessage("append", "a", "b", { term: 1, entries: [entry] });
       // Bursts far larger than the HTTP/2 window, each drained before the next: the one
       // stream to b blocks and drains again and again.
       const bursts = 15;
