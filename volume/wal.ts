@@ -11,6 +11,13 @@ import { readU64, writeU64 } from "./record-codec.js";
 import { decodeWalRecord, encodeWalRecord } from "./wal-record.js";
 import type { WalEntry } from "./wal-record.js";
 
+/** A batch refused (out of space) and undone: the WAL is as it was before it, still usable. */
+class UndoneWrite extends Error {
+  constructor(readonly error: MinikvError) {
+    super(error.message);
+  }
+}
+
 /**
  * The write-ahead log in the `--wal` directory (docs/volume-format.md, "WAL"): numbered
  * files `wal-<16 digits>.log`, each a 24-byte header then framed records. Every record is
@@ -280,6 +287,7 @@ export class WriteAheadLog {
     try {
       await work();
     } catch (err) {
+      if (err instanceof UndoneWrite) throw err.error;
       // After a failed write or fsync the file's state is unknown (the page cache may have
       // dropped the dirty pages): stop appending; a restart replays what is really there.
       this.broken = diskError(err, "WAL write failed");
@@ -304,7 +312,16 @@ export class WriteAheadLog {
       }
       const handle = this.handle;
       assert(handle !== undefined, "WAL open");
-      await writeFully(handle, bytes, this.tailOffset);
+      try {
+        await writeFully(handle, bytes, this.tailOffset);
+      } catch (err) {
+        if (diskError(err, "").code !== ErrorCode.DISK_FULL) throw err;
+        // Out of space: the batch fails, but nothing of it was fsynced and every earlier
+        // record is durable; what reached the file past the tail is cut, and the WAL takes
+        // the next batch once there is room (a full disk is not a broken one).
+        await handle.truncate(this.tailOffset);
+        throw new UndoneWrite(diskError(err, "WAL write failed"));
+      }
       const startedAt = performance.now();
       const walSynced = handle.datasync().then(() => {
         fsyncSeconds = (performance.now() - startedAt) / 1000;
