@@ -1,8 +1,12 @@
+import { promises as fsp } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import { afterEach, describe, expect, it } from "vitest";
 import { ErrorCode } from "../common/errors.js";
+import { createLogger } from "../common/logger.js";
 import type { DiskStore } from "./disk-store.js";
 import { putValue, readAll, seededBytes, tempVolume, type TempVolume } from "./store-test-support.js";
+import { WriteAheadLog } from "./wal.js";
+import type { WalEntry } from "./wal-record.js";
 
 let volume: TempVolume | undefined;
 const open: DiskStore[] = [];
@@ -54,5 +58,45 @@ describe("a full disk under the WAL (issue 2: bad input changes nothing)", () =>
     expect(await readAll(reopened.read("before"))).toEqual(before);
     expect(await readAll(reopened.read("after"))).toEqual(after);
     await expect(readAll(reopened.read("refused"))).rejects.toMatchObject({ code: ErrorCode.KEY_NOT_FOUND });
+  });
+
+  it("a WAL roll with no room for the new file fails alone; the WAL goes on in its current file", async () => {
+    volume = await tempVolume();
+    const logger = createLogger("test");
+    const wal = await WriteAheadLog.open({ dir: volume.walDir, logger });
+    await wal.replay(undefined, () => undefined);
+    const commit = (txid: string): WalEntry => ({ type: "commit", txid, version: 1, atMs: 1 });
+    await wal.append(commit("first"), () => undefined);
+    const realOpen = fsp.open;
+    let refusals = 0;
+    fsp.open = async (...args: Parameters<typeof fsp.open>) => {
+      const handle = await realOpen(...args);
+      if (refusals === 0 && args[1] === "wx") {
+        // The new file is created; its header does not fit.
+        refusals += 1;
+        failWritesWithEnospc(handle, 1);
+      }
+      return handle;
+    };
+    try {
+      await expect(wal.rollAt(() => "captured")).rejects.toMatchObject({ code: ErrorCode.DISK_FULL });
+    } finally {
+      fsp.open = realOpen;
+    }
+    expect(refusals).toBe(1);
+    await wal.append(commit("second"), () => undefined);
+    expect(await wal.rollAt(() => "captured")).toBe("captured");
+    await wal.append(commit("third"), () => undefined);
+    await wal.close();
+
+    const reopened = await WriteAheadLog.open({ dir: volume.walDir, logger });
+    const seen: string[] = [];
+    const stats = await reopened.replay(undefined, (entry) =>
+      seen.push(entry.type === "commit" ? entry.txid : "?"),
+    );
+    await reopened.close();
+    expect(seen).toEqual(["first", "second", "third"]);
+    expect(stats.corruptFiles).toEqual([]);
+    expect((await fsp.readdir(volume.walDir)).length).toBeLessThanOrEqual(3);
   });
 });

@@ -18,6 +18,13 @@ class UndoneWrite extends Error {
   }
 }
 
+/** An out-of-space failure as an UndoneWrite (the WAL stays usable); anything else as it is. */
+function undoneIfFull(err: unknown): Error {
+  const error = diskError(err, "starting a WAL file failed");
+  if (error.code === ErrorCode.DISK_FULL) return new UndoneWrite(error);
+  return err instanceof Error ? err : error;
+}
+
 /**
  * The write-ahead log in the `--wal` directory (docs/volume-format.md, "WAL"): numbered
  * files `wal-<16 digits>.log`, each a 24-byte header then framed records. Every record is
@@ -59,7 +66,12 @@ interface PendingRecord {
 type PendingAppend =
   | PendingRecord
   /** Starts a new file between two batches, then runs `atRoll` with nothing in flight. */
-  | { readonly bytes: undefined; readonly atRoll: (position: WalPosition) => void };
+  | {
+      readonly bytes: undefined;
+      readonly atRoll: (position: WalPosition) => void;
+      /** The roll did not happen (no room for a new file); the WAL goes on in its current one. */
+      readonly refuse: (err: MinikvError) => void;
+    };
 
 export function walFileName(file: number): string {
   return `wal-${String(file).padStart(16, "0")}.log`;
@@ -204,14 +216,17 @@ export class WriteAheadLog {
   }
 
   private async startFile(file: number): Promise<void> {
-    const handle = await fsp.open(join(this.options.dir, walFileName(file)), "wx");
+    const path = join(this.options.dir, walFileName(file));
+    const handle = await fsp.open(path, "wx").catch((err: unknown) => Promise.reject(undoneIfFull(err)));
     try {
       await writeFully(handle, encodeWalFileHeader(file), 0);
       await handle.sync();
       await fsyncDirectory(this.options.dir);
     } catch (err) {
       await handle.close();
-      throw err;
+      // Out of space: the new file goes (removing needs no room), the current one stays.
+      if (diskError(err, "").code === ErrorCode.DISK_FULL) await fsp.rm(path, { force: true });
+      throw undoneIfFull(err);
     }
     const previous = this.handle;
     this.handle = handle;
@@ -254,14 +269,17 @@ export class WriteAheadLog {
     if (this.broken !== undefined) return Promise.reject(this.broken);
     let result: T | undefined;
     let captured = false;
+    let refused: MinikvError | undefined;
     const done = this.queue.enqueue({
       bytes: undefined,
       atRoll: (position) => {
         result = capture(position);
         captured = true;
       },
+      refuse: (err) => (refused = err),
     });
     return done.then(() => {
+      if (refused !== undefined) throw refused;
       assert(captured, "the roll ran");
       return result as T;
     });
@@ -276,7 +294,13 @@ export class WriteAheadLog {
       }
       await this.flushRun(run);
       run = [];
-      await this.guarded(() => this.startFile(this.tailFile + 1));
+      try {
+        await this.guarded(() => this.startFile(this.tailFile + 1));
+      } catch (err) {
+        if (this.broken !== undefined || !(err instanceof MinikvError)) throw err;
+        item.refuse(err);
+        continue;
+      }
       item.atRoll(this.position);
     }
     await this.flushRun(run);
