@@ -22,7 +22,7 @@
 # Writes <dir>/pids ("PID NAME" per line; scripts/cluster-down.sh stops exactly those),
 # <dir>/logs/<name>.log, and <dir>/cluster.env (MINIKV_COORDINATOR=<HTTP URLs>, sourceable).
 # Exits 0 once every process answers /health, a leader is elected and every volume is
-# alive in /v1/cluster; on any failure it stops what it started and exits 1 (2: usage).
+# alive in every coordinator's /v1/cluster; on any failure it stops what it started and exits 1 (2: usage).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 HOST=127.0.0.1
@@ -142,9 +142,10 @@ wait_for() {
 healthy() { curl -fsS -o /dev/null --max-time 2 "http://$HOST:$1/health" 2>/dev/null; }
 for i in $(seq 1 "$COORDS"); do wait_for "coord-$i /health" healthy $((BASE + 2 * (i - 1))); done
 for i in $(seq 1 "$VOLUMES"); do wait_for "vol-$i /health" healthy $((VOLUME_PORT + 2 * (i - 1))); done
-# A leader, and every volume registered and alive, as the first coordinator sees it.
-ready() {
-  curl -fsS --max-time 2 "http://$HOST:$BASE/v1/cluster" 2>/dev/null | node -e '
+# A leader, and every volume registered and alive, as one coordinator sees it (a follower
+# sees liveness through the leader, up to a second later).
+ready_at() {
+  curl -fsS --max-time 2 "http://$HOST:$1/v1/cluster" 2>/dev/null | node -e '
     let text = "";
     process.stdin.on("data", (c) => (text += c)).on("end", () => {
       const cluster = JSON.parse(text || "{}");
@@ -152,7 +153,9 @@ ready() {
       process.exit(cluster.leader != null && alive >= Number(process.argv[1]) ? 0 : 1);
     });' "$VOLUMES"
 }
-wait_for "a leader and $VOLUMES alive volumes in /v1/cluster" ready
+for i in $(seq 1 "$COORDS"); do
+  wait_for "a leader and $VOLUMES alive volumes in coord-$i's /v1/cluster" ready_at $((BASE + 2 * (i - 1)))
+done
 started=0
 
 echo "minikv cluster up in $DIR ($COORDS coordinators, $VOLUMES volumes, $REPLICAS replicas)"
