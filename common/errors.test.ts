@@ -32,6 +32,14 @@ describe("errors", () => {
     });
   });
 
+  it("names a full disk DISK_FULL wherever a raw ENOSPC or EDQUOT surfaces", () => {
+    for (const errno of ["ENOSPC", "EDQUOT"]) {
+      const cause = Object.assign(new Error(`${errno}: no space left on device, write`), { code: errno });
+      expect(toMinikvError(cause).code).toBe("DISK_FULL");
+    }
+    expect(toMinikvError(Object.assign(new Error("EIO"), { code: "EIO" })).code).toBe("INTERNAL");
+  });
+
   it("carries the stable code across a gRPC boundary", () => {
     const sent = toGrpcError(new MinikvError(ErrorCode.DATA_CORRUPT, "crc mismatch at segment 3"));
     expect(sent.code).toBe(status.DATA_LOSS);

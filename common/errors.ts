@@ -100,7 +100,10 @@ export function isMinikvError(err: unknown, code?: ErrorCode): err is MinikvErro
 export function toMinikvError(err: unknown, fallback: ErrorCode = ErrorCode.INTERNAL): MinikvError {
   if (err instanceof MinikvError) return err;
   const message = err instanceof Error ? err.message : String(err);
-  return new MinikvError(fallback, message, { cause: err });
+  // A full disk is an operating condition with its own code wherever it surfaces.
+  const errno = (err as { code?: unknown } | null)?.code;
+  const code = errno === "ENOSPC" || errno === "EDQUOT" ? ErrorCode.DISK_FULL : fallback;
+  return new MinikvError(code, message, { cause: err });
 }
 
 /** The JSON body every HTTP error answer carries. */
