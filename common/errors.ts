@@ -101,9 +101,13 @@ export function toMinikvError(err: unknown, fallback: ErrorCode = ErrorCode.INTE
   if (err instanceof MinikvError) return err;
   const message = err instanceof Error ? err.message : String(err);
   // A full disk is an operating condition with its own code wherever it surfaces.
+  return new MinikvError(isOutOfSpace(err) ? ErrorCode.DISK_FULL : fallback, message, { cause: err });
+}
+
+/** A system error saying the disk (or the quota) is full: ENOSPC or EDQUOT. */
+export function isOutOfSpace(err: unknown): boolean {
   const errno = (err as { code?: unknown } | null)?.code;
-  const code = errno === "ENOSPC" || errno === "EDQUOT" ? ErrorCode.DISK_FULL : fallback;
-  return new MinikvError(code, message, { cause: err });
+  return errno === "ENOSPC" || errno === "EDQUOT";
 }
 
 /** The JSON body every HTTP error answer carries. */

@@ -1,6 +1,6 @@
 import { promises as fsp, constants as fsConstants } from "node:fs";
 import { dirname } from "node:path";
-import { ErrorCode, MinikvError } from "../common/errors.js";
+import { ErrorCode, MinikvError, isOutOfSpace } from "../common/errors.js";
 
 /**
  * File-system steps the engine's durability rests on. A rename or a new file is durable
@@ -94,8 +94,7 @@ export function isNodeError(err: unknown, code: string): boolean {
 /** Maps a failed disk operation to the stable error codes: ENOSPC is DISK_FULL. */
 export function diskError(err: unknown, what: string): MinikvError {
   if (err instanceof MinikvError) return err;
-  const code =
-    isNodeError(err, "ENOSPC") || isNodeError(err, "EDQUOT") ? ErrorCode.DISK_FULL : ErrorCode.INTERNAL;
+  const code = isOutOfSpace(err) ? ErrorCode.DISK_FULL : ErrorCode.INTERNAL;
   const message = err instanceof Error ? err.message : String(err);
   return new MinikvError(code, `${what}: ${message}`, { cause: err });
 }

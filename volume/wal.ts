@@ -1,7 +1,7 @@
 import { promises as fsp } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "pino";
-import { ErrorCode, MinikvError, assert } from "../common/errors.js";
+import { ErrorCode, MinikvError, assert, isOutOfSpace } from "../common/errors.js";
 import { crc32c } from "../common/hashing.js";
 import { limits } from "../common/limits.js";
 import { diskError, fsyncDirectory, writeFully } from "./durable-fs.js";
@@ -20,9 +20,8 @@ class UndoneWrite extends Error {
 
 /** An out-of-space failure as an UndoneWrite (the WAL stays usable); anything else as it is. */
 function undoneIfFull(err: unknown): Error {
-  const error = diskError(err, "starting a WAL file failed");
-  if (error.code === ErrorCode.DISK_FULL) return new UndoneWrite(error);
-  return err instanceof Error ? err : error;
+  if (isOutOfSpace(err)) return new UndoneWrite(diskError(err, "starting a WAL file failed"));
+  return err instanceof Error ? err : diskError(err, "starting a WAL file failed");
 }
 
 /**
@@ -225,7 +224,7 @@ export class WriteAheadLog {
     } catch (err) {
       await handle.close();
       // Out of space: the new file goes (removing needs no room), the current one stays.
-      if (diskError(err, "").code === ErrorCode.DISK_FULL) await fsp.rm(path, { force: true });
+      if (isOutOfSpace(err)) await fsp.rm(path, { force: true });
       throw undoneIfFull(err);
     }
     const previous = this.handle;
@@ -339,7 +338,7 @@ export class WriteAheadLog {
       try {
         await writeFully(handle, bytes, this.tailOffset);
       } catch (err) {
-        if (diskError(err, "").code !== ErrorCode.DISK_FULL) throw err;
+        if (!isOutOfSpace(err)) throw err;
         // Out of space: the batch fails, but nothing of it was fsynced and every earlier
         // record is durable; what reached the file past the tail is cut, and the WAL takes
         // the next batch once there is room (a full disk is not a broken one).
