@@ -4,7 +4,7 @@ import type { ProtoGrpcType } from "../proto/generated/volume.js";
 import type { VolumeClient as GrpcVolumeClient } from "../proto/generated/minikv/volume/v1/Volume.js";
 import type { KeyEntry__Output } from "../proto/generated/minikv/volume/v1/KeyEntry.js";
 import type { PrepareRequest } from "../proto/generated/minikv/volume/v1/PrepareRequest.js";
-import type { DeleteReply__Output } from "../proto/generated/minikv/volume/v1/DeleteReply.js";
+import type { PrepareHeader } from "../proto/generated/minikv/volume/v1/PrepareHeader.js";
 import type { StatReply__Output } from "../proto/generated/minikv/volume/v1/StatReply.js";
 import type { ChecksumReply__Output } from "../proto/generated/minikv/volume/v1/ChecksumReply.js";
 import type { CompactReply__Output } from "../proto/generated/minikv/volume/v1/CompactReply.js";
@@ -13,6 +13,7 @@ import { waitForDrain } from "./backpressure.js";
 import { ErrorCode, MinikvError, isMinikvError } from "./errors.js";
 import { fromGrpcError, grpcChannelOptions, loadProto } from "./grpc.js";
 import { limits } from "./limits.js";
+import { VolumePipe, type PipeCallRequest } from "./volume-pipe.js";
 
 /** What a prepare announces before its bytes (proto PrepareHeader). */
 export interface VolumePrepareHeader {
@@ -93,6 +94,10 @@ export interface VolumeReadOptions extends VolumeCallOptions {
 }
 
 const UNARY_DEADLINE_MS_DEFAULT = 10_000;
+/** A whole-value prepare on the pipe has a deadline (a streamed one relies on keepalive). */
+const PIPE_PREPARE_DEADLINE_MS_DEFAULT = 30_000;
+/** Values up to this size are prepared, and ranges up to it read, in one pipe message. */
+export const PIPE_VALUE_BYTES_MAX = limits.streamChunkBytes;
 /**
  * HTTP/2 receive window of the client's connection. The 64 KiB default stalls streamed
  * reads on every round trip; 1 MiB keeps a few chunks in flight and still bounds memory.
@@ -123,6 +128,7 @@ export class VolumeClient {
   private readonly client: GrpcVolumeClient;
   private readonly unaryDeadlineMs: number;
   private readonly streamDeadlineMs: number | undefined;
+  private readonly pipe: VolumePipe;
 
   constructor(address: string, options: VolumeClientOptions = {}) {
     const { Volume } = loadVolumeProto().minikv.volume.v1;
@@ -133,6 +139,7 @@ export class VolumeClient {
     });
     this.unaryDeadlineMs = options.unaryDeadlineMs ?? UNARY_DEADLINE_MS_DEFAULT;
     this.streamDeadlineMs = options.streamDeadlineMs;
+    this.pipe = new VolumePipe(this.client, address);
   }
 
   /**
@@ -147,6 +154,11 @@ export class VolumeClient {
     body: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
     options: VolumeCallOptions = {},
   ): Promise<VolumePrepareVote> {
+    if (Array.isArray(body)) {
+      const chunks = body as readonly Uint8Array[];
+      const size = chunks.reduce((sum, chunk) => sum + chunk.length, 0);
+      if (size <= PIPE_VALUE_BYTES_MAX) return this.prepareWhole(header, chunks, size, options);
+    }
     let call: grpc.ClientWritableStream<PrepareRequest> | undefined;
     const reply = new Promise<VolumePrepareVote>((resolve, reject) => {
       call = this.client.Prepare(
@@ -180,23 +192,58 @@ export class VolumeClient {
     }
   }
 
+  /** A prepare whose whole value fits in one pipe message. */
+  private async prepareWhole(
+    header: VolumePrepareHeader,
+    chunks: readonly Uint8Array[],
+    size: number,
+    options: VolumeCallOptions,
+  ): Promise<VolumePrepareVote> {
+    const value = chunks.length === 1 ? (chunks[0] as Uint8Array) : Buffer.concat(chunks, size);
+    const reply = await this.onPipe(
+      { prepare: { header: headerMessage(header), value } },
+      options,
+      options.deadlineMs ?? this.streamDeadlineMs ?? PIPE_PREPARE_DEADLINE_MS_DEFAULT,
+    );
+    const vote = reply.prepare;
+    if (vote === null || vote === undefined) throw unexpectedReply("prepare");
+    return {
+      txid: vote.txid,
+      volumeId: vote.volume_id,
+      size: Number(vote.size),
+      crc32c: vote.crc32c >>> 0,
+    };
+  }
+
   /** Makes a prepared record readable at `version`. Idempotent. TX_NOT_FOUND when unknown. */
   async commit(txid: string, version: number, options: VolumeCallOptions = {}): Promise<void> {
-    await this.unary((md, opts, cb) => this.client.Commit({ txid, version }, md, opts, cb), options);
+    await this.onPipe({ commit: { txid, version } }, options);
   }
 
   /** Frees a prepared record. Idempotent; aborting an unknown txid succeeds. */
   async abort(txid: string, options: VolumeCallOptions = {}): Promise<void> {
-    await this.unary((md, opts, cb) => this.client.Abort({ txid }, md, opts, cb), options);
+    await this.onPipe({ abort: { txid } }, options);
   }
 
   /** Tombstones every version of `key` not newer than `version`; resolves whether one existed. */
   async delete(key: string, version: number, options: VolumeCallOptions = {}): Promise<boolean> {
-    const reply = await this.unary<DeleteReply__Output>(
-      (md, opts, cb) => this.client.Delete({ key, version }, md, opts, cb),
-      options,
-    );
-    return reply.existed;
+    const reply = await this.onPipe({ delete: { key, version } }, options);
+    if (reply.delete === null || reply.delete === undefined) throw unexpectedReply("delete");
+    return reply.delete.existed;
+  }
+
+  /**
+   * Bytes [offset, offset + length) of a committed value in one answer, CRC-checked by the
+   * volume; `length` is 1 to PIPE_VALUE_BYTES_MAX (use read() for more). Fails like read().
+   */
+  async readRange(
+    key: string,
+    options: VolumeCallOptions & { offset: number; length: number; version?: number },
+  ): Promise<Buffer> {
+    const request = { key, offset: options.offset, length: options.length, version: options.version ?? 0 };
+    const reply = await this.onPipe({ read: request }, options);
+    if (reply.read === null || reply.read === undefined) throw unexpectedReply("read");
+    return reply.read.chunk;
   }
 
   /**
@@ -314,7 +361,16 @@ export class VolumeClient {
 
   /** Closes the channel; calls still running fail with UNAVAILABLE. */
   close(): void {
+    this.pipe.close();
     this.client.close();
+  }
+
+  private onPipe(
+    request: PipeCallRequest,
+    options: VolumeCallOptions,
+    deadlineMs = options.deadlineMs ?? this.unaryDeadlineMs,
+  ): ReturnType<VolumePipe["call"]> {
+    return this.pipe.call(request, deadlineMs, options.signal);
   }
 
   private callOptions(options: VolumeCallOptions, fallbackMs: number | undefined): grpc.CallOptions {
@@ -359,17 +415,7 @@ async function sendPrepare(
     if (!call.write(message)) await Promise.race([waitForDrain(call), replyDone]);
   };
   try {
-    await write({
-      header: {
-        txid: header.txid,
-        key: header.key,
-        size: header.size,
-        crc32c: header.crc32c,
-        content_type: header.contentType ?? "",
-        crc32c_unknown: header.crc32cUnknown === true,
-        size_unknown: header.sizeUnknown === true,
-      },
-    });
+    await write({ header: headerMessage(header) });
     for await (const chunk of body) {
       for (let at = 0; at < chunk.length && !replied(); at += limits.streamChunkBytes) {
         await write({ chunk: chunk.subarray(at, at + limits.streamChunkBytes) });
@@ -384,6 +430,22 @@ async function sendPrepare(
       cause: err,
     });
   }
+}
+
+function headerMessage(header: VolumePrepareHeader): PrepareHeader {
+  return {
+    txid: header.txid,
+    key: header.key,
+    size: header.size,
+    crc32c: header.crc32c,
+    content_type: header.contentType ?? "",
+    crc32c_unknown: header.crc32cUnknown === true,
+    size_unknown: header.sizeUnknown === true,
+  };
+}
+
+function unexpectedReply(call: string): MinikvError {
+  return new MinikvError(ErrorCode.INTERNAL, `the volume answered a pipe ${call} with another call's reply`);
 }
 
 function keyInfoOf(entry: KeyEntry__Output): VolumeKeyInfo {

@@ -6,6 +6,7 @@
  */
 import { ErrorCode, MinikvError, toMinikvError } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
+import { PIPE_VALUE_BYTES_MAX } from "../common/volume-client.js";
 import type { BlobMetrics } from "./blob-metrics.js";
 import type { ClusterState } from "./cluster-state.js";
 import type { BlobMeta } from "./metadata-commands.js";
@@ -92,6 +93,22 @@ export async function replicaOrder(cluster: ClusterState, blob: BlobMeta): Promi
   return [...alive, ...others];
 }
 
+/** One replica's bytes: a small range in one pipe answer, a larger one as a stream. */
+function replicaBytes(
+  deps: BlobReadDeps,
+  volumeId: string,
+  blob: BlobMeta,
+  start: number,
+  endExclusive: number,
+): AsyncIterable<Buffer> {
+  const client = deps.cluster.pool.client(volumeId);
+  const range = { version: blob.version, offset: start, length: endExclusive - start };
+  if (range.length > PIPE_VALUE_BYTES_MAX) return client.read(blob.key, range) as AsyncIterable<Buffer>;
+  return (async function* () {
+    yield await client.readRange(blob.key, range);
+  })();
+}
+
 /**
  * Bytes [start, endExclusive) of the blob's committed version. The first chunk is only
  * yielded once a replica delivered it, so a caller can hold its headers until then.
@@ -109,12 +126,7 @@ export async function* readBlobBytes(
     for (let attempt = 1; attempt <= 2 && position < endExclusive; attempt++) {
       const from = position;
       try {
-        const stream = deps.cluster.pool.client(volumeId).read(blob.key, {
-          version: blob.version,
-          offset: position,
-          length: endExclusive - position,
-        });
-        for await (const chunk of stream as AsyncIterable<Buffer>) {
+        for await (const chunk of replicaBytes(deps, volumeId, blob, position, endExclusive)) {
           const take = Math.min(chunk.length, endExclusive - position);
           position += take;
           deps.metrics.bytesOut.inc(take);

@@ -9,6 +9,13 @@ import { limits } from "../common/limits.js";
 import type { VolumeHandlers } from "../proto/generated/minikv/volume/v1/Volume.js";
 import type { PrepareRequest__Output } from "../proto/generated/minikv/volume/v1/PrepareRequest.js";
 import type { PrepareReply } from "../proto/generated/minikv/volume/v1/PrepareReply.js";
+import type { PrepareHeader__Output } from "../proto/generated/minikv/volume/v1/PrepareHeader.js";
+import type { CommitRequest__Output } from "../proto/generated/minikv/volume/v1/CommitRequest.js";
+import type { CommitReply } from "../proto/generated/minikv/volume/v1/CommitReply.js";
+import type { AbortRequest__Output } from "../proto/generated/minikv/volume/v1/AbortRequest.js";
+import type { AbortReply } from "../proto/generated/minikv/volume/v1/AbortReply.js";
+import type { DeleteRequest__Output } from "../proto/generated/minikv/volume/v1/DeleteRequest.js";
+import type { DeleteReply } from "../proto/generated/minikv/volume/v1/DeleteReply.js";
 import type { ReadRequest__Output } from "../proto/generated/minikv/volume/v1/ReadRequest.js";
 import type { ReadReply } from "../proto/generated/minikv/volume/v1/ReadReply.js";
 import type { ListKeysRequest__Output } from "../proto/generated/minikv/volume/v1/ListKeysRequest.js";
@@ -17,6 +24,7 @@ import type { KeyEntry } from "../proto/generated/minikv/volume/v1/KeyEntry.js";
 import type { PrepareHeader, PrepareResult, StoredValueInfo, VolumeStore } from "./store-api.js";
 import type { VolumeServerMetrics } from "./server-metrics.js";
 import type { InflightTracker } from "./inflight.js";
+import { servePipe, type PipeRegistry } from "./pipe-service.js";
 
 /** What the gRPC adapter needs; it owns none of it. */
 export interface VolumeServiceDeps {
@@ -28,6 +36,8 @@ export interface VolumeServiceDeps {
   readonly state: () => string;
   /** Every call registers here so shutdown can wait for it before closing the store. */
   readonly inflight: InflightTracker;
+  /** Open pipes, so shutdown can end them (PipeRegistry.closeAll). */
+  readonly pipes: PipeRegistry;
 }
 
 /** Bounds on request fields the proto leaves open. */
@@ -52,23 +62,9 @@ export function createVolumeService(deps: VolumeServiceDeps): VolumeHandlers {
         (err) => callback(toGrpcError(err)),
       );
     },
-    Commit: unary(deps, "Commit", async (req) => {
-      const txid = parseTxid(req.txid);
-      await counted(deps.metrics.commits, store.commit(txid, parseVersion(req.version, "version")));
-      return {};
-    }),
-    Abort: unary(deps, "Abort", async (req) => {
-      await counted(deps.metrics.aborts, store.abort(parseTxid(req.txid)));
-      return {};
-    }),
-    Delete: unary(deps, "Delete", async (req) => {
-      const key = validateKey(req.key);
-      const existed = await counted(
-        deps.metrics.deletes,
-        store.delete(key, parseVersion(req.version, "version")),
-      );
-      return { existed };
-    }),
+    Commit: unary(deps, "Commit", (req) => commitCall(deps, req)),
+    Abort: unary(deps, "Abort", (req) => abortCall(deps, req)),
+    Delete: unary(deps, "Delete", (req) => deleteCall(deps, req)),
     Read: (call) => void finish(deps, "Read", () => streamRead(deps, call)).catch(failStream(call)),
     Stat: unary(deps, "Stat", (req) => Promise.resolve(statReply(store, validateKey(req.key)))),
     ListKeys: (call) => void finish(deps, "ListKeys", () => streamKeys(deps, call)).catch(failStream(call)),
@@ -87,6 +83,7 @@ export function createVolumeService(deps: VolumeServiceDeps): VolumeHandlers {
       const result = await store.compact(shard === undefined ? {} : { shard });
       return { segments_compacted: result.segmentsCompacted, bytes_freed: result.bytesFreed };
     }),
+    Pipe: (call) => servePipe(deps, call),
     Health: unary(deps, "Health", () => {
       const stats = store.stats();
       return Promise.resolve({
@@ -114,8 +111,28 @@ function unary<Req, Res>(
   };
 }
 
+export async function commitCall(deps: VolumeServiceDeps, req: CommitRequest__Output): Promise<CommitReply> {
+  const txid = parseTxid(req.txid);
+  await counted(deps.metrics.commits, deps.store.commit(txid, parseVersion(req.version, "version")));
+  return {};
+}
+
+export async function abortCall(deps: VolumeServiceDeps, req: AbortRequest__Output): Promise<AbortReply> {
+  await counted(deps.metrics.aborts, deps.store.abort(parseTxid(req.txid)));
+  return {};
+}
+
+export async function deleteCall(deps: VolumeServiceDeps, req: DeleteRequest__Output): Promise<DeleteReply> {
+  const key = validateKey(req.key);
+  const existed = await counted(
+    deps.metrics.deletes,
+    deps.store.delete(key, parseVersion(req.version, "version")),
+  );
+  return { existed };
+}
+
 /** Runs one call: tracked for shutdown, counted by outcome, internal failures logged. */
-async function finish<T>(deps: VolumeServiceDeps, method: string, run: () => Promise<T>): Promise<T> {
+export async function finish<T>(deps: VolumeServiceDeps, method: string, run: () => Promise<T>): Promise<T> {
   try {
     const result = await deps.inflight.track(run());
     deps.metrics.grpcRequests.inc({ method, code: "OK" });
@@ -156,17 +173,29 @@ async function prepare(
   if (first.done === true) {
     throw new MinikvError(ErrorCode.INVALID_ARGUMENT, "the Prepare stream ended before its header");
   }
-  const header = parseHeader(first.value);
+  const header = parseHeader(first.value.part === "header" ? first.value.header : undefined);
+  const body = new PrepareBody(messages, call, header, deps.metrics);
+  return prepareCall(deps, header, body, () => body.error);
+}
+
+/**
+ * Stores one prepared value and answers the vote. `bodyError` names why the body failed,
+ * when it did: the store sees any body failure as CLIENT_ABORTED.
+ */
+export async function prepareCall(
+  deps: VolumeServiceDeps,
+  header: PrepareHeader,
+  body: AsyncIterable<Uint8Array>,
+  bodyError: () => MinikvError | undefined = () => undefined,
+): Promise<PrepareReply> {
   if (deps.state() !== "serving") {
     throw new MinikvError(ErrorCode.SHUTTING_DOWN, `volume ${deps.volumeId} is shutting down`);
   }
-  const body = new PrepareBody(messages, call, header, deps.metrics);
   let stored: PrepareResult;
   try {
     stored = await counted(deps.metrics.prepares, deps.store.prepare(header, body));
   } catch (err) {
-    // The store sees any body failure as CLIENT_ABORTED; the body knows the precise reason.
-    throw body.error ?? err;
+    throw bodyError() ?? err;
   }
   return { txid: header.txid, volume_id: deps.volumeId, size: stored.size, crc32c: stored.crc32c };
 }
@@ -238,10 +267,9 @@ async function nextMessage(
   return next;
 }
 
-function parseHeader(message: PrepareRequest__Output): PrepareHeader {
-  const header = message.header;
-  if (message.part !== "header" || header === undefined || header === null) {
-    throw new MinikvError(ErrorCode.INVALID_ARGUMENT, "the first Prepare message must carry the header");
+export function parseHeader(header: PrepareHeader__Output | null | undefined): PrepareHeader {
+  if (header === undefined || header === null) {
+    throw new MinikvError(ErrorCode.INVALID_ARGUMENT, "a prepare must start with its header");
   }
   const sizeUnknown = header.size_unknown;
   const size = sizeUnknown ? 0 : parseUint64(header.size, "size");
@@ -269,20 +297,24 @@ function parseHeader(message: PrepareRequest__Output): PrepareHeader {
   };
 }
 
-async function streamRead(
-  deps: VolumeServiceDeps,
-  call: grpc.ServerWritableStream<ReadRequest__Output, ReadReply>,
-): Promise<void> {
-  const request = call.request;
+/** The stored bytes a ReadRequest asks for, CRC-checked as they are read. */
+export function readChunks(deps: VolumeServiceDeps, request: ReadRequest__Output): AsyncIterable<Buffer> {
   const key = validateKey(request.key);
   const offset = parseUint64(request.offset, "offset");
   const length = parseUint64(request.length, "length");
   const version = parseUint64(request.version, "version");
-  const chunks = deps.store.read(key, {
+  return deps.store.read(key, {
     offset,
     ...(length > 0 ? { length } : {}),
     ...(version > 0 ? { version } : {}),
   });
+}
+
+async function streamRead(
+  deps: VolumeServiceDeps,
+  call: grpc.ServerWritableStream<ReadRequest__Output, ReadReply>,
+): Promise<void> {
+  const chunks = readChunks(deps, call.request);
   for await (const chunk of chunks) {
     // Leaving the loop returns the store's iterator, which closes its file.
     if (call.cancelled || call.destroyed) return;
@@ -336,7 +368,7 @@ function keyEntryOf(info: StoredValueInfo): KeyEntry {
 }
 
 /** uint64 fields arrive as decimal strings; anything beyond 2^53 cannot be a real size or version. */
-function parseUint64(value: string, field: string): number {
+export function parseUint64(value: string, field: string): number {
   const n = Number(value);
   if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) {
     throw new MinikvError(ErrorCode.INVALID_ARGUMENT, `${field} must be an integer below 2^53, got ${value}`);

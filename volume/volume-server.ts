@@ -11,6 +11,7 @@ import type { ProtoGrpcType } from "../proto/generated/volume.js";
 import { CoordinatorLink, type CoordinatorLinkConfig } from "./coordinator-link.js";
 import { openDiskStore, type DiskStoreOptions } from "./disk-store.js";
 import { createVolumeService } from "./grpc-service.js";
+import { PipeRegistry } from "./pipe-service.js";
 import { createApp } from "./http-app.js";
 import { InflightTracker } from "./inflight.js";
 import { createServerMetrics, type VolumeServerMetrics } from "./server-metrics.js";
@@ -89,7 +90,8 @@ async function serveStore(
   const metrics = createServerMetrics(registry, () => store.stats());
   const inflight = new InflightTracker();
   let state = "serving";
-  const deps = { store, volumeId: options.id, metrics, logger, state: () => state, inflight };
+  const pipes = new PipeRegistry();
+  const deps = { store, volumeId: options.id, metrics, logger, state: () => state, inflight, pipes };
   const { grpcServer, grpcPort, httpServer, httpPort } = await listen(options, deps, cleanups);
 
   const advertiseHost = options.advertiseHost ?? advertisedHostFor(options.http.host);
@@ -104,6 +106,9 @@ async function serveStore(
     await resolver.stop();
     await link.stop();
     const graceMs = options.shutdownGraceMs ?? SHUTDOWN_GRACE_MS_DEFAULT;
+    // A pipe is one long call: end each once it has answered what it took, or the graceful
+    // gRPC shutdown below would wait for it until the grace period ran out.
+    pipes.closeAll();
     await Promise.all([closeGrpc(grpcServer, graceMs), closeHttp(httpServer, graceMs)]);
     // Calls cut off above still unwind (a cancelled prepare fails CLIENT_ABORTED); let them.
     if (!(await inflight.drain(graceMs))) logger.warn({ inflight: inflight.size }, "requests still running");
