@@ -1,3 +1,4 @@
+import type * as http2 from "node:http2";
 import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
@@ -40,6 +41,45 @@ export const grpcChannelOptions: grpc.ChannelOptions = {
   "grpc.keepalive_timeout_ms": 5_000,
   "grpc.keepalive_permit_without_calls": 1,
 };
+
+/**
+ * HTTP/2 receive windows of a server that takes large client streams (a volume's Prepare):
+ * Node's default is 64 KiB per stream and per connection, so an upload stalls for a
+ * WINDOW_UPDATE every 64 KiB, and concurrent uploads on one connection share those 64 KiB.
+ * grpc-js honours `grpc-node.flow_control_window` only on the client side (a server option
+ * is proposed upstream, grpc/grpc-node#3058), so widenServerWindows applies the same two
+ * settings the way that change does. The window bounds what a sender may have in flight:
+ * at most streamBytes per call and connectionBytes per connection are buffered here.
+ */
+export const serverWindows = { streamBytes: 1024 * 1024, connectionBytes: 4 * 1024 * 1024 } as const;
+
+/** grpc-js internals widenServerWindows relies on (checked at run time, never assumed). */
+interface ServerInternals {
+  commonServerOptions?: http2.ServerOptions;
+  http2Servers?: Map<http2.Http2Server, unknown>;
+}
+
+/**
+ * Call before bindAsync: new sessions advertise serverWindows.streamBytes per stream. Returns
+ * a function to call after the bind, which raises each session's connection window. Both
+ * are no-ops (returning false) if this grpc-js does not have the internals they use.
+ */
+export function widenServerWindows(server: grpc.Server): () => boolean {
+  const internals = server as unknown as ServerInternals;
+  const options = internals.commonServerOptions;
+  if (options === undefined) return () => false;
+  options.settings = { ...options.settings, initialWindowSize: serverWindows.streamBytes };
+  return () => {
+    const servers = internals.http2Servers;
+    if (!(servers instanceof Map) || servers.size === 0) return false;
+    for (const http2Server of servers.keys()) {
+      http2Server.on("session", (session: http2.ServerHttp2Session) => {
+        if (!session.destroyed) session.setLocalWindowSize(serverWindows.connectionBytes);
+      });
+    }
+    return true;
+  };
+}
 
 const CODE_METADATA_KEY = "minikv-code";
 

@@ -1,7 +1,9 @@
+import { once } from "node:events";
+import * as http2 from "node:http2";
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ErrorCode } from "../common/errors.js";
-import { grpcChannelOptions, loadProto } from "../common/grpc.js";
+import { grpcChannelOptions, loadProto, serverWindows } from "../common/grpc.js";
 import { crc32c } from "../common/hashing.js";
 import { PIPE_VALUE_BYTES_MAX, VolumeClient } from "../common/volume-client.js";
 import type { ProtoGrpcType } from "../proto/generated/volume.js";
@@ -192,5 +194,26 @@ describe("volume Pipe: the CRC of a whole-value prepare", () => {
       bytes.subarray(5),
     ]);
     expect(vote.crc32c).toBe(crc32c(bytes) >>> 0);
+  });
+});
+
+describe("volume gRPC receive windows", () => {
+  it("advertise serverWindows per stream and per connection, not HTTP/2's 64 KiB", async () => {
+    const session = http2.connect(`http://${volume.server.grpcAddress}`);
+    try {
+      const [settings] = (await once(session, "remoteSettings")) as [http2.Settings];
+      expect(settings.initialWindowSize).toBe(serverWindows.streamBytes);
+      // The connection window arrives as a WINDOW_UPDATE right after the settings.
+      const deadline = performance.now() + 2_000;
+      while (
+        session.state.remoteWindowSize !== serverWindows.connectionBytes &&
+        performance.now() < deadline
+      ) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      expect(session.state.remoteWindowSize).toBe(serverWindows.connectionBytes);
+    } finally {
+      session.close();
+    }
   });
 });

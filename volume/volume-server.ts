@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import { networkInterfaces } from "node:os";
 import * as grpc from "@grpc/grpc-js";
 import { formatHostPort, type HostPort } from "../common/config.js";
-import { grpcChannelOptions, loadProto } from "../common/grpc.js";
+import { grpcChannelOptions, loadProto, widenServerWindows } from "../common/grpc.js";
 import { createLogger, type Logger } from "../common/logger.js";
 import { createRegistry } from "../common/metrics.js";
 import type { ProtoGrpcType } from "../proto/generated/volume.js";
@@ -141,7 +141,9 @@ async function listen(
   const { Volume } = loadProto<ProtoGrpcType>("volume.proto").minikv.volume.v1;
   grpcServer.addService(Volume.service, createVolumeService(deps));
   cleanups.push(() => Promise.resolve(grpcServer.forceShutdown()));
+  const widenConnections = widenServerWindows(grpcServer);
   const grpcPort = await bindGrpc(grpcServer, options.grpc);
+  if (!widenConnections()) deps.logger.warn("gRPC receive windows left at 64 KiB: uploads will be slower");
 
   const httpServer = createServer(createApp(deps));
   cleanups.push(() => closeHttp(httpServer, 0));
