@@ -15,14 +15,12 @@ import type { Message, NodeId } from "./core/types.js";
 import type { ProtoGrpcType } from "../../proto/generated/raft.js";
 import type { Ack__Output } from "../../proto/generated/minikv/raft/v1/Ack.js";
 import type {
-  MessageBatch,
-  MessageBatch__Output,
-} from "../../proto/generated/minikv/raft/v1/MessageBatch.js";
-import type {
   RaftInternalClient,
   RaftInternalHandlers,
 } from "../../proto/generated/minikv/raft/v1/RaftInternal.js";
 import type { SnapshotChunk__Output } from "../../proto/generated/minikv/raft/v1/SnapshotChunk.js";
+import type { InboundBatch, OutboundBatch } from "./raft-batch-codec.js";
+import { decodeBatch, encodeBatch } from "./raft-batch-codec.js";
 import { decodeMessage, encodeMessage } from "./raft-message-codec.js";
 import type { PeerAddresses, SnapshotSource } from "./storage.js";
 import type { Transport, TransportHandler } from "./transport.js";
@@ -63,6 +61,59 @@ function raftProto(): ProtoGrpcType["minikv"]["raft"]["v1"] {
   return cachedProto.minikv.raft.v1;
 }
 
+/** The RaftInternal methods whose request is a MessageBatch. */
+const BATCH_METHODS = ["AppendEntries", "RequestVote", "TimeoutNow", "Send", "Stream"] as const;
+
+/** A RaftInternal client whose batch methods take core Messages (raft-batch-codec.ts). */
+interface RaftClient extends grpc.Client {
+  Stream(callback: grpc.requestCallback<Ack__Output>): grpc.ClientWritableStream<OutboundBatch>;
+  InstallSnapshot: RaftInternalClient["InstallSnapshot"];
+  Identify: RaftInternalClient["Identify"];
+}
+
+type BatchUnaryHandler = grpc.handleUnaryCall<InboundBatch, Ack__Output>;
+
+/** Server side of RaftService: the batch methods receive decoded batches. */
+interface RaftHandlers extends grpc.UntypedServiceImplementation {
+  AppendEntries: BatchUnaryHandler;
+  RequestVote: BatchUnaryHandler;
+  TimeoutNow: BatchUnaryHandler;
+  Send: BatchUnaryHandler;
+  Stream: grpc.handleClientStreamingCall<InboundBatch, Ack__Output>;
+  InstallSnapshot: RaftInternalHandlers["InstallSnapshot"];
+  Identify: RaftInternalHandlers["Identify"];
+}
+
+interface RaftService {
+  readonly definition: grpc.ServiceDefinition;
+  readonly Client: grpc.ServiceClientConstructor;
+}
+
+let cachedService: RaftService | undefined;
+
+/**
+ * RaftInternal as proto/raft.proto defines it, with MessageBatch encoded and decoded by
+ * raft-batch-codec.ts instead of proto-loader's object conversion; the other methods as
+ * proto-loader builds them.
+ */
+function raftService(): RaftService {
+  if (cachedService !== undefined) return cachedService;
+  const base = raftProto().RaftInternal.service as grpc.ServiceDefinition;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- methods of different request types
+  const definition: Record<string, grpc.MethodDefinition<any, any>> = { ...base };
+  for (const name of BATCH_METHODS) {
+    const method = base[name];
+    if (method === undefined) throw new Error(`raft.proto has no ${name}`);
+    definition[name] = {
+      ...method,
+      requestSerialize: (batch: OutboundBatch) => encodeBatch(batch),
+      requestDeserialize: (bytes: Buffer) => decodeBatch(bytes),
+    };
+  }
+  cachedService = { definition, Client: grpc.makeGenericClientConstructor(definition, "RaftInternal") };
+  return cachedService;
+}
+
 function messageBytes(message: Message): number {
   let bytes = 64 + message.context.byteLength;
   for (const entry of message.entries) bytes += 32 + entry.data.byteLength;
@@ -73,14 +124,14 @@ function messageBytes(message: Message): number {
 class PeerChannel {
   readonly queue: Message[] = [];
   /** Open until it fails or the peer is closed; a new one is opened by the next send. */
-  stream: grpc.ClientWritableStream<MessageBatch> | null = null;
+  stream: grpc.ClientWritableStream<OutboundBatch> | null = null;
   /** The stream's buffer is full: wait for "drain" before writing more. */
   blocked = false;
   closed = false;
 
   constructor(
     readonly address: string,
-    readonly client: RaftInternalClient,
+    readonly client: RaftClient,
   ) {}
 }
 
@@ -105,7 +156,7 @@ export class GrpcTransport implements Transport {
 
   /** Adds the RaftInternal service to a gRPC server the caller binds, starts and shuts down. */
   addTo(server: grpc.Server): void {
-    server.addService(raftProto().RaftInternal.service, this.serviceHandlers());
+    server.addService(raftService().definition, this.serviceHandlers());
   }
 
   start(handler: TransportHandler): Promise<void> {
@@ -148,15 +199,12 @@ export class GrpcTransport implements Transport {
     while (!peer.closed && !this.closed && !peer.blocked && peer.queue.length > 0) {
       const stream = peer.stream ?? this.openStream(id, peer);
       const messages = this.takeBatch(peer);
-      const taken = stream.write({
-        messages: messages.map(encodeMessage),
-        from_address: this.config.localAddress,
-      });
+      const taken = stream.write({ messages, fromAddress: this.config.localAddress });
       if (!taken) this.waitForDrain(id, peer, stream);
     }
   }
 
-  private openStream(id: NodeId, peer: PeerChannel): grpc.ClientWritableStream<MessageBatch> {
+  private openStream(id: NodeId, peer: PeerChannel): grpc.ClientWritableStream<OutboundBatch> {
     const stream = peer.client.Stream((err) => {
       // The stream ended: the peer failed it, the connection broke, or it was cancelled
       // here. What is still queued leaves on a new stream with the next send, not at once
@@ -171,7 +219,11 @@ export class GrpcTransport implements Transport {
     return stream;
   }
 
-  private waitForDrain(id: NodeId, peer: PeerChannel, stream: grpc.ClientWritableStream<MessageBatch>): void {
+  private waitForDrain(
+    id: NodeId,
+    peer: PeerChannel,
+    stream: grpc.ClientWritableStream<OutboundBatch>,
+  ): void {
     peer.blocked = true;
     // A peer that stops reading (hung, or cut off without a reset) must not hold its queue forever.
     const timer = setTimeout(() => stream.cancel(), this.config.rpcTimeoutMs);
@@ -204,11 +256,7 @@ export class GrpcTransport implements Transport {
     }
   }
 
-  private async streamSnapshot(
-    client: RaftInternalClient,
-    message: Message,
-    source: SnapshotSource,
-  ): Promise<void> {
+  private async streamSnapshot(client: RaftClient, message: Message, source: SnapshotSource): Promise<void> {
     let settle: ((err: grpc.ServiceError | null) => void) | undefined;
     const acked = new Promise<void>((resolve, reject) => {
       settle = (err) => (err === null ? resolve() : reject(fromGrpcError(err)));
@@ -254,13 +302,14 @@ export class GrpcTransport implements Transport {
     });
   }
 
-  private newClient(address: string): RaftInternalClient {
-    return new (raftProto().RaftInternal)(address, grpc.credentials.createInsecure(), {
+  private newClient(address: string): RaftClient {
+    const client = new (raftService().Client)(address, grpc.credentials.createInsecure(), {
       ...grpcChannelOptions,
       "grpc.initial_reconnect_backoff_ms": this.config.reconnectBackoffMsMin,
       "grpc.min_reconnect_backoff_ms": this.config.reconnectBackoffMsMin,
       "grpc.max_reconnect_backoff_ms": this.config.reconnectBackoffMsMax,
     });
+    return client as unknown as RaftClient;
   }
 
   setPeer(id: NodeId, address: string): void {
@@ -299,11 +348,12 @@ export class GrpcTransport implements Transport {
     return Promise.resolve();
   }
 
-  private receive(batch: MessageBatch__Output): void {
+  private receive(batch: InboundBatch): void {
     const handler = this.handler;
     if (handler === null || this.closed)
       throw new MinikvError(ErrorCode.UNAVAILABLE, "raft is not serving yet");
-    const messages = batch.messages.map(decodeMessage);
+    if (!batch.ok) throw batch.error;
+    const messages = batch.messages;
     for (const message of messages) {
       if (message.to !== this.localId) {
         throw new MinikvError(
@@ -315,8 +365,8 @@ export class GrpcTransport implements Transport {
         throw new MinikvError(ErrorCode.INVALID_ARGUMENT, "snapshot outside InstallSnapshot");
     }
     const sender = messages[0]?.from;
-    if (sender !== undefined && batch.from_address.length > 0 && !this.peers.has(sender)) {
-      this.setPeer(sender, batch.from_address);
+    if (sender !== undefined && batch.fromAddress.length > 0 && !this.peers.has(sender)) {
+      this.setPeer(sender, batch.fromAddress);
     }
     for (const message of messages) handler.onMessage(message);
   }
@@ -353,7 +403,7 @@ export class GrpcTransport implements Transport {
 
   /** One peer's message stream: each batch is delivered as it arrives; a bad one ends the stream. */
   private receiveStream(
-    call: grpc.ServerReadableStream<MessageBatch__Output, Ack__Output>,
+    call: grpc.ServerReadableStream<InboundBatch, Ack__Output>,
     callback: grpc.sendUnaryData<Ack__Output>,
   ): void {
     let ended = false;
@@ -369,7 +419,7 @@ export class GrpcTransport implements Transport {
       return;
     }
     this.inbound.add(end);
-    call.on("data", (batch: MessageBatch__Output) => {
+    call.on("data", (batch: InboundBatch) => {
       if (ended) return;
       try {
         this.receive(batch);
@@ -382,9 +432,9 @@ export class GrpcTransport implements Transport {
     call.on("cancelled", () => end(new MinikvError(ErrorCode.UNAVAILABLE, "raft message stream cancelled")));
   }
 
-  private serviceHandlers(): RaftInternalHandlers {
+  private serviceHandlers(): RaftHandlers {
     const unary = (
-      call: grpc.ServerUnaryCall<MessageBatch__Output, Ack__Output>,
+      call: grpc.ServerUnaryCall<InboundBatch, Ack__Output>,
       callback: grpc.sendUnaryData<Ack__Output>,
     ): void => {
       try {
