@@ -25,23 +25,36 @@ export function newNonce(): Buffer {
   return randomBytes(8);
 }
 
+/** `seq` is a safe integer (a driver's proposal counter). */
 export function wrapPayload(nonce: Buffer, seq: number, payload: Uint8Array): Uint8Array {
-  const out = Buffer.alloc(ENVELOPE_HEADER_BYTES + payload.byteLength);
+  const out = Buffer.allocUnsafe(ENVELOPE_HEADER_BYTES + payload.byteLength);
   out[0] = VERSION;
   nonce.copy(out, 1);
-  out.writeBigUInt64BE(BigInt(seq), 9);
+  out.writeUInt32BE(Math.floor(seq / 2 ** 32), 9);
+  out.writeUInt32BE(seq >>> 0, 13);
   out.set(payload, ENVELOPE_HEADER_BYTES);
   return out;
 }
 
-/** Splits entry data into tag and payload; data not written by wrapPayload is all payload. */
-export function unwrapPayload(data: Uint8Array): { tag: ProposalTag | null; payload: Uint8Array } {
-  if (data.byteLength < ENVELOPE_HEADER_BYTES || data[0] !== VERSION) return { tag: null, payload: data };
-  const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  return {
-    tag: { nonce: bytes.toString("hex", 1, 9), seq: Number(bytes.readBigUInt64BE(9)) },
-    payload: data.subarray(ENVELOPE_HEADER_BYTES),
-  };
+function isEnvelope(data: Uint8Array): boolean {
+  return data.byteLength >= ENVELOPE_HEADER_BYTES && data[0] === VERSION;
+}
+
+/** The payload of entry data (a view); data not written by wrapPayload is all payload. */
+export function payloadOf(data: Uint8Array): Uint8Array {
+  return isEnvelope(data) ? data.subarray(ENVELOPE_HEADER_BYTES) : data;
+}
+
+/**
+ * The sequence number of entry data proposed by the driver incarnation `nonce`; null for
+ * anyone else's (compared as bytes: this runs for every applied entry on every member).
+ */
+export function ownSeq(data: Uint8Array, nonce: Buffer): number | null {
+  if (!isEnvelope(data)) return null;
+  for (let i = 0; i < 8; i++) if (data[1 + i] !== nonce[i]) return null;
+  let seq = 0;
+  for (let i = 9; i < ENVELOPE_HEADER_BYTES; i++) seq = seq * 256 + (data[i] ?? 0);
+  return seq;
 }
 
 /** What the driver puts in ConfChange.context. */

@@ -23,7 +23,17 @@ import { limits } from "../../common/limits.js";
 import type { Logger } from "../../common/logger.js";
 import { decodeConfChange } from "./core/conf-change.js";
 import { createRawNode } from "./core/raft-node.js";
-import type { ConfChange, Entry, Message, NodeId, RawNode, Ready, Role, SnapshotMeta } from "./core/types.js";
+import type {
+  ConfChange,
+  Entry,
+  Message,
+  NodeId,
+  ProposeResult,
+  RawNode,
+  Ready,
+  Role,
+  SnapshotMeta,
+} from "./core/types.js";
 import { loadStartupState } from "./driver-restore.js";
 import type { Applied } from "./pending-requests.js";
 import { ProposalTable, ReadTable, timeoutError } from "./pending-requests.js";
@@ -32,10 +42,11 @@ import {
   decodeConfContext,
   encodeConfContext,
   newNonce,
-  unwrapPayload,
+  ownSeq,
+  payloadOf,
   wrapPayload,
 } from "./proposal-envelope.js";
-import type { StateMachine } from "./state-machine.js";
+import type { ApplyResult, StateMachine } from "./state-machine.js";
 import type { PeerAddresses, RaftStorage, SnapshotStore } from "./storage.js";
 import type { Transport } from "./transport.js";
 
@@ -163,6 +174,11 @@ function failure(code: ErrorCode, message: string, detail?: Record<string, strin
   return new MinikvError(code, message, detail === undefined ? undefined : { detail });
 }
 
+/** The core refused a proposal only because no leader is known yet (or one is being handed over). */
+function leaderless(result: ProposeResult): boolean {
+  return !result.ok && (result.reason === "noLeader" || result.reason === "transferring");
+}
+
 export class RaftDriver<Result = unknown> {
   private readonly config: RaftDriverConfig;
   private readonly nonce = newNonce();
@@ -202,7 +218,7 @@ export class RaftDriver<Result = unknown> {
     private readonly deps: RaftDriverDeps<Result>,
   ) {
     this.config = { ...raftDriverDefaults, ...config };
-    this.proposals = new ProposalTable(this.config.pendingProposalsMax);
+    this.proposals = new ProposalTable(this.config.pendingProposalsMax, this.config.proposalTimeoutMs);
     this.reads = new ReadTable(this.config.pendingReadsMax);
   }
 
@@ -433,62 +449,65 @@ export class RaftDriver<Result = unknown> {
     return this.config.electionTicks * this.config.tickMs;
   }
 
-  /** Proposes through `propose(seq)` and waits for the entry tagged `seq` to be applied. */
-  private async submit(
-    propose: (seq: number) => ReturnType<RawNode["propose"]>,
-    what: string,
-  ): Promise<Applied<Result>> {
+  /**
+   * Proposes through `propose(seq)` and waits for the entry tagged `seq` to be applied. The
+   * common case (the core takes the proposal at once) is synchronous up to the wait: under
+   * load every promise and closure per proposal shows in the leader's CPU.
+   */
+  private submit(propose: (seq: number) => ProposeResult, what: string): Promise<Applied<Result>> {
     const refused = this.refusal();
-    if (refused !== null) throw refused;
-    if (!this.config.forwardProposals && this.role !== "leader") throw this.notLeader();
-    if (!this.proposals.hasRoom()) throw failure(ErrorCode.OVERLOADED, "too many proposals waiting");
+    if (refused !== null) return Promise.reject(refused);
+    if (!this.config.forwardProposals && this.role !== "leader") return Promise.reject(this.notLeader());
+    if (!this.proposals.hasRoom()) {
+      return Promise.reject(failure(ErrorCode.OVERLOADED, "too many proposals waiting"));
+    }
     this.seq += 1;
     const seq = this.seq;
     this.stats.proposals += 1;
     // The waiter exists before the entry can possibly be applied.
-    const applied = this.proposals.wait(seq, this.config.proposalTimeoutMs, () =>
-      timeoutError(what, this.leader),
-    );
-    // It may reject (timeout, stop) while we still wait for a leader below: mark it handled
-    // now, or Node treats the rejection as unhandled and exits; `await applied` still sees it.
-    applied.catch(() => undefined);
-    const deadline = Date.now() + this.config.proposalTimeoutMs;
+    const applied = this.proposals.wait(seq, what, performance.now());
     try {
-      const result = await this.proposeWhenLeader(() => propose(seq), deadline);
+      const result = propose(seq);
+      if (leaderless(result) && this.config.forwardProposals) {
+        void this.proposeOnceLeader(seq, propose, Date.now() + this.config.proposalTimeoutMs);
+      } else if (!result.ok) {
+        this.proposals.reject(seq, this.proposeRefusal(result.reason));
+      }
+    } catch (err) {
+      this.proposals.reject(seq, toMinikvError(err));
+    }
+    this.schedule();
+    return applied.catch((err: unknown) => {
+      this.stats.proposalsFailed += 1;
+      throw err;
+    });
+  }
+
+  /**
+   * While no leader is known (an election is under way), proposes `seq` again every tick
+   * until the core takes it or the deadline passes; a final refusal rejects its waiter.
+   */
+  private async proposeOnceLeader(
+    seq: number,
+    propose: (seq: number) => ProposeResult,
+    deadline: number,
+  ): Promise<void> {
+    try {
+      let result: ProposeResult = { ok: false, reason: "noLeader" };
+      while (leaderless(result) && Date.now() < deadline && this.refusal() === null) {
+        await new Promise((resolve) => setTimeout(resolve, this.config.tickMs));
+        result = propose(seq);
+      }
+      const refused = this.refusal();
+      if (refused !== null) throw refused;
       if (!result.ok) this.proposals.reject(seq, this.proposeRefusal(result.reason));
     } catch (err) {
       this.proposals.reject(seq, toMinikvError(err));
     }
     this.schedule();
-    try {
-      return await applied;
-    } catch (err) {
-      this.stats.proposalsFailed += 1;
-      throw err;
-    }
   }
 
-  /** Proposes; while no leader is known (an election is under way), waits for one until the deadline. */
-  private async proposeWhenLeader(
-    propose: () => ReturnType<RawNode["propose"]>,
-    deadline: number,
-  ): Promise<ReturnType<RawNode["propose"]>> {
-    let result = propose();
-    const leaderless = (r: typeof result): boolean =>
-      !r.ok && (r.reason === "noLeader" || r.reason === "transferring");
-    if (!leaderless(result) || !this.config.forwardProposals) return result;
-    while (leaderless(result) && Date.now() < deadline && this.refusal() === null) {
-      await new Promise((resolve) => setTimeout(resolve, this.config.tickMs));
-      result = propose();
-    }
-    const refused = this.refusal();
-    if (refused !== null) throw refused;
-    return result;
-  }
-
-  private proposeRefusal(
-    reason: Exclude<ReturnType<RawNode["propose"]>, { ok: true }>["reason"],
-  ): MinikvError {
+  private proposeRefusal(reason: Exclude<ProposeResult, { ok: true }>["reason"]): MinikvError {
     switch (reason) {
       case "noLeader":
       case "transferring":
@@ -521,6 +540,7 @@ export class RaftDriver<Result = unknown> {
   private onTick(): void {
     if (this.node === null || this.stopped) return;
     this.node.tick();
+    this.proposals.sweep(performance.now(), (what) => timeoutError(what, this.leader));
     this.reads.sweep(Date.now(), this.electionTimeoutMs(), () =>
       failure(ErrorCode.NO_QUORUM, "read index not confirmed in time"),
     );
@@ -719,32 +739,34 @@ export class RaftDriver<Result = unknown> {
 
   /** Step 4: apply; returns the answers to the callers whose entries these were. */
   private async apply(committed: readonly Entry[]): Promise<(() => void)[]> {
-    const sm = this.deps.stateMachine;
-    const entries = committed.filter((e) => e.index > sm.appliedIndex());
-    const settle: (() => void)[] = [];
-    if (entries.length === 0) return settle;
-    const unwrapped = entries.map((entry) => (entry.type === "normal" ? unwrapPayload(entry.data) : null));
-    const results = await sm.apply(
-      entries.map((entry, i) => {
-        const payload = unwrapped[i]?.payload;
-        return payload === undefined ? entry : { ...entry, data: payload };
-      }),
+    const applied = this.deps.stateMachine.appliedIndex();
+    const entries = committed.filter((e) => e.index > applied);
+    if (entries.length === 0) return [];
+    const results = await this.deps.stateMachine.apply(
+      entries.map((e) =>
+        e.type === "normal" ? { term: e.term, index: e.index, type: e.type, data: payloadOf(e.data) } : e,
+      ),
     );
     this.appliedTerm = entries.at(-1)?.term ?? this.appliedTerm;
+    const answers: { seq: number; index: number; result: ApplyResult<Result> }[] = [];
     for (const [i, entry] of entries.entries()) {
-      const tag =
-        entry.type === "confChange" ? await this.applyConfChange(entry) : (unwrapped[i]?.tag ?? null);
-      if (tag === null || tag.nonce !== this.nonceHex) continue;
-      const result = results[i];
-      if (result instanceof MinikvError) settle.push(() => this.proposals.reject(tag.seq, result));
-      else settle.push(() => this.proposals.resolve(tag.seq, { index: entry.index, result }));
+      const seq =
+        entry.type === "confChange" ? await this.applyConfChange(entry) : ownSeq(entry.data, this.nonce);
+      if (seq !== null) answers.push({ seq, index: entry.index, result: results[i] });
     }
-    settle.push(() => this.notifyApplied());
-    return settle;
+    return [
+      () => {
+        for (const { seq, index, result } of answers) {
+          if (result instanceof MinikvError) this.proposals.reject(seq, result);
+          else this.proposals.resolve(seq, { index, result });
+        }
+        this.notifyApplied();
+      },
+    ];
   }
 
-  /** Learns or forgets the member's address; returns the proposal tag of the change. */
-  private async applyConfChange(entry: Entry): Promise<{ nonce: string; seq: number } | null> {
+  /** Learns or forgets the member's address; returns the change's proposal seq if it is ours. */
+  private async applyConfChange(entry: Entry): Promise<number | null> {
     const change = decodeConfChange(entry.data);
     const context = decodeConfContext(change);
     if (change.type === "addLearner" && context.address.length > 0)
@@ -754,7 +776,7 @@ export class RaftDriver<Result = unknown> {
       this.deps.transport.removePeer(change.nodeId);
     }
     await this.deps.storage.save({ peerAddresses: Object.fromEntries(this.addresses) });
-    return context.tag;
+    return context.tag !== null && context.tag.nonce === this.nonceHex ? context.tag.seq : null;
   }
 
   private notifyApplied(): void {
