@@ -8,6 +8,7 @@
 /** The writes of one applied batch, staged; reads see earlier staged writes of the batch. */
 export interface ApplyTx {
   get(key: Uint8Array): Promise<Uint8Array | undefined>;
+  /** Stages a copy of `value`: the caller may pass a view of bytes it does not own. */
   put(key: Uint8Array, value: Uint8Array): void;
   del(key: Uint8Array): void;
 }
@@ -36,7 +37,7 @@ export function keyBytes(key: string): Uint8Array {
  */
 export class StagedWrites implements ApplyTx {
   readonly batch = new Map<string, Uint8Array | undefined>();
-  private command = new Map<string, Uint8Array | undefined>();
+  private readonly command = new Map<string, Uint8Array | undefined>();
 
   constructor(private readonly read: (key: Uint8Array) => Promise<Uint8Array | undefined>) {}
 
@@ -57,10 +58,10 @@ export class StagedWrites implements ApplyTx {
 
   commitCommand(): void {
     for (const [k, v] of this.command) this.batch.set(k, v);
-    this.command = new Map();
+    this.command.clear();
   }
 
   discardCommand(): void {
-    this.command = new Map();
+    this.command.clear();
   }
 }

@@ -27,21 +27,36 @@ export interface KvReader {
 
 const TAG = { put: 1, delete: 2, batch: 3 } as const;
 
-function u32(n: number): Buffer {
-  const b = Buffer.alloc(4);
-  b.writeUInt32BE(n);
-  return b;
-}
-
-function encodeOp(op: KvOp): Buffer[] {
+function opBytes(op: KvOp): number {
   if (op.key.byteLength === 0) throw new MinikvError(ErrorCode.INVALID_ARGUMENT, "empty key");
-  const head = [Buffer.from([TAG[op.type]]), u32(op.key.byteLength), Buffer.from(op.key)];
-  return op.type === "put" ? [...head, u32(op.value.byteLength), Buffer.from(op.value)] : head;
+  return 5 + op.key.byteLength + (op.type === "put" ? 4 + op.value.byteLength : 0);
 }
 
+/** Writes `op` at `at`; returns where the next one starts. */
+function writeOp(out: Buffer, op: KvOp, at: number): number {
+  let next = out.writeUInt8(TAG[op.type], at);
+  next = out.writeUInt32BE(op.key.byteLength, next);
+  out.set(op.key, next);
+  next += op.key.byteLength;
+  if (op.type === "delete") return next;
+  next = out.writeUInt32BE(op.value.byteLength, next);
+  out.set(op.value, next);
+  return next + op.value.byteLength;
+}
+
+/** One buffer, written in place (a put is proposed per request on the leader's hot path). */
 export function encodeKvCommand(command: KvCommand): Uint8Array {
-  if (command.type !== "batch") return Buffer.concat(encodeOp(command));
-  return Buffer.concat([Buffer.from([TAG.batch]), u32(command.ops.length), ...command.ops.flatMap(encodeOp)]);
+  if (command.type !== "batch") {
+    const out = Buffer.allocUnsafe(opBytes(command));
+    writeOp(out, command, 0);
+    return out;
+  }
+  let bytes = 5;
+  for (const op of command.ops) bytes += opBytes(op);
+  const out = Buffer.allocUnsafe(bytes);
+  let at = out.writeUInt32BE(command.ops.length, out.writeUInt8(TAG.batch, 0));
+  for (const op of command.ops) at = writeOp(out, op, at);
+  return out;
 }
 
 class Reader {
@@ -60,9 +75,10 @@ class Reader {
     return n;
   }
 
+  /** A view of the command's bytes. */
   slice(length: number): Uint8Array {
     this.need(length);
-    const out = Uint8Array.from(this.bytes.subarray(this.at, this.at + length));
+    const out = this.bytes.subarray(this.at, this.at + length);
     this.at += length;
     return out;
   }
@@ -86,7 +102,10 @@ function decodeOp(reader: Reader, tag: number): KvOp {
   throw new MinikvError(ErrorCode.INVALID_ARGUMENT, `unknown command tag ${tag}`);
 }
 
-/** Decodes a command; INVALID_ARGUMENT on anything malformed (never a crash). */
+/**
+ * Decodes a command; INVALID_ARGUMENT on anything malformed (never a crash). Keys and
+ * values are views of `data` (an ApplyTx copies what it keeps).
+ */
 export function decodeKvCommand(data: Uint8Array): KvCommand {
   const reader = new Reader(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
   const tag = reader.u8();

@@ -112,7 +112,9 @@ export class LevelStateMachine<Result> implements StateMachine<Result>, KvReader
     const ops: BatchOp[] = [];
     for (const [k, v] of staged.batch) {
       const key = dataKey(keyBytes(k));
-      ops.push(v === undefined ? { type: "del", key } : { type: "put", key, value: Buffer.from(v) });
+      // A view, not a copy: staged values are the batch's own copies, and LevelDB copies them again.
+      const value = v === undefined ? undefined : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+      ops.push(value === undefined ? { type: "del", key } : { type: "put", key, value });
     }
     ops.push({ type: "put", key: KEY_APPLIED, value: u64(last.index) });
     await writeBatch(this.db, ops, this.options.syncApply);
