@@ -6,7 +6,9 @@
  * clients follow a leader change and retry, as real ones would),
  * leader failover time (kill -9 the leader, time until a new leader commits a proposal),
  * and, where the shared peers harness can start etcd, a 3-member etcd cluster under the
- * same load (`POST /v3/kv/put` on its leader's HTTP/JSON gateway). Prints one table.
+ * same load (`POST /v3/kv/put` on its leader's HTTP/JSON gateway). Prints one table; logs,
+ * per minikv run, the leader's entries per log fsync and the coordinators' CPU time per
+ * committed proposal (leader, and followers together; from /proc on Linux).
  *
  * Every server and this load generator run at nice BENCH_NICE (default -10, as the peers
  * harness runs etcd, nginx and wrk), each server in a session of its own with the same
@@ -132,10 +134,12 @@ async function benchMinikv(): Promise<SystemResult> {
       const tracker = new LeaderTracker(cluster, leader);
       const agent = new Agent({ keepAlive: true, maxSockets: c });
       const fsyncsBefore = await fsyncCounters(leader);
+      const cpuBefore = cpuMs(cluster.running);
       return {
         send: (i: number) => tracker.propose(`${prefix}${i}`, value, agent),
-        done: async () => {
+        done: async (result: LoadResult) => {
           agent.destroy();
+          logCpuPerProposal(prefix, leader, cpuBefore, cpuMs(cluster.running), result.ok);
           const after = await fsyncCounters(leader);
           const batches = after.batches - fsyncsBefore.batches;
           if (batches > 0) {
@@ -199,7 +203,49 @@ async function fsyncCounters(node: ManagedProcess): Promise<{ batches: number; e
 
 interface Target {
   send(i: number): Promise<void>;
-  done(): Promise<void>;
+  /** The run is over (`result` is what it measured). */
+  done(result: LoadResult): Promise<void>;
+}
+
+/** CPU time (user + system) each running process has used so far, from /proc (Linux); empty elsewhere. */
+function cpuMs(nodes: readonly ManagedProcess[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const node of nodes) {
+    try {
+      // Fields after "(comm) ": state is [0], utime [11], stime [12], in clock ticks (100 Hz).
+      const fields = readFileSync(`/proc/${node.pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+      out.set(node.name, (Number(fields[11]) + Number(fields[12])) * 10);
+    } catch {
+      // Not Linux, or the process is gone: no figure for it.
+    }
+  }
+  return out;
+}
+
+/**
+ * The coordinators' CPU per committed proposal over a run, leader and followers apart:
+ * on a machine the servers and the load share, this is what bounds throughput, and it
+ * moves less with other load than proposals/s does.
+ */
+function logCpuPerProposal(
+  prefix: string,
+  leader: ManagedProcess,
+  before: Map<string, number>,
+  after: Map<string, number>,
+  proposals: number,
+): void {
+  if (proposals === 0 || after.size === 0) return;
+  let followersMs = 0;
+  let leaderMs = 0;
+  for (const [name, ms] of after) {
+    const used = ms - (before.get(name) ?? ms);
+    if (name === leader.name) leaderMs += used;
+    else followersMs += used;
+  }
+  const perProposal = (ms: number): string => ((1000 * ms) / proposals).toFixed(0);
+  log(
+    `${prefix}: coordinator CPU per proposal: leader ${perProposal(leaderMs)} µs, followers ${perProposal(followersMs)} µs together`,
+  );
 }
 
 /** Every concurrency, `runs` times, interleaved (c1, c64, c256, c1, …) so drift hits all alike. */
@@ -209,13 +255,13 @@ async function runLoads(
 ): Promise<Loads> {
   const loads: Loads = new Map();
   const warmup = await target(64, `bench-${system}-warmup-`);
-  await closedLoop({
+  const warmed = await closedLoop({
     count: config.warmupCount,
     concurrency: 64,
     timeBoundMs: config.runTimeBoundMs,
     send: (i) => warmup.send(i),
   });
-  await warmup.done();
+  await warmup.done(warmed);
   for (let run = 1; run <= config.runs; run++) {
     for (const c of config.concurrencies) {
       const count = Math.max(c, Math.round((config.countPerRun[c] ?? 1_000) * config.countScale));
@@ -226,7 +272,7 @@ async function runLoads(
         timeBoundMs: config.runTimeBoundMs,
         send: (i) => t.send(i),
       });
-      await t.done();
+      await t.done(result);
       const line = `${system} run ${run}/${config.runs} c=${c}: ${result.opsPerSec.toFixed(0)} ops/s p50 ${result.p50Ms.toFixed(2)} ms p99 ${result.p99Ms.toFixed(2)} ms ok ${result.ok} err ${result.errors}`;
       log(result.firstError === undefined ? line : `${line} (first error: ${result.firstError})`);
       loads.set(c, [...(loads.get(c) ?? []), result]);
