@@ -544,7 +544,8 @@ export class RaftDriver<Result = unknown> {
     this.reads.sweep(Date.now(), this.electionTimeoutMs(), () =>
       failure(ErrorCode.NO_QUORUM, "read index not confirmed in time"),
     );
-    this.schedule();
+    // Most ticks change nothing (no heartbeat or election due): then the loop has no work.
+    if (this.node.hasReady() || this.reads.hasQueued() || this.pendingCompaction !== null) this.schedule();
   }
 
   private onMessage(message: Message): void {
