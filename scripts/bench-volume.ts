@@ -1,6 +1,8 @@
 // `npm run bench:volume`: the volume's numbers beside this machine's own disk, in one table
 // (issue 2 §4). Every measurement is repeated; the table shows the median and the spread.
 // BENCH_QUICK=1 runs a small smoke version; BENCH_RESTART_KEYS overrides the 1,000,000 keys.
+// BENCH_ONLY=engine-ops measures only the raw fsync rate and the engine's small writes (for
+// profiling and A/B runs); BENCH_CONCURRENCIES=64 (comma-separated) picks their concurrencies.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
@@ -31,12 +33,20 @@ import { openDiskStore, type DiskStore } from "../volume/disk-store.js";
 import { SNAPSHOT_FILE } from "../volume/index-snapshot.js";
 
 const QUICK = process.env["BENCH_QUICK"] === "1";
+const ONLY = process.env["BENCH_ONLY"];
+if (ONLY !== undefined && ONLY !== "engine-ops")
+  throw new Error(`BENCH_ONLY=${ONLY}: only engine-ops exists`);
+const CONCURRENCIES = (process.env["BENCH_CONCURRENCIES"] ?? "1,16,64").split(",").map(Number);
+if (!CONCURRENCIES.every((c) => Number.isSafeInteger(c) && c > 0))
+  throw new Error(
+    `BENCH_CONCURRENCIES=${process.env["BENCH_CONCURRENCIES"]}: positive integers, comma-separated`,
+  );
 const MIB = 1024 * 1024;
 const bench = {
   repetitions: QUICK ? 1 : 3,
   opsDurationMs: QUICK ? 1_000 : 3_000,
   opsValueBytes: 4096,
-  concurrencies: [1, 16, 64],
+  concurrencies: CONCURRENCIES,
   rawFsyncDurationMs: QUICK ? 1_000 : 2_000,
   largeBytes: (QUICK ? 32 : 256) * MIB,
   largeChunkBytes: MIB,
@@ -672,7 +682,28 @@ function restartRows(r: Results): string[][] {
   ];
 }
 
+/** BENCH_ONLY=engine-ops: the raw fsync rate and the engine's small writes, nothing else. */
+async function engineOpsOnly(): Promise<void> {
+  progress("raw fsynced 4 KiB appends");
+  const rawFsync = await repeat(bench.repetitions, () => rawFsyncOpsPerSecond());
+  const rows: string[][] = [];
+  for (const concurrency of bench.concurrencies) {
+    progress(`engine 4 KiB prepare+commit at concurrency ${concurrency}`);
+    const stat = await repeat(bench.repetitions, (rep) =>
+      withFreshStore("ops", (store) => opsPerSecond(enginePut(store), concurrency, `e${rep}`)),
+    );
+    rows.push([
+      `4 KiB prepare+commit, fsynced, c=${concurrency} (ops/s)`,
+      fmt(stat),
+      `append+fdatasync ${fmt(rawFsync)}`,
+      `engine ${(stat.median / rawFsync.median).toFixed(2)}× raw`,
+    ]);
+  }
+  printTable(["measurement", "engine (in-process)", "baseline on this machine", "ratio"], rows);
+}
+
 async function main(): Promise<void> {
+  if (ONLY === "engine-ops") return engineOpsOnly();
   statSync(VOLUME_BIN);
   progress(`temp dir ${benchDir}; ${QUICK ? "QUICK smoke run" : "full run"}`);
   const results = await measureAll();
