@@ -71,7 +71,7 @@ describe("a full disk under the WAL (issue 2: bad input changes nothing)", () =>
     let refusals = 0;
     fsp.open = async (...args: Parameters<typeof fsp.open>) => {
       const handle = await realOpen(...args);
-      if (refusals === 0 && args[1] === "wx") {
+      if (refusals === 0 && /wal-\d{16}\.log$/.test(String(args[0]))) {
         // The new file is created; its header does not fit.
         refusals += 1;
         failWritesWithEnospc(handle, 1);

@@ -1,4 +1,4 @@
-import { promises as fsp } from "node:fs";
+import { constants as fsConstants, promises as fsp } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { ErrorCode, MinikvError, assert, isOutOfSpace } from "../common/errors.js";
@@ -71,6 +71,13 @@ type PendingAppend =
       /** The roll did not happen (no room for a new file); the WAL goes on in its current one. */
       readonly refuse: (err: MinikvError) => void;
     };
+
+/**
+ * WAL files are opened O_DSYNC: each write returns once its bytes are as durable as after an
+ * fdatasync, so a group-commit round is one write (one trip to the thread pool instead of a
+ * write and then an fdatasync), in parallel with the fsyncs of the segments it names.
+ */
+const WAL_OPEN_FLAGS = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_DSYNC;
 
 export function walFileName(file: number): string {
   return `wal-${String(file).padStart(16, "0")}.log`;
@@ -216,7 +223,9 @@ export class WriteAheadLog {
 
   private async startFile(file: number): Promise<void> {
     const path = join(this.options.dir, walFileName(file));
-    const handle = await fsp.open(path, "wx").catch((err: unknown) => Promise.reject(undoneIfFull(err)));
+    const handle = await fsp
+      .open(path, WAL_OPEN_FLAGS)
+      .catch((err: unknown) => Promise.reject(undoneIfFull(err)));
     try {
       await writeFully(handle, encodeWalFileHeader(file), 0);
       await handle.sync();
@@ -335,27 +344,38 @@ export class WriteAheadLog {
       }
       const handle = this.handle;
       assert(handle !== undefined, "WAL open");
-      try {
-        await writeFully(handle, bytes, this.tailOffset);
-      } catch (err) {
-        if (!isOutOfSpace(err)) throw err;
-        // Out of space: the batch fails, but nothing of it was fsynced and every earlier
-        // record is durable; what reached the file past the tail is cut, and the WAL takes
-        // the next batch once there is room (a full disk is not a broken one).
-        await handle.truncate(this.tailOffset);
-        throw new UndoneWrite(diskError(err, "WAL write failed"));
-      }
       const startedAt = performance.now();
-      const walSynced = handle.datasync().then(() => {
+      const walWritten = this.writeDurably(handle, bytes).then(() => {
         fsyncSeconds = (performance.now() - startedAt) / 1000;
       });
-      await Promise.all([walSynced, ...[...files].map((file) => file.sync())]);
+      if (files.size === 0) return walWritten;
+      // All settle before the round ends. A failed fsync wins over a refused (undone) WAL
+      // write: the segment's state on disk is unknown, so the WAL must stop.
+      const outcomes = await Promise.allSettled([walWritten, ...[...files].map((file) => file.sync())]);
+      const failures: unknown[] = [];
+      for (const outcome of outcomes) if (outcome.status === "rejected") failures.push(outcome.reason);
+      if (failures.length > 0) throw failures.find((err) => !(err instanceof UndoneWrite)) ?? failures[0];
     });
     for (const item of batch) {
       this.tailOffset += item.bytes.length;
       item.apply({ file: this.tailFile, offset: this.tailOffset });
     }
     this.options.onFlush?.(batch.length, fsyncSeconds);
+  }
+
+  /** Writes a batch at the tail (O_DSYNC: durable once written). */
+  private async writeDurably(handle: fsp.FileHandle, bytes: Buffer): Promise<void> {
+    try {
+      await writeFully(handle, bytes, this.tailOffset);
+    } catch (err) {
+      if (!isOutOfSpace(err)) throw err;
+      // Out of space: the batch fails unacknowledged and every earlier record is durable;
+      // what reached the file past the tail is cut (replay would cut it as a torn tail
+      // anyway), and the WAL takes the next batch once there is room (a full disk is not a
+      // broken one).
+      await handle.truncate(this.tailOffset);
+      throw new UndoneWrite(diskError(err, "WAL write failed"));
+    }
   }
 
   /** Deletes WAL files wholly before `position` (a snapshot covers them). */
