@@ -37,9 +37,10 @@ export function hashKey(key: string): KeyHash {
 }
 
 const scratch = new Uint8Array(4 * 1024 + 8);
+const encoder = new TextEncoder();
 
 function utf8Bytes(key: string): Uint8Array {
-  const { written } = new TextEncoder().encodeInto(key, scratch);
+  const { written } = encoder.encodeInto(key, scratch);
   return written === key.length && written < scratch.length
     ? scratch.subarray(0, written)
     : Buffer.from(key, "utf8");

@@ -16,7 +16,7 @@ import type { CompactionStep } from "./compaction.js";
 import { StoreMaintenance } from "./store-maintenance.js";
 import type { MaintenancePolicy } from "./store-maintenance.js";
 import { writePreparedValue } from "./prepare-writer.js";
-import { DecisionAppender } from "./decision-writer.js";
+import { writeDecisionRecord } from "./decision-writer.js";
 import { RecordType } from "./record-codec.js";
 import type { DecodedHead } from "./record-codec.js";
 import { recover } from "./recovery.js";
@@ -72,7 +72,8 @@ export interface DiskStoreOptions {
 
 interface InflightPrepare {
   stopReason: MinikvError | undefined;
-  readonly done: Promise<unknown>;
+  /** The prepare's work (awaited, outcome ignored, by an abort that stops it). */
+  readonly work: Promise<unknown>;
 }
 
 const DISK_SPACE_REFRESH_MS = 5_000;
@@ -112,7 +113,6 @@ export class DiskStore implements VolumeStore {
   readonly logger: Logger;
   private readonly segments: SegmentSet;
   private readonly blooms: BloomRegistry;
-  private readonly decisions: DecisionAppender;
   private readonly maintenance: StoreMaintenance;
   private wal!: WriteAheadLog;
 
@@ -125,6 +125,8 @@ export class DiskStore implements VolumeStore {
       liveBytes: () => this.index.totalLiveBytes(),
       usedBytes: () => this.segments.totalBytes,
     });
+    // Label lookups hashed once, not on every fsync.
+    const segmentFsyncSeconds = this.metrics.fsyncSeconds.labels("segment");
     const policy = policyOf(options);
     this.segments = new SegmentSet({
       dataDir: options.dataDir,
@@ -132,12 +134,11 @@ export class DiskStore implements VolumeStore {
       logger: this.logger,
       onSegmentSync: (seconds) => {
         this.metrics.segmentFsyncs.inc();
-        this.metrics.fsyncSeconds.observe({ file: "segment" }, seconds);
+        segmentFsyncSeconds.observe(seconds);
       },
       onSealed: (segment, keys) => this.maintenance.onSealed(segment, keys),
       bloomFalsePositiveRate: policy.bloomFalsePositiveRate,
     });
-    this.decisions = new DecisionAppender(this.segments);
     this.blooms = new BloomRegistry(
       options.dataDir,
       this.segments,
@@ -167,12 +168,13 @@ export class DiskStore implements VolumeStore {
   }
 
   private async start(): Promise<void> {
+    const walFsyncSeconds = this.metrics.fsyncSeconds.labels("wal");
     this.wal = await WriteAheadLog.open({
       dir: this.options.walDir,
       logger: this.logger,
       onFlush: (records, fsyncSeconds) => {
         this.metrics.walFsyncs.inc();
-        this.metrics.fsyncSeconds.observe({ file: "wal" }, fsyncSeconds);
+        walFsyncSeconds.observe(fsyncSeconds);
         this.metrics.walRecords.inc(records);
         this.metrics.walBatchRecords.observe(records);
         this.maintenance.onWalFlush(records);
@@ -229,7 +231,7 @@ export class DiskStore implements VolumeStore {
         throw new MinikvError(ErrorCode.DISK_FULL, `no room for ${header.size} bytes`);
       }
       const work = this.runPrepare(header, body);
-      this.inflightPrepares.set(header.txid, { stopReason: undefined, done: work.catch(() => undefined) });
+      this.inflightPrepares.set(header.txid, { stopReason: undefined, work });
       try {
         return await work;
       } finally {
@@ -361,7 +363,7 @@ export class DiskStore implements VolumeStore {
         const inflight = this.inflightPrepares.get(txid);
         if (inflight !== undefined) {
           inflight.stopReason = new MinikvError(ErrorCode.CLIENT_ABORTED, `txid ${txid} was aborted`);
-          await inflight.done;
+          await inflight.work.catch(() => undefined);
         }
         const entry = this.index.prepared.get(txid);
         if (entry === undefined) return;
@@ -401,7 +403,7 @@ export class DiskStore implements VolumeStore {
   ): Promise<void> {
     if (this.closing) throw new MinikvError(ErrorCode.SHUTTING_DOWN, "the volume is shutting down");
     const atMs = "atMs" in walEntry ? walEntry.atMs : this.now();
-    const written = await this.decisions.append({
+    const written = await writeDecisionRecord(this.segments, {
       ...fields,
       contentType: "",
       valueBytes: 0,
@@ -623,19 +625,22 @@ export class DiskStore implements VolumeStore {
     return promise;
   }
 
-  /** Runs `work` after every earlier call with the same id (per txid, per key). */
+  /**
+   * Runs `work` after every earlier call with the same id (per txid, per key); at once when
+   * none is pending (the usual case: two promises per call, not four).
+   */
   private serialized<T>(
     chains: Map<string, Promise<unknown>>,
     id: string,
     work: () => Promise<T>,
   ): Promise<T> {
-    const previous = chains.get(id) ?? Promise.resolve();
-    const next = previous.then(work, work);
-    const tail = next.catch(() => undefined);
-    chains.set(id, tail);
-    void tail.then(() => {
+    const previous = chains.get(id);
+    const next = previous === undefined ? work() : previous.then(work, work);
+    const forget = (): void => {
       if (chains.get(id) === tail) chains.delete(id);
-    });
+    };
+    const tail: Promise<void> = next.then(forget, forget);
+    chains.set(id, tail);
     return next;
   }
 }

@@ -53,6 +53,24 @@ export async function writeFully(
   }
 }
 
+/**
+ * Writes `buffers` back to back from `position` with one writev (no copy into one buffer);
+ * a short write finishes with writeFully.
+ */
+export async function writevFully(
+  handle: fsp.FileHandle,
+  buffers: readonly Uint8Array[],
+  position: number,
+): Promise<void> {
+  let total = 0;
+  for (const buffer of buffers) total += buffer.length;
+  const { bytesWritten } = await handle.writev(buffers as Uint8Array[], position);
+  if (bytesWritten === total) return;
+  if (bytesWritten <= 0) throw new Error("write made no progress");
+  const rest = Buffer.concat(buffers, total).subarray(bytesWritten);
+  await writeFully(handle, rest, position + bytesWritten);
+}
+
 /** Reads exactly `length` bytes at `position`, or fewer when the file ends first. */
 export async function readAt(handle: fsp.FileHandle, position: number, length: number): Promise<Buffer> {
   const buffer = Buffer.allocUnsafe(length);

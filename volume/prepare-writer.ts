@@ -23,7 +23,8 @@ import { diskError } from "./durable-fs.js";
  * segment in the WAL's group-commit round, in parallel with the WAL record (replay keeps
  * the prepare only if the record verifies whole).
  *
- * - Known size: the record's full length is reserved in the active segment up front.
+ * - Known size: the record's full length is reserved in the active segment up front. A
+ *   record that fits one write buffer is built whole in memory and written at once.
  * - Unknown size: the body is buffered up to `engineLimits.unsizedInlineBytesMax`; a body
  *   that ends by then is written like a sized one. A longer one gets a segment of its own
  *   (`seg-N.dat.streaming`, renamed into place once complete).
@@ -53,7 +54,16 @@ export interface PrepareWriteOptions {
   readonly freeBytes: number | undefined;
 }
 
-export async function writePreparedValue(options: PrepareWriteOptions): Promise<PreparedRecord> {
+export function writePreparedValue(options: PrepareWriteOptions): Promise<PreparedRecord> {
+  const { header } = options;
+  if (header.sizeUnknown !== true) {
+    const layout = layoutFor(header, header.size);
+    if (layout.recordBytes <= engineLimits.prepareWriteBufferBytes) return writeWhole(options, layout);
+  }
+  return writeStreamed(options);
+}
+
+async function writeStreamed(options: PrepareWriteOptions): Promise<PreparedRecord> {
   const chunks = bodyChunks(options.body);
   try {
     if (options.header.sizeUnknown !== true) return await writeSized(options, options.header.size, chunks);
@@ -68,6 +78,69 @@ export async function writePreparedValue(options: PrepareWriteOptions): Promise<
 
 // ---- values of known size: a reservation in the active segment ---------------------------
 
+/** Writes up to this long (whole small records, heads) of concurrent prepares share writes. */
+const WRITE_SHARED_BYTES_MAX = 16 * 1024;
+
+/**
+ * A record that fits one write buffer (the common small write), built whole in memory: the
+ * value is copied in as it arrives (the sender may reuse a chunk once the next is asked
+ * for), then the trailer and the head; one shared write puts it on disk. No stream
+ * machinery: the body is pulled directly and nothing is written before the value is whole.
+ */
+async function writeWhole(options: PrepareWriteOptions, layout: RecordLayout): Promise<PreparedRecord> {
+  const { header, segments } = options;
+  const size = header.size;
+  const reservation =
+    segments.tryReserve(layout.recordBytes, header.key) ??
+    (await segments.reserve(layout.recordBytes, header.key));
+  const { segment, offset } = reservation;
+  try {
+    const record = Buffer.allocUnsafe(layout.recordBytes);
+    const digest = new ValueDigest();
+    await pullBody(options.body, (chunk) => {
+      options.checkContinue();
+      checkNotLonger(digest, chunk, size);
+      record.set(chunk, layout.valueOffset + digest.valueBytesSeen);
+      digest.update(chunk);
+    });
+    const crc32c = checkedValueCrc(header, digest, size);
+    const head = encodePrepareHead(options, digest, segment);
+    const trailer = digest.trailer(head, layout);
+    // Pair assertion: the parts fill exactly the reserved length.
+    assert(layout.tableOffset + trailer.length === record.length, "record length matches its layout");
+    head.copy(record, 0);
+    trailer.copy(record, layout.tableOffset);
+    if (record.length <= WRITE_SHARED_BYTES_MAX) await segment.writeShared(record, offset);
+    else await segment.write(record, offset);
+    await checkWrittenHead(reservation, head);
+    return { reservation, layout, size, crc32c };
+  } catch (err) {
+    segment.endWrite();
+    throw isMinikvError(err) ? err : diskError(err, "writing a prepared value failed");
+  }
+}
+
+function checkNotLonger(digest: ValueDigest, chunk: Uint8Array, size: number): void {
+  if (digest.valueBytesSeen + chunk.length > size) {
+    throw new MinikvError(ErrorCode.SIZE_MISMATCH, `value is longer than the declared ${size} bytes`);
+  }
+}
+
+/** The value's CRC32C once it is whole, checked against the declared length and CRC. */
+function checkedValueCrc(header: PrepareHeader, digest: ValueDigest, size: number): number {
+  if (digest.valueBytesSeen !== size) {
+    throw new MinikvError(
+      ErrorCode.SIZE_MISMATCH,
+      `value has ${digest.valueBytesSeen} bytes; the header declared ${size}`,
+    );
+  }
+  const crc32c = digest.valueCrc32c;
+  if (header.crc32cUnknown !== true && header.sizeUnknown !== true && crc32c !== header.crc32c >>> 0) {
+    throw new MinikvError(ErrorCode.CHECKSUM_MISMATCH, "value CRC32C does not match the header's");
+  }
+  return crc32c;
+}
+
 async function writeSized(
   options: PrepareWriteOptions,
   size: number,
@@ -75,33 +148,24 @@ async function writeSized(
 ): Promise<PreparedRecord> {
   const { header } = options;
   const layout = layoutFor(header, size);
-  const reservation = await options.segments.reserve(layout.recordBytes, header.key);
+  const reservation =
+    options.segments.tryReserve(layout.recordBytes, header.key) ??
+    (await options.segments.reserve(layout.recordBytes, header.key));
   const { segment, offset } = reservation;
   const out = new HeadLastWriter(segment, offset, layout.headBytes, writeBufferBytesFor(layout.recordBytes));
   try {
     const digest = new ValueDigest();
     for await (const chunk of chunks) {
       options.checkContinue();
-      if (digest.valueBytesSeen + chunk.length > size) {
-        throw new MinikvError(ErrorCode.SIZE_MISMATCH, `value is longer than the declared ${size} bytes`);
-      }
+      checkNotLonger(digest, chunk, size);
       digest.update(chunk);
       await out.add(chunk);
     }
-    if (digest.valueBytesSeen !== size) {
-      throw new MinikvError(
-        ErrorCode.SIZE_MISMATCH,
-        `value has ${digest.valueBytesSeen} bytes; the header declared ${size}`,
-      );
-    }
-    const crc32c = digest.valueCrc32c;
-    if (header.crc32cUnknown !== true && header.sizeUnknown !== true && crc32c !== header.crc32c >>> 0) {
-      throw new MinikvError(ErrorCode.CHECKSUM_MISMATCH, "value CRC32C does not match the header's");
-    }
-    await finishRecord(options, out, digest, layout, segment);
+    const crc32c = checkedValueCrc(header, digest, size);
+    const head = await finishRecord(options, out, digest, layout, segment);
     // Pair assertion: exactly the reserved length was written.
     assert(out.end === offset + layout.recordBytes, "record length written matches its layout");
-    await checkWrittenHead(options, reservation, size, crc32c);
+    await checkWrittenHead(reservation, head);
     return { reservation, layout, size, crc32c };
   } catch (err) {
     await out.settle();
@@ -110,16 +174,23 @@ async function writeSized(
   }
 }
 
-/** Encodes the head now that length and CRC are known; writes trailer, then head. */
+/** Encodes the head now that length and CRC are known; writes trailer, then head (returned). */
 async function finishRecord(
   options: PrepareWriteOptions,
   out: HeadLastWriter,
   digest: ValueDigest,
   layout: RecordLayout,
   segment: SegmentFile,
-): Promise<void> {
+): Promise<Buffer> {
+  const head = encodePrepareHead(options, digest, segment);
+  await out.add(digest.trailer(head, layout));
+  await out.finish(head);
+  return head;
+}
+
+function encodePrepareHead(options: PrepareWriteOptions, digest: ValueDigest, segment: SegmentFile): Buffer {
   const { header } = options;
-  const head = encodeRecordHead(
+  return encodeRecordHead(
     {
       type: RecordType.PREPARE,
       key: header.key,
@@ -133,8 +204,6 @@ async function finishRecord(
     },
     segment.salt,
   );
-  await out.add(digest.trailer(head, layout));
-  await out.finish(head);
 }
 
 function layoutFor(header: PrepareHeader, size: number): RecordLayout {
@@ -219,13 +288,13 @@ async function writeOwnSegment(
     const size = digest.valueBytesSeen;
     const crc32c = digest.valueCrc32c;
     const layout = layoutFor(header, size);
-    await finishRecord(options, out, digest, layout, segment);
+    const head = await finishRecord(options, out, digest, layout, segment);
     assert(out.end === offset + layout.recordBytes, "record length written matches its layout");
     await segment.sync();
     await segments.adoptStreamed(segment, header.key);
     adopted = true;
     const reservation = { segment, offset };
-    await checkWrittenHead(options, reservation, size, crc32c);
+    await checkWrittenHead(reservation, head);
     return { reservation, layout, size, crc32c };
   } catch (err) {
     await out.settle();
@@ -242,8 +311,6 @@ async function writeOwnSegment(
  * A record that fits `prepareWriteBufferBytes` is written in one write; a larger one
  * streams through two buffers of `prepareStreamBufferBytes` (fewer, larger writes).
  */
-const WRITE_SHARED_BYTES_MAX = 16 * 1024;
-
 function writeBufferBytesFor(recordBytes: number): number {
   return recordBytes <= engineLimits.prepareWriteBufferBytes
     ? recordBytes
@@ -307,8 +374,11 @@ class HeadLastWriter {
     }
   }
 
-  /** Starts writing the buffer and switches to the spare one (after the previous write). */
-  private async flush(): Promise<void> {
+  /**
+   * Starts writing the buffer and switches to the spare one (after the previous write);
+   * the last flush keeps the buffer (no spare is needed for a record written whole).
+   */
+  private async flush(last = false): Promise<void> {
     const bytes = this.buffer.subarray(this.from, this.filled);
     const position = this.position + this.from;
     await this.inFlight;
@@ -323,12 +393,13 @@ class HeadLastWriter {
       this.inFlight = write;
       this.flushedOnce = true;
     }
-    const next = this.spare ?? Buffer.allocUnsafe(this.buffer.length);
-    this.spare = this.buffer;
-    this.buffer = next;
     this.position += this.filled;
     this.from = 0;
     this.filled = 0;
+    if (last) return;
+    const next = this.spare ?? Buffer.allocUnsafe(this.buffer.length);
+    this.spare = this.buffer;
+    this.buffer = next;
   }
 
   /** Starts a background fsync unless one is still running (it then covers less). */
@@ -351,7 +422,7 @@ class HeadLastWriter {
       this.from = 0;
     }
     const whole = this.from === 0 && this.position === this.recordOffset;
-    await this.flush();
+    await this.flush(true);
     await this.inFlight;
     if (!whole) await this.writeAt(head, this.recordOffset);
     await this.behind;
@@ -369,6 +440,31 @@ class HeadLastWriter {
     // Small writes (whole small records, heads) of concurrent prepares share writes.
     if (bytes.length <= WRITE_SHARED_BYTES_MAX) await this.segment.writeShared(bytes, position);
     else await this.segment.write(bytes, position);
+  }
+}
+
+/**
+ * Hands every chunk of the body to `take`, in order, turning a failing stream into
+ * CLIENT_ABORTED; when `take` throws, the body's source is told to stop (it may release
+ * what it holds).
+ */
+async function pullBody(body: AsyncIterable<Uint8Array>, take: (chunk: Uint8Array) => void): Promise<void> {
+  const iterator = body[Symbol.asyncIterator]();
+  for (;;) {
+    let step: IteratorResult<Uint8Array>;
+    try {
+      step = await iterator.next();
+    } catch (err) {
+      if (isMinikvError(err)) throw err;
+      throw new MinikvError(ErrorCode.CLIENT_ABORTED, "the value stream failed", { cause: err });
+    }
+    if (step.done === true) return;
+    try {
+      take(step.value);
+    } catch (err) {
+      await iterator.return?.().catch(() => undefined);
+      throw err;
+    }
   }
 }
 
@@ -398,22 +494,13 @@ async function* bodyChunks(body: AsyncIterable<Uint8Array>): AsyncGenerator<Uint
   }
 }
 
-/** Reads the head back: what the file holds is what we meant to write. */
-async function checkWrittenHead(
-  options: PrepareWriteOptions,
-  reservation: Reservation,
-  size: number,
-  crc32c: number,
-): Promise<void> {
-  const head = await reservation.segment.readHead(reservation.offset, true);
-  const { header } = options;
-  const same =
-    typeof head !== "string" &&
-    head.key === header.key &&
-    head.txid === header.txid &&
-    head.valueBytes === size &&
-    head.valueCrc32c === crc32c;
-  if (!same) {
+/**
+ * Reads the head back: what the file holds is what we meant to write, byte for byte (the
+ * head was checked as it was encoded; equal bytes decode to the same fields).
+ */
+async function checkWrittenHead(reservation: Reservation, head: Buffer): Promise<void> {
+  const stored = await reservation.segment.readShared(reservation.offset, head.length);
+  if (!stored.equals(head)) {
     throw new MinikvError(
       ErrorCode.DATA_CORRUPT,
       `prepared record did not read back intact (segment ${reservation.segment.number})`,

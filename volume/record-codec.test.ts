@@ -1,6 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { crc32c } from "../common/hashing.js";
-import { RecordType, decodeRecord, encodeRecord, layoutOf } from "./record-codec.js";
+import {
+  RecordEncoder,
+  RecordType,
+  decodeRecord,
+  encodeRecord,
+  encodeRecordHead,
+  layoutOf,
+} from "./record-codec.js";
 import type { RecordFields } from "./record-codec.js";
 import { seededBytes } from "./store-test-support.js";
 import { decodeWalRecord, encodeWalRecord } from "./wal-record.js";
@@ -58,6 +65,16 @@ describe("segment record codec", () => {
     });
     expect(decoded.value.equals(value)).toBe(true);
   });
+
+  it.each(cases.filter(([, , value]) => value.length === 0))(
+    "encodes a %s record without a value byte for byte as the streaming encoder does",
+    (_name, type, value) => {
+      const f = fields(type, value);
+      const head = encodeRecordHead(f, SALT);
+      const streamed = new RecordEncoder(head, layoutOf(f), 0);
+      expect(encodeRecord(f, value, SALT)).toEqual(Buffer.concat([head, streamed.trailer()]));
+    },
+  );
 
   it("detects every single-byte flip of a stored record (each byte, several flip patterns)", () => {
     const value = seededBytes(3, 300);

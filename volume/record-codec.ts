@@ -98,44 +98,67 @@ export function layoutOf(fields: RecordFields): RecordLayout {
  * embedded in a stored value) does not parse as a record of this one.
  */
 export function encodeRecordHead(fields: RecordFields, salt: number): Buffer {
-  assertFieldsValid(fields);
-  const key = Buffer.from(fields.key, "utf8");
-  const txid = Buffer.from(fields.txid, "utf8");
-  const contentType = Buffer.from(fields.contentType, "utf8");
-  const head = Buffer.alloc(RECORD_FIXED_HEADER_BYTES + key.length + txid.length + contentType.length);
-  head.writeUInt32LE(RECORD_MAGIC, 0);
-  head.writeUInt8(RECORD_FORMAT_VERSION, 4);
-  head.writeUInt8(fields.type, 5);
-  head.writeUInt16LE(key.length, 6);
-  head.writeUInt32LE(salt >>> 0, 8);
-  head.writeUInt16LE(txid.length, 12);
-  head.writeUInt16LE(contentType.length, 14);
-  writeU64(head, 16, fields.valueBytes);
-  writeU64(head, 24, fields.version);
-  writeU64(head, 32, fields.createdAtMs);
-  head.writeUInt32LE(fields.prepareSegment >>> 0, 40);
-  head.writeUInt32LE(fields.valueBytes === 0 ? 0 : engineLimits.valueBlockBytes, 44);
-  head.writeUInt32LE(fields.valueCrc32c >>> 0, 48);
-  // bytes 52..60 are reserved and zero
-  key.copy(head, RECORD_FIXED_HEADER_BYTES);
-  txid.copy(head, RECORD_FIXED_HEADER_BYTES + key.length);
-  contentType.copy(head, RECORD_FIXED_HEADER_BYTES + key.length + txid.length);
-  head.writeUInt32LE(headCrcOf(head), 60);
+  const lengths = stringLengthsOf(fields);
+  const head = Buffer.allocUnsafe(
+    RECORD_FIXED_HEADER_BYTES + lengths.key + lengths.txid + lengths.contentType,
+  );
+  writeRecordHead(fields, lengths, salt, head);
   return head;
+}
+
+interface StringLengths {
+  readonly key: number;
+  readonly txid: number;
+  readonly contentType: number;
+}
+
+function stringLengthsOf(fields: RecordFields): StringLengths {
+  return {
+    key: Buffer.byteLength(fields.key, "utf8"),
+    txid: Buffer.byteLength(fields.txid, "utf8"),
+    contentType: Buffer.byteLength(fields.contentType, "utf8"),
+  };
+}
+
+/** Writes the head into `target` from byte 0 (every byte of it: `target` may be uninitialised). */
+function writeRecordHead(fields: RecordFields, lengths: StringLengths, salt: number, target: Buffer): void {
+  assertFieldsValid(fields, lengths);
+  target.writeUInt32LE(RECORD_MAGIC, 0);
+  target.writeUInt8(RECORD_FORMAT_VERSION, 4);
+  target.writeUInt8(fields.type, 5);
+  target.writeUInt16LE(lengths.key, 6);
+  target.writeUInt32LE(salt >>> 0, 8);
+  target.writeUInt16LE(lengths.txid, 12);
+  target.writeUInt16LE(lengths.contentType, 14);
+  writeU64(target, 16, fields.valueBytes);
+  writeU64(target, 24, fields.version);
+  writeU64(target, 32, fields.createdAtMs);
+  target.writeUInt32LE(fields.prepareSegment >>> 0, 40);
+  target.writeUInt32LE(fields.valueBytes === 0 ? 0 : engineLimits.valueBlockBytes, 44);
+  target.writeUInt32LE(fields.valueCrc32c >>> 0, 48);
+  // bytes 52..60 are reserved and zero
+  target.fill(0, 52, 60);
+  let at = RECORD_FIXED_HEADER_BYTES;
+  at += target.write(fields.key, at, lengths.key, "utf8");
+  at += target.write(fields.txid, at, lengths.txid, "utf8");
+  if (lengths.contentType > 0) at += target.write(fields.contentType, at, lengths.contentType, "utf8");
+  assert(at === RECORD_FIXED_HEADER_BYTES + lengths.key + lengths.txid + lengths.contentType, "head strings");
+  const head = target.subarray(0, at);
+  target.writeUInt32LE(headCrcOf(head), 60);
 }
 
 function headCrcOf(head: Buffer): number {
   return crc32c(head.subarray(RECORD_FIXED_HEADER_BYTES), crc32c(head.subarray(0, 60)));
 }
 
-function assertFieldsValid(fields: RecordFields): void {
+function assertFieldsValid(fields: RecordFields, lengths: StringLengths): void {
   assert(isRecordType(fields.type), `record type ${fields.type}`);
   assert(Number.isSafeInteger(fields.valueBytes) && fields.valueBytes >= 0, "valueBytes");
   assert(Number.isSafeInteger(fields.version) && fields.version >= 0, "version");
   assert(Number.isSafeInteger(fields.createdAtMs) && fields.createdAtMs >= 0, "createdAtMs");
-  assert(Buffer.byteLength(fields.key, "utf8") <= limits.keyBytesMax, "key length");
-  assert(Buffer.byteLength(fields.txid, "utf8") <= engineLimits.txidBytesMax, "txid length");
-  assert(Buffer.byteLength(fields.contentType, "utf8") <= limits.contentTypeBytesMax, "content type length");
+  assert(lengths.key <= limits.keyBytesMax, "key length");
+  assert(lengths.txid <= engineLimits.txidBytesMax, "txid length");
+  assert(lengths.contentType <= limits.contentTypeBytesMax, "content type length");
   const hasValue = fields.type === RecordType.PREPARE || fields.type === RecordType.VALUE;
   assert(hasValue || fields.valueBytes === 0, "decision records carry no value");
 }
@@ -271,7 +294,9 @@ export class ValueDigest {
     assert(layout.headBytes === head.length, "head length matches the layout");
     assert(layout.tableOffset - layout.valueOffset === this.valueSeen, "value length matches the layout");
     assert(this.blockCrcs.length === layout.blockCount, "block count");
-    const trailer = Buffer.alloc(layout.recordBytes - layout.tableOffset);
+    // allocUnsafe: small sizes come from Node's shared pool (Buffer.alloc makes an
+    // ArrayBuffer each time); the zero fill keeps the padding zero.
+    const trailer = Buffer.allocUnsafe(layout.recordBytes - layout.tableOffset).fill(0);
     this.blockCrcs.forEach((crc, i) => trailer.writeUInt32LE(crc, 4 * i));
     const tableBytes = 4 * this.blockCrcs.length;
     const afterHeadCrc = crc32c(trailer.subarray(0, tableBytes), this.valueCrc);
@@ -321,11 +346,28 @@ export class RecordEncoder {
 /** Encodes a whole record in memory (decision records, small values, tests). */
 export function encodeRecord(fields: RecordFields, value: Uint8Array, salt: number): Buffer {
   assert(value.length === fields.valueBytes, "value length matches the header");
+  if (value.length === 0) return encodeValuelessRecord(fields, salt);
   const head = encodeRecordHead(fields, salt);
   const layout = layoutOf(fields);
   const encoder = new RecordEncoder(head, layout, fields.valueBytes);
   encoder.update(value);
   return Buffer.concat([head, value, encoder.trailer()]);
+}
+
+/**
+ * A record without a value (decisions, empty values) in one buffer: no block table, so the
+ * record CRC covers the head alone.
+ */
+function encodeValuelessRecord(fields: RecordFields, salt: number): Buffer {
+  const lengths = stringLengthsOf(fields);
+  const layout = recordLayout(lengths.key, lengths.txid, lengths.contentType, 0);
+  assert(layout.crcOffset === layout.headBytes, "a valueless record has no block table");
+  // allocUnsafe: from Node's shared pool; the head covers its bytes, the rest is zeroed.
+  const record = Buffer.allocUnsafe(layout.recordBytes);
+  writeRecordHead(fields, lengths, salt, record);
+  record.fill(0, layout.headBytes);
+  record.writeUInt32LE(crc32c(record.subarray(0, layout.crcOffset)), layout.crcOffset);
+  return record;
 }
 
 /** A whole record decoded and verified: every CRC and the padding checked. */

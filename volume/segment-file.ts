@@ -3,7 +3,7 @@ import { randomInt } from "node:crypto";
 import { join } from "node:path";
 import { assert } from "../common/errors.js";
 import { crc32c } from "../common/hashing.js";
-import { fsyncDirectory, readAt, writeFully } from "./durable-fs.js";
+import { fsyncDirectory, readAt, writeFully, writevFully } from "./durable-fs.js";
 import { decodeRecordHead, parseFixedHeader, readU64, writeU64 } from "./record-codec.js";
 import type { DecodedHead } from "./record-codec.js";
 import { limits } from "../common/limits.js";
@@ -245,8 +245,9 @@ export class SegmentFile {
     let runEnd = 0;
     const flushRun = (): void => {
       if (run.length === 0) return;
-      const bytes = run.length === 1 ? (run[0] as Uint8Array) : Buffer.concat(run, runEnd - runStart);
-      writes.push(writeFully(this.handle, bytes, runStart));
+      const first = run[0];
+      if (run.length === 1 && first !== undefined) writes.push(writeFully(this.handle, first, runStart));
+      else writes.push(writevFully(this.handle, run, runStart));
     };
     for (const { data, position } of sorted) {
       assert(run.length === 0 || position >= runEnd, "shared writes never overlap");
@@ -320,16 +321,10 @@ export class SegmentFile {
     await Promise.all(reads);
   }
 
-  /**
-   * Reads and verifies the head of the record at `offset`; a reason string if invalid.
-   * `shared`: the first read goes through readShared() (heads read back right after
-   * concurrent writes).
-   */
-  async readHead(offset: number, shared = false): Promise<DecodedHead | string> {
+  /** Reads and verifies the head of the record at `offset`; a reason string if invalid. */
+  async readHead(offset: number): Promise<DecodedHead | string> {
     // One read covers the heads of typical records (short keys, txids and content types).
-    const first = shared
-      ? await this.readShared(offset, HEAD_READ_BYTES)
-      : await this.read(offset, HEAD_READ_BYTES);
+    const first = await this.read(offset, HEAD_READ_BYTES);
     const parsed = parseFixedHeader(first, this.salt);
     if (typeof parsed === "string") return parsed;
     const head = parsed.headBytes <= first.length ? first : await this.read(offset, parsed.headBytes);

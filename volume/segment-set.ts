@@ -114,37 +114,36 @@ export class SegmentSet {
    * Reserves `recordBytes` for a record of `key` in the active segment, rolling it when
    * full. The returned segment counts one writer in; the caller ends it with endWrite().
    */
-  reserve(recordBytes: number, key: string): Promise<Reservation> {
-    return this.reserveRun(recordBytes, [key]);
-  }
-
-  /**
-   * Reserves one contiguous region for consecutive records of `keys` (in that order),
-   * `bytes` long in all. The segment counts one writer in per record.
-   */
-  async reserveRun(bytes: number, keys: readonly string[]): Promise<Reservation> {
+  async reserve(recordBytes: number, key: string): Promise<Reservation> {
     for (;;) {
       if (this.rolling !== undefined) {
         await this.rolling;
         continue;
       }
-      const active = this.activeSegment;
-      assert(active !== undefined, "an active segment exists");
-      const empty = active.end === SEGMENT_FILE_HEADER_BYTES;
-      if (empty || active.end + bytes <= this.options.segmentBytesMax) {
-        const offset = active.reserve(bytes);
-        for (const key of keys) {
-          active.beginWrite();
-          const hash = hashKey(key);
-          this.activeKeys.push(hash);
-          this.activeFilter?.addHash(hash);
-        }
-        return { segment: active, offset };
-      }
+      const reservation = this.tryReserve(recordBytes, key);
+      if (reservation !== undefined) return reservation;
       this.rolling = this.startActive().finally(() => {
         this.rolling = undefined;
       });
     }
+  }
+
+  /**
+   * reserve() without waiting: undefined when the active segment must roll first (or is
+   * rolling), and then the caller awaits reserve(). The usual case takes no promise.
+   */
+  tryReserve(recordBytes: number, key: string): Reservation | undefined {
+    if (this.rolling !== undefined) return undefined;
+    const active = this.activeSegment;
+    assert(active !== undefined, "an active segment exists");
+    const empty = active.end === SEGMENT_FILE_HEADER_BYTES;
+    if (!empty && active.end + recordBytes > this.options.segmentBytesMax) return undefined;
+    const offset = active.reserve(recordBytes);
+    active.beginWrite();
+    const hash = hashKey(key);
+    this.activeKeys.push(hash);
+    this.activeFilter?.addHash(hash);
+    return { segment: active, offset };
   }
 
   /** Hashes of the keys of the active segment's records (its bloom filter at close). */

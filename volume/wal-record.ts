@@ -1,5 +1,7 @@
+import { assert } from "../common/errors.js";
 import { crc32c } from "../common/hashing.js";
-import { ByteReader, ByteWriter, FormatError } from "./byte-buffer.js";
+import { ByteReader, FormatError } from "./byte-buffer.js";
+import { writeU64 } from "./record-codec.js";
 
 /**
  * WAL records (docs/volume-format.md, "WAL"): a 16-byte frame header — magic "MKVW",
@@ -50,37 +52,81 @@ export interface WalDelete {
 
 export type WalEntry = WalPrepare | WalCommit | WalAbort | WalDelete;
 
-function encodePayload(entry: WalEntry, w: ByteWriter): number {
+const TYPE_OF = {
+  prepare: WalRecordType.PREPARE,
+  commit: WalRecordType.COMMIT,
+  abort: WalRecordType.ABORT,
+  delete: WalRecordType.DELETE,
+} as const;
+
+function str16Bytes(value: string): number {
+  return 2 + Buffer.byteLength(value, "utf8");
+}
+
+function payloadBytesOf(entry: WalEntry): number {
   switch (entry.type) {
     case "prepare":
-      w.u32(entry.segment).u64(entry.offset).u64(entry.valueBytes).u32(entry.valueCrc32c);
-      w.u64(entry.createdAtMs).str16(entry.txid).str16(entry.key).str16(entry.contentType);
-      return WalRecordType.PREPARE;
+      return 32 + str16Bytes(entry.txid) + str16Bytes(entry.key) + str16Bytes(entry.contentType);
     case "commit":
-      w.u64(entry.version).u64(entry.atMs).str16(entry.txid);
-      return WalRecordType.COMMIT;
+      return 16 + str16Bytes(entry.txid);
     case "abort":
-      w.u64(entry.atMs).str16(entry.txid);
-      return WalRecordType.ABORT;
+      return 8 + str16Bytes(entry.txid);
     case "delete":
-      w.u64(entry.version).u64(entry.atMs).str16(entry.key);
-      return WalRecordType.DELETE;
+      return 16 + str16Bytes(entry.key);
   }
 }
 
-/** Encodes one framed WAL record. */
+/** Writes the payload from `at`; returns where it ends. */
+function encodePayload(entry: WalEntry, buf: Buffer, at: number): number {
+  switch (entry.type) {
+    case "prepare":
+      at = buf.writeUInt32LE(entry.segment >>> 0, at);
+      at = putU64(buf, at, entry.offset);
+      at = putU64(buf, at, entry.valueBytes);
+      at = buf.writeUInt32LE(entry.valueCrc32c >>> 0, at);
+      at = putU64(buf, at, entry.createdAtMs);
+      at = putStr16(buf, at, entry.txid);
+      at = putStr16(buf, at, entry.key);
+      return putStr16(buf, at, entry.contentType);
+    case "commit":
+      at = putU64(buf, at, entry.version);
+      at = putU64(buf, at, entry.atMs);
+      return putStr16(buf, at, entry.txid);
+    case "abort":
+      at = putU64(buf, at, entry.atMs);
+      return putStr16(buf, at, entry.txid);
+    case "delete":
+      at = putU64(buf, at, entry.version);
+      at = putU64(buf, at, entry.atMs);
+      return putStr16(buf, at, entry.key);
+  }
+}
+
+function putU64(buf: Buffer, at: number, value: number): number {
+  writeU64(buf, at, value);
+  return at + 8;
+}
+
+/** A UTF-8 string with a u16 byte length (the record is sized for it: see payloadBytesOf). */
+function putStr16(buf: Buffer, at: number, value: string): number {
+  const bytes = value.length === 0 ? 0 : buf.write(value, at + 2, "utf8");
+  buf.writeUInt16LE(bytes, at);
+  return at + 2 + bytes;
+}
+
+/** Encodes one framed WAL record (sized up front: one buffer, written in place). */
 export function encodeWalRecord(entry: WalEntry): Buffer {
-  const w = new ByteWriter(128);
-  w.bytes(Buffer.alloc(WAL_FRAME_BYTES));
-  const type = encodePayload(entry, w);
-  const record = w.finish();
-  const payloadBytes = record.length - WAL_FRAME_BYTES;
+  const payloadBytes = payloadBytesOf(entry);
+  const record = Buffer.allocUnsafe(WAL_FRAME_BYTES + payloadBytes);
   record.writeUInt32LE(WAL_RECORD_MAGIC, 0);
   record.writeUInt8(WAL_FORMAT_VERSION, 4);
-  record.writeUInt8(type, 5);
+  record.writeUInt8(TYPE_OF[entry.type], 5);
+  record.writeUInt16LE(0, 6);
   record.writeUInt32LE(payloadBytes, 8);
+  const end = encodePayload(entry, record, WAL_FRAME_BYTES);
+  assert(end === record.length, "WAL record length matches its fields");
   record.writeUInt32LE(frameCrc(record, payloadBytes), 12);
-  return Buffer.from(record);
+  return record;
 }
 
 function frameCrc(record: Buffer, payloadBytes: number): number {
