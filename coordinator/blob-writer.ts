@@ -255,6 +255,19 @@ async function pump(
   signal: AbortSignal,
 ): Promise<Prepared> {
   let sent: Prepared = { size: 0, crc32c: 0 };
+  // A socket delivers a body in pieces of up to 64 KiB; they are sent on in messages of
+  // streamChunkBytes, a quarter as many per volume, each with its per-message cost.
+  const held: Uint8Array[] = [];
+  let heldBytes = 0;
+  const flush = async (): Promise<void> => {
+    if (heldBytes === 0) return;
+    const message = held.length === 1 ? (held[0] as Uint8Array) : Buffer.concat(held, heldBytes);
+    held.length = 0;
+    heldBytes = 0;
+    const waits: Promise<unknown>[] = [];
+    for (const sink of sinks) if (!sink.write(message)) waits.push(once(sink, "drain", { signal }));
+    if (waits.length > 0) await Promise.all(waits).catch(() => Promise.reject(stopped()));
+  };
   // Iterated by hand: leaving a `for await` early would destroy the request, and with it the
   // connection the client is waiting on for its error answer.
   const iterator = chunks[Symbol.asyncIterator]();
@@ -265,10 +278,13 @@ async function pump(
       const chunk = step.value;
       if (signal.aborted) throw stopped();
       sent = account(sent, chunk, declaredSize);
-      const waits: Promise<unknown>[] = [];
-      for (const sink of sinks) if (!sink.write(chunk)) waits.push(once(sink, "drain", { signal }));
-      if (waits.length > 0) await Promise.all(waits).catch(() => Promise.reject(stopped()));
+      if (heldBytes + chunk.length > limits.streamChunkBytes) await flush();
+      held.push(chunk);
+      heldBytes += chunk.length;
+      if (heldBytes >= limits.streamChunkBytes) await flush();
     }
+    if (signal.aborted) throw stopped();
+    await flush();
   } catch (err) {
     if (isMinikvError(err)) throw err;
     throw clientGone(err);
