@@ -111,6 +111,50 @@ function loadVolumeProto(): ProtoGrpcType {
   return volumeProto;
 }
 
+type VolumeClientConstructor = new (
+  address: string,
+  credentials: grpc.ChannelCredentials,
+  options: grpc.ChannelOptions,
+) => GrpcVolumeClient;
+
+let volumeClientConstructor: VolumeClientConstructor | undefined;
+
+/** Chunks marked by shareEncoding, with their encoding once made (weakly held). */
+const sharedEncodings = new WeakMap<Uint8Array, Buffer | null>();
+
+/**
+ * Marks a chunk about to be sent, unchanged, as a Prepare chunk to several volumes: it is
+ * encoded once and the encoding reused, instead of a copy per volume. The caller must not
+ * change the chunk's bytes afterwards.
+ */
+export function shareEncoding(chunk: Uint8Array): void {
+  if (chunk.length <= limits.streamChunkBytes) sharedEncodings.set(chunk, null);
+}
+
+/** The Volume client class, whose Prepare encoding honours shareEncoding. */
+function clientConstructor(): VolumeClientConstructor {
+  if (volumeClientConstructor !== undefined) return volumeClientConstructor;
+  const { Volume } = loadVolumeProto().minikv.volume.v1;
+  const prepare = Volume.service.Prepare;
+  const requestSerialize = (message: PrepareRequest): Buffer => {
+    const chunk = message.chunk;
+    if (!(chunk instanceof Uint8Array) || !sharedEncodings.has(chunk))
+      return prepare.requestSerialize(message);
+    let encoded = sharedEncodings.get(chunk);
+    if (encoded === undefined || encoded === null) {
+      encoded = prepare.requestSerialize(message);
+      sharedEncodings.set(chunk, encoded);
+    }
+    return encoded;
+  };
+  const service = { ...Volume.service, Prepare: { ...prepare, requestSerialize } };
+  volumeClientConstructor = grpc.makeGenericClientConstructor(
+    service,
+    "Volume",
+  ) as unknown as VolumeClientConstructor;
+  return volumeClientConstructor;
+}
+
 type UnaryStart<T> = (
   metadata: grpc.Metadata,
   options: grpc.CallOptions,
@@ -131,7 +175,7 @@ export class VolumeClient {
   private readonly pipe: VolumePipe;
 
   constructor(address: string, options: VolumeClientOptions = {}) {
-    const { Volume } = loadVolumeProto().minikv.volume.v1;
+    const Volume = clientConstructor();
     this.address = address;
     this.client = new Volume(address, grpc.credentials.createInsecure(), {
       ...grpcChannelOptions,
@@ -417,8 +461,12 @@ async function sendPrepare(
   try {
     await write({ header: headerMessage(header) });
     for await (const chunk of body) {
-      for (let at = 0; at < chunk.length && !replied(); at += limits.streamChunkBytes) {
-        await write({ chunk: chunk.subarray(at, at + limits.streamChunkBytes) });
+      // A chunk that fits goes as it is, so that a shared encoding is found (shareEncoding).
+      if (chunk.length <= limits.streamChunkBytes) await write({ chunk });
+      else {
+        for (let at = 0; at < chunk.length && !replied(); at += limits.streamChunkBytes) {
+          await write({ chunk: chunk.subarray(at, at + limits.streamChunkBytes) });
+        }
       }
       if (replied()) return;
     }

@@ -20,7 +20,7 @@ import { crc32c } from "../common/hashing.js";
 import { validateKey } from "../common/keys.js";
 import { limits } from "../common/limits.js";
 import type { Logger } from "../common/logger.js";
-import type { VolumePrepareHeader, VolumePrepareVote } from "../common/volume-client.js";
+import { shareEncoding, type VolumePrepareHeader, type VolumePrepareVote } from "../common/volume-client.js";
 import type { BlobMetrics } from "./blob-metrics.js";
 import type { ClusterState } from "./cluster-state.js";
 import type { BlobMeta } from "./metadata-commands.js";
@@ -264,6 +264,7 @@ async function pump(
     const message = held.length === 1 ? (held[0] as Uint8Array) : Buffer.concat(held, heldBytes);
     held.length = 0;
     heldBytes = 0;
+    if (sinks.length > 1) shareEncoding(message);
     const waits: Promise<unknown>[] = [];
     for (const sink of sinks) if (!sink.write(message)) waits.push(once(sink, "drain", { signal }));
     if (waits.length > 0) await Promise.all(waits).catch(() => Promise.reject(stopped()));
