@@ -96,7 +96,10 @@ export class SegmentFile {
   private retired = false;
   /** Writes in progress: from reservation until the write's WAL record is applied. */
   private writers = 0;
-  /** Writes not yet covered by an fsync. */
+  /**
+   * Writes not yet covered by an fsync. Set when a write completes, not when it starts: an
+   * fsync that began while the write was in flight clears the flag without covering it.
+   */
   dirty = false;
   /** No more reservations: the segment is full or belongs to a previous run. */
   sealed = false;
@@ -218,8 +221,11 @@ export class SegmentFile {
       position >= SEGMENT_FILE_HEADER_BYTES && position + data.length <= this.endOffset,
       "write inside the reserved area",
     );
-    this.dirty = true;
-    await writeFully(this.handle, data, position);
+    try {
+      await writeFully(this.handle, data, position);
+    } finally {
+      this.dirty = true;
+    }
   }
 
   /**
@@ -237,7 +243,6 @@ export class SegmentFile {
   }
 
   private async writeBatch(batch: readonly PendingWrite[]): Promise<void> {
-    this.dirty = true;
     const sorted = [...batch].sort((a, b) => a.position - b.position);
     const writes: Promise<void>[] = [];
     let run: Uint8Array[] = [];
@@ -262,7 +267,11 @@ export class SegmentFile {
       runEnd = position + data.length;
     }
     flushRun();
-    await Promise.all(writes);
+    try {
+      await Promise.all(writes);
+    } finally {
+      this.dirty = true;
+    }
   }
 
   read(position: number, length: number): Promise<Buffer> {
