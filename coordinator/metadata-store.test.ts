@@ -1,0 +1,84 @@
+import { describe, expect, it } from "vitest";
+import { ErrorCode, MinikvError } from "../common/errors.js";
+import type { CoordResult } from "./coord-commands.js";
+import { MetadataStore } from "./metadata-store.js";
+import type { LevelStateMachine } from "./raft/level-state-machine.js";
+import type { RaftDriver } from "./raft/raft-driver.js";
+
+// Read barriers share ReadIndex rounds (Raft §6.4), and must stay linearizable while doing so:
+// a barrier may only be satisfied by a round issued after the barrier was asked for.
+
+interface Round {
+  readonly resolve: () => void;
+  readonly reject: (err: unknown) => void;
+}
+
+function fakeDriver(): { driver: RaftDriver<CoordResult>; rounds: Round[] } {
+  const rounds: Round[] = [];
+  const driver = {
+    readIndex: () =>
+      new Promise<number>((resolve, reject) => {
+        rounds.push({ resolve: () => resolve(rounds.length), reject });
+      }),
+  } as unknown as RaftDriver<CoordResult>;
+  return { driver, rounds };
+}
+
+const noState = {} as LevelStateMachine<CoordResult>;
+
+async function settle(): Promise<void> {
+  for (let i = 0; i < 10; i++) await Promise.resolve();
+}
+
+describe("MetadataStore.barrier", () => {
+  it("runs at most one round at a time; everyone who arrived during it shares the next", async () => {
+    const { driver, rounds } = fakeDriver();
+    const store = new MetadataStore(driver, noState);
+    const done: number[] = [];
+    const first = store.barrier().then(() => done.push(0));
+    const later = Array.from({ length: 9 }, (_, i) => store.barrier().then(() => done.push(i + 1)));
+    await settle();
+    expect(rounds).toHaveLength(1);
+    rounds[0]?.resolve();
+    await first;
+    await settle();
+    // The nine arrived while round 1 ran: round 1 does not answer them, round 2 does.
+    expect(done).toEqual([0]);
+    expect(rounds).toHaveLength(2);
+    rounds[1]?.resolve();
+    await Promise.all(later);
+    expect(done.sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(rounds).toHaveLength(2);
+  });
+
+  it("a failed round fails only its own callers (as NO_QUORUM); the next round still runs", async () => {
+    const { driver, rounds } = fakeDriver();
+    const store = new MetadataStore(driver, noState);
+    const first = store.barrier();
+    const second = store.barrier();
+    await settle();
+    rounds[0]?.reject(new MinikvError(ErrorCode.TIMEOUT, "read index not confirmed"));
+    await expect(first).rejects.toMatchObject({ code: ErrorCode.NO_QUORUM });
+    await settle();
+    expect(rounds).toHaveLength(2);
+    rounds[1]?.resolve();
+    await expect(second).resolves.toBeUndefined();
+  });
+
+  it("a stale read takes no round; a barrier after an idle spell starts one at once", async () => {
+    const { driver, rounds } = fakeDriver();
+    const store = new MetadataStore(driver, noState);
+    await store.barrier("stale");
+    expect(rounds).toHaveLength(0);
+    const one = store.barrier();
+    await settle();
+    rounds[0]?.resolve();
+    await one;
+    await settle();
+    const two = store.barrier();
+    await settle();
+    expect(rounds).toHaveLength(2);
+    rounds[1]?.resolve();
+    await expect(two).resolves.toBeUndefined();
+  });
+});
