@@ -9,7 +9,7 @@ import { ErrorCode, MinikvError } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
 import { CoordinatorMetrics } from "./coord-metrics.js";
 import type { CoordinatorNode } from "./coord-node.js";
-import { createApp, type ClusterExtras } from "./http-app.js";
+import { createHandler, type ClusterExtras } from "./http-app.js";
 import { addPeerStatusService, PeerStatusClient, type SelfReport } from "./peer-status.js";
 import { RaftCoordinatorNode } from "./raft-coordinator-node.js";
 import { FileSnapshotStore } from "./raft/file-snapshot-store.js";
@@ -186,7 +186,7 @@ async function start(
     repairQueue,
     now: Date.now,
   };
-  const app = createApp({
+  const app = createHandler({
     node,
     metrics,
     logger,

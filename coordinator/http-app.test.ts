@@ -1,5 +1,5 @@
 import type { AddressInfo } from "node:net";
-import type { Server } from "node:http";
+import { createServer, type Server } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ErrorCode, MinikvError } from "../common/errors.js";
 import { limits } from "../common/limits.js";
@@ -7,7 +7,7 @@ import { createLogger } from "../common/logger.js";
 import { httpRequest } from "../test/support/http-client.js";
 import { CoordinatorMetrics, type RaftCounters } from "./coord-metrics.js";
 import type { ClusterView, CoordinatorNode, NodeStatus, ReadResult } from "./coord-node.js";
-import { createApp, INDEX_HEADER, KEY_HEADER, LEADER_HEADER } from "./http-app.js";
+import { createHandler, INDEX_HEADER, KEY_HEADER, LEADER_HEADER } from "./http-app.js";
 
 /**
  * The HTTP adapter alone (issue 3 §4: /health, /v1/cluster, /metrics, the internal propose
@@ -88,7 +88,7 @@ describe("coordinator HTTP app (issue 3 §4, DESIGN.md §4)", () => {
   const node = new MemoryNode();
   const metrics = new CoordinatorMetrics(node.id);
   metrics.attachRaft({ status: () => node.status(), counters: () => counters });
-  const app = createApp({ node, metrics, logger: createLogger("test"), replicas: 3 });
+  const app = createServer(createHandler({ node, metrics, logger: createLogger("test"), replicas: 3 }));
   let server: Server;
   let base = "";
 

@@ -1,3 +1,4 @@
+import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
 import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Router } from "express";
 import { ErrorCode, MinikvError, errorBody, toMinikvError } from "../common/errors.js";
 import { SHARD_COUNT } from "../common/hashing.js";
@@ -35,6 +36,105 @@ export const KEY_HEADER = "x-minikv-key";
 export const INDEX_HEADER = "x-minikv-raft-index";
 /** Header naming the leader on NOT_LEADER answers. */
 export const LEADER_HEADER = "x-minikv-leader";
+
+const PROPOSE_PATH = "/v1/internal/raft/propose";
+
+/**
+ * The request listener to serve: the express app, except that `POST
+ * /v1/internal/raft/propose` is answered without it. That endpoint carries the Raft
+ * benchmark's whole load, and express's per-request work (its request and response
+ * prototypes, the router walk past every other route) cost about as much CPU as the Raft
+ * round itself. It answers exactly as the express route does: same body limit, codes,
+ * headers and metrics.
+ */
+export function createHandler(deps: AppDeps): RequestListener {
+  const app = createApp(deps);
+  return (req, res) => {
+    if (req.method === "POST" && pathOf(req.url) === PROPOSE_PATH) {
+      void propose(deps, req, res);
+      return;
+    }
+    void app(req, res);
+  };
+}
+
+function pathOf(url: string | undefined): string {
+  if (url === undefined) return "";
+  const query = url.indexOf("?");
+  return query === -1 ? url : url.slice(0, query);
+}
+
+async function propose(deps: AppDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const startNs = process.hrtime.bigint();
+  res.once("finish", () => {
+    const seconds = Number(process.hrtime.bigint() - startNs) / 1e9;
+    deps.metrics.observeHttp("POST", PROPOSE_PATH, res.statusCode, seconds);
+  });
+  try {
+    const value = await readBody(req, limits.raftEntryBytesMax);
+    const header = req.headers[KEY_HEADER];
+    const key = validateKey(typeof header === "string" ? decodeHeaderKey(header) : queryKey(req.url ?? ""));
+    const { index } = await deps.node.put(key, value);
+    const body = JSON.stringify({ index });
+    res.writeHead(200, {
+      "Content-Type": "application/json; charset=utf-8",
+      "Content-Length": Buffer.byteLength(body),
+      [INDEX_HEADER]: String(index),
+    });
+    res.end(body);
+  } catch (err) {
+    writeError(deps.logger, req, res, err);
+  }
+}
+
+/** The `key` query parameter, as express's simple query parser reads it. */
+function queryKey(url: string): string {
+  const query = url.indexOf("?");
+  const key = query === -1 ? null : new URLSearchParams(url.slice(query + 1)).get("key");
+  if (key !== null) return key;
+  throw new MinikvError(
+    ErrorCode.INVALID_KEY,
+    `give the key in the ${KEY_HEADER} header or the key query parameter`,
+  );
+}
+
+/**
+ * A request body of at most `limit` bytes. Past the limit the rest is read and dropped, so
+ * the error can still be answered on the connection.
+ */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const tooLarge = (): MinikvError =>
+      new MinikvError(ErrorCode.TOO_LARGE, `request body exceeds ${limit} bytes`);
+    const declared = Number(req.headers["content-length"] ?? 0);
+    if (declared > limit) {
+      req.resume();
+      reject(tooLarge());
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let failed = false;
+    const fail = (err: MinikvError): void => {
+      if (failed) return;
+      failed = true;
+      chunks.length = 0;
+      reject(err);
+    };
+    req.on("data", (chunk: Buffer) => {
+      if (failed) return;
+      size += chunk.length;
+      if (size > limit) fail(tooLarge());
+      else chunks.push(chunk);
+    });
+    req.once("end", () => {
+      if (!failed) resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
+    });
+    req.once("close", () => {
+      if (!req.complete) fail(new MinikvError(ErrorCode.CLIENT_ABORTED, "request aborted"));
+    });
+  });
+}
 
 /** The coordinator's HTTP API (DESIGN.md §4) as an express 5 app. */
 export function createApp(deps: AppDeps): express.Express {
@@ -193,19 +293,26 @@ const BODY_ERRORS: Readonly<Record<string, ErrorCode>> = {
 
 /** Maps anything thrown to a JSON error with its stable code; never lets an error escape. */
 function errorHandler(logger: Logger): ErrorRequestHandler {
-  return (err: unknown, req, res, _next) => {
-    const e = fromHttpError(err);
-    if (e.code === ErrorCode.INTERNAL)
-      logger.error({ err, method: req.method, path: req.path }, "request failed");
-    if (res.headersSent) {
-      res.destroy();
-      return;
-    }
-    const leader = e.detail?.["leader"];
-    if (leader !== undefined) res.setHeader(LEADER_HEADER, leader);
-    const body = errorBody(e);
-    res.status(e.httpStatus).json(e.detail === undefined ? body : { error: { ...body.error, ...e.detail } });
-  };
+  return (err: unknown, req, res, _next) => writeError(logger, req, res, err);
+}
+
+/** Answers `err` as a JSON error with its stable code (or cuts a response already started). */
+function writeError(logger: Logger, req: IncomingMessage, res: ServerResponse, err: unknown): void {
+  const e = fromHttpError(err);
+  if (e.code === ErrorCode.INTERNAL)
+    logger.error({ err, method: req.method, path: pathOf(req.url) }, "request failed");
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const leader = e.detail?.["leader"];
+  if (leader !== undefined) res.setHeader(LEADER_HEADER, leader);
+  const body = errorBody(e);
+  const text = JSON.stringify(e.detail === undefined ? body : { error: { ...body.error, ...e.detail } });
+  res.statusCode = e.httpStatus;
+  res.setHeader("Content-Type", "application/json; charset=utf-8");
+  res.setHeader("Content-Length", Buffer.byteLength(text));
+  res.end(text);
 }
 
 function fromHttpError(err: unknown): MinikvError {

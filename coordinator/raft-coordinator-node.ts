@@ -78,7 +78,7 @@ export class RaftCoordinatorNode implements CoordinatorNode {
     // coordinator) rather than holding a connection through an election. This also keeps
     // clear of the driver's leaderless wait, whose timeout currently ends in an unhandled
     // rejection that stops the process.
-    if (this.driver.status().leader === null) {
+    if (this.driver.knownLeader() === null) {
       throw new MinikvError(ErrorCode.NOT_LEADER, "no leader is known; retry shortly");
     }
     const command = encodeKvCommand({ type: "put", key: Buffer.from(key, "utf8"), value });

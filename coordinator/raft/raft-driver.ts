@@ -375,6 +375,11 @@ export class RaftDriver<Result = unknown> {
     this.schedule();
   }
 
+  /** The leader this node knows of, as of the last Ready (cheaper than status()). */
+  knownLeader(): NodeId | null {
+    return this.leader;
+  }
+
   status(): RaftStatus {
     const status = this.requireNode().status();
     const members = [...status.confState.voters, ...status.confState.learners];
