@@ -119,33 +119,50 @@ type VolumeClientConstructor = new (
 
 let volumeClientConstructor: VolumeClientConstructor | undefined;
 
-/** Chunks marked by shareEncoding, with their encoding once made (weakly held). */
-const sharedEncodings = new WeakMap<Uint8Array, Buffer | null>();
+/** Chunks built by encodedChunk, each with its PrepareRequest encoding (weakly held). */
+const sharedEncodings = new WeakMap<Uint8Array, Buffer>();
+
+/** Field 2 (`chunk`) of PrepareRequest, length-delimited: (2 << 3) | 2. */
+const CHUNK_FIELD_TAG = 0x12;
 
 /**
- * Marks a chunk about to be sent, unchanged, as a Prepare chunk to several volumes: it is
- * encoded once and the encoding reused, instead of a copy per volume. The caller must not
- * change the chunk's bytes afterwards.
+ * Joins `pieces` (`size` bytes in all) into one Prepare chunk, built inside its own
+ * PrepareRequest encoding: the returned chunk is a view of the encoded message, and every
+ * Prepare call it is written to sends that encoding as it is. The bytes are copied once,
+ * instead of once to join them and once more per volume to encode them. The caller must
+ * not change the chunk afterwards.
  */
-export function shareEncoding(chunk: Uint8Array): void {
-  if (chunk.length <= limits.streamChunkBytes) sharedEncodings.set(chunk, null);
+export function encodedChunk(pieces: readonly Uint8Array[], size: number): Uint8Array {
+  let varintBytes = 1;
+  for (let rest = size >>> 7; rest > 0; rest >>>= 7) varintBytes++;
+  const head = 1 + varintBytes;
+  const encoded = Buffer.allocUnsafe(head + size);
+  encoded[0] = CHUNK_FIELD_TAG;
+  let at = 1;
+  let rest = size;
+  while (rest > 0x7f) {
+    encoded[at++] = (rest & 0x7f) | 0x80;
+    rest >>>= 7;
+  }
+  encoded[at++] = rest;
+  for (const piece of pieces) {
+    encoded.set(piece, at);
+    at += piece.length;
+  }
+  const chunk = encoded.subarray(head);
+  sharedEncodings.set(chunk, encoded);
+  return chunk;
 }
 
-/** The Volume client class, whose Prepare encoding honours shareEncoding. */
+/** The Volume client class, whose Prepare encoding reuses those of encodedChunk. */
 function clientConstructor(): VolumeClientConstructor {
   if (volumeClientConstructor !== undefined) return volumeClientConstructor;
   const { Volume } = loadVolumeProto().minikv.volume.v1;
   const prepare = Volume.service.Prepare;
   const requestSerialize = (message: PrepareRequest): Buffer => {
     const chunk = message.chunk;
-    if (!(chunk instanceof Uint8Array) || !sharedEncodings.has(chunk))
-      return prepare.requestSerialize(message);
-    let encoded = sharedEncodings.get(chunk);
-    if (encoded === undefined || encoded === null) {
-      encoded = prepare.requestSerialize(message);
-      sharedEncodings.set(chunk, encoded);
-    }
-    return encoded;
+    const encoded = chunk instanceof Uint8Array ? sharedEncodings.get(chunk) : undefined;
+    return encoded ?? prepare.requestSerialize(message);
   };
   const service = { ...Volume.service, Prepare: { ...prepare, requestSerialize } };
   volumeClientConstructor = grpc.makeGenericClientConstructor(
@@ -461,7 +478,7 @@ async function sendPrepare(
   try {
     await write({ header: headerMessage(header) });
     for await (const chunk of body) {
-      // A chunk that fits goes as it is, so that a shared encoding is found (shareEncoding).
+      // A chunk that fits goes as it is, so that its encoding is found (encodedChunk).
       if (chunk.length <= limits.streamChunkBytes) await write({ chunk });
       else {
         for (let at = 0; at < chunk.length && !replied(); at += limits.streamChunkBytes) {

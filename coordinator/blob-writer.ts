@@ -20,7 +20,7 @@ import { crc32c } from "../common/hashing.js";
 import { validateKey } from "../common/keys.js";
 import { limits } from "../common/limits.js";
 import type { Logger } from "../common/logger.js";
-import { shareEncoding, type VolumePrepareHeader, type VolumePrepareVote } from "../common/volume-client.js";
+import { encodedChunk, type VolumePrepareHeader, type VolumePrepareVote } from "../common/volume-client.js";
 import type { BlobMetrics } from "./blob-metrics.js";
 import type { ClusterState } from "./cluster-state.js";
 import type { BlobMeta } from "./metadata-commands.js";
@@ -256,15 +256,15 @@ async function pump(
 ): Promise<Prepared> {
   let sent: Prepared = { size: 0, crc32c: 0 };
   // A socket delivers a body in pieces of up to 64 KiB; they are sent on in messages of
-  // streamChunkBytes, a quarter as many per volume, each with its per-message cost.
+  // streamChunkBytes, a quarter as many per volume, each with its per-message cost. Each
+  // message is joined straight into its encoding (encodedChunk), shared by every volume.
   const held: Uint8Array[] = [];
   let heldBytes = 0;
   const flush = async (): Promise<void> => {
     if (heldBytes === 0) return;
-    const message = held.length === 1 ? (held[0] as Uint8Array) : Buffer.concat(held, heldBytes);
+    const message = encodedChunk(held, heldBytes);
     held.length = 0;
     heldBytes = 0;
-    if (sinks.length > 1) shareEncoding(message);
     const waits: Promise<unknown>[] = [];
     for (const sink of sinks) if (!sink.write(message)) waits.push(once(sink, "drain", { signal }));
     if (waits.length > 0) await Promise.all(waits).catch(() => Promise.reject(stopped()));
