@@ -4,7 +4,8 @@
  * once here (never by a router pattern, so `%2F` and `/` mean the same and nothing else is
  * rewritten).
  */
-import type { IncomingMessage } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { parse as parseQuery, type ParsedUrlQuery } from "node:querystring";
 import { once } from "node:events";
 import express, { type Request, type Response, type Router } from "express";
 import multer from "multer";
@@ -17,6 +18,7 @@ import { readBlobBytes, type BlobReadDeps } from "./blob-reader.js";
 import { reclaim, writeBlob, type BlobWriteDeps } from "./blob-writer.js";
 import type { BlobMeta } from "./metadata-commands.js";
 import type { Consistency } from "./metadata-store.js";
+import type { FastRoute } from "./http-app.js";
 
 export type BlobApiDeps = BlobWriteDeps & BlobReadDeps;
 
@@ -43,7 +45,7 @@ export function blobRouter(deps: BlobApiDeps): Router {
         return upload(key, req, res);
       case "GET":
       case "HEAD":
-        return get(deps, key, req, res);
+        return get(deps, key, req, req.query, res);
       case "DELETE":
         return remove(deps, key, res);
       default:
@@ -60,6 +62,27 @@ export function blobRouter(deps: BlobApiDeps): Router {
   return router;
 }
 
+/**
+ * GET, HEAD and PUT of one key without express (http-app.ts createHandler): the same
+ * handlers as blobRouter's, which answer them identically when reached through express.
+ */
+export function blobFastRoute(deps: BlobApiDeps): FastRoute {
+  return {
+    match: (method, path) =>
+      (method === "GET" || method === "HEAD" || method === "PUT") && path.startsWith(PREFIX)
+        ? BLOB_ROUTE
+        : null,
+    handle: async (req, res, path, query) => {
+      const key = keyOf(path);
+      if (req.method === "PUT") await put(deps, key, req, res);
+      else await get(deps, key, req, parseQuery(query), res);
+    },
+  };
+}
+
+/** The metrics label of requests for one key. */
+const BLOB_ROUTE = "/v1/blobs/:key";
+
 function methodNotAllowed(req: Request): never {
   throw new MinikvError(ErrorCode.METHOD_NOT_ALLOWED, `${req.method} is not allowed on ${req.path}`);
 }
@@ -75,8 +98,8 @@ function keyOf(rawPath: string): string {
   return key;
 }
 
-function consistencyOf(req: Request): Consistency {
-  const value = req.query["consistency"];
+function consistencyOf(query: ParsedUrlQuery | Request["query"]): Consistency {
+  const value = query["consistency"];
   if (value === undefined || value === "linearizable") return "linearizable";
   if (value === "stale") return "stale";
   throw new MinikvError(ErrorCode.INVALID_ARGUMENT, `consistency must be "linearizable" or "stale"`);
@@ -95,7 +118,7 @@ function failOnAbort(req: IncomingMessage, body: Readable): void {
   });
 }
 
-function declaredLength(req: Request): number | null {
+function declaredLength(req: IncomingMessage): number | null {
   const header = req.headers["content-length"];
   if (header === undefined || req.headers["transfer-encoding"] !== undefined) return null;
   const size = Number(header);
@@ -105,7 +128,7 @@ function declaredLength(req: Request): number | null {
   return size;
 }
 
-async function put(deps: BlobApiDeps, key: string, req: Request, res: Response): Promise<void> {
+async function put(deps: BlobApiDeps, key: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
   failOnAbort(req, req);
   let blob: BlobMeta;
   try {
@@ -123,8 +146,17 @@ async function put(deps: BlobApiDeps, key: string, req: Request, res: Response):
     }
     throw err;
   }
-  res.status(201).setHeader("ETag", blob.etag);
-  res.json(blobBody(blob));
+  sendJson(res, 201, blobBody(blob), blob.etag);
+}
+
+/** A JSON answer, as express's res.json writes it. */
+function sendJson(res: ServerResponse, status: number, body: unknown, etag?: string): void {
+  const text = JSON.stringify(body);
+  res.statusCode = status;
+  if (etag !== undefined) res.setHeader("ETag", etag);
+  res.setHeader("Content-Type", "application/json; charset=utf-8");
+  res.setHeader("Content-Length", Buffer.byteLength(text));
+  res.end(text);
 }
 
 function contentTypeOf(header: string | undefined): string {
@@ -210,18 +242,25 @@ function multipartError(err: unknown): Error {
   });
 }
 
-async function get(deps: BlobApiDeps, key: string, req: Request, res: Response): Promise<void> {
-  const blob = await deps.cluster.store.getBlob(key, consistencyOf(req));
+async function get(
+  deps: BlobApiDeps,
+  key: string,
+  req: IncomingMessage,
+  query: ParsedUrlQuery | Request["query"],
+  res: ServerResponse,
+): Promise<void> {
+  const blob = await deps.cluster.store.getBlob(key, consistencyOf(query));
   if (blob === null) throw new MinikvError(ErrorCode.KEY_NOT_FOUND, `no blob "${key}"`);
   res.setHeader("ETag", blob.etag);
   res.setHeader("Last-Modified", new Date(blob.createdAtMs).toUTCString());
   res.setHeader("Accept-Ranges", "bytes");
   res.setHeader("X-Minikv-Version", String(blob.version));
   if (etagMatches(req.headers["if-none-match"], blob.etag)) {
-    res.status(304).end();
+    res.statusCode = 304;
+    res.end();
     return;
   }
-  if (req.query["redirect"] === "1" && req.method === "GET") return redirect(deps, blob, res);
+  if (query["redirect"] === "1" && req.method === "GET") return redirect(deps, blob, res);
   res.setHeader("Content-Type", blob.contentType);
   const range = parseByteRange(req.headers.range, blob.size);
   if (range.kind === "unsatisfiable") {
@@ -230,7 +269,8 @@ async function get(deps: BlobApiDeps, key: string, req: Request, res: Response):
   }
   const [start, endExclusive] = range.kind === "partial" ? [range.start, range.end + 1] : [0, blob.size];
   if (range.kind === "partial") {
-    res.status(206).setHeader("Content-Range", `bytes ${start}-${endExclusive - 1}/${blob.size}`);
+    res.statusCode = 206;
+    res.setHeader("Content-Range", `bytes ${start}-${endExclusive - 1}/${blob.size}`);
   }
   res.setHeader("Content-Length", String(endExclusive - start));
   if (req.method === "HEAD" || endExclusive === start) {
@@ -241,7 +281,7 @@ async function get(deps: BlobApiDeps, key: string, req: Request, res: Response):
 }
 
 /** Holds the headers until the first chunk arrived (so a failed read is still a clean error). */
-async function send(bytes: AsyncGenerator<Uint8Array>, res: Response): Promise<void> {
+async function send(bytes: AsyncGenerator<Uint8Array>, res: ServerResponse): Promise<void> {
   const first = await bytes.next();
   res.on("close", () => void bytes.return(undefined));
   if (first.done !== true) {
@@ -254,7 +294,7 @@ async function send(bytes: AsyncGenerator<Uint8Array>, res: Response): Promise<v
   res.end();
 }
 
-async function redirect(deps: BlobApiDeps, blob: BlobMeta, res: Response): Promise<void> {
+async function redirect(deps: BlobApiDeps, blob: BlobMeta, res: ServerResponse): Promise<void> {
   const views = await deps.cluster.volumes();
   const target = blob.replicas
     .map((id) => views.find((v) => v.id === id))
@@ -262,7 +302,9 @@ async function redirect(deps: BlobApiDeps, blob: BlobMeta, res: Response): Promi
   if (target === undefined)
     throw new MinikvError(ErrorCode.UNAVAILABLE, `no replica of "${blob.key}" is alive`);
   const path = blob.key.split("/").map(encodeURIComponent).join("/");
-  res.redirect(307, `${target.record.httpUrl}/blobs/${path}`);
+  res.statusCode = 307;
+  res.setHeader("Location", `${target.record.httpUrl}/blobs/${path}`);
+  res.end();
 }
 
 /** RFC 9110 §13.1.2: weak comparison, `*` matches any current representation. */
@@ -297,7 +339,7 @@ async function list(deps: BlobApiDeps, req: Request, res: Response): Promise<voi
   }
   const blobs = await deps.cluster.store.listBlobs(
     { prefix, startAfter: startAfter ?? null, limit: limit + 1 },
-    consistencyOf(req),
+    consistencyOf(req.query),
   );
   const page = blobs.slice(0, limit);
   res.json({

@@ -19,7 +19,7 @@ import { coordCommandHandler, type CoordResult } from "./coord-commands.js";
 import { BlobMetrics } from "./blob-metrics.js";
 import { AbortPruner } from "./abort-pruner.js";
 import { RepairQueue } from "./blob-reader.js";
-import { blobRouter } from "./blob-router.js";
+import { blobFastRoute, blobRouter } from "./blob-router.js";
 import { ClusterState } from "./cluster-state.js";
 import { clusterExtras } from "./cluster-extras.js";
 import { createClusterAccess } from "./cluster-access-impl.js";
@@ -192,6 +192,7 @@ async function start(
     logger,
     replicas: options.replicas,
     extras: hooks.extras ?? clusterExtras({ cluster, replicas: options.replicas, repairQueue }),
+    fastRoutes: [blobFastRoute(blobDeps)],
     routers: [
       blobRouter(blobDeps),
       adminRouter({

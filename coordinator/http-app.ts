@@ -1,4 +1,5 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
+import { parse as parseQuery } from "node:querystring";
 import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Router } from "express";
 import { ErrorCode, MinikvError, errorBody, toMinikvError } from "../common/errors.js";
 import { SHARD_COUNT } from "../common/hashing.js";
@@ -28,6 +29,18 @@ export interface AppDeps {
   readonly extras?: ClusterExtras;
   /** Further APIs (blobs, admin jobs), mounted after the built-in routes and before the 404. */
   readonly routers?: readonly Router[];
+  /** Requests answered without express (see createHandler), tried in order before it. */
+  readonly fastRoutes?: readonly FastRoute[];
+}
+
+/**
+ * A route answered with node:http directly. `match` names the route pattern (the metrics
+ * label) when the request is one of its own, else null; `handle` answers it, and whatever
+ * it throws is answered as the express app's error handler would.
+ */
+export interface FastRoute {
+  match(method: string, path: string): string | null;
+  handle(req: IncomingMessage, res: ServerResponse, path: string, query: string): Promise<void>;
 }
 
 /** Header (or `key` query parameter) naming the key of `POST /v1/internal/raft/propose`. */
@@ -40,18 +53,32 @@ export const LEADER_HEADER = "x-minikv-leader";
 const PROPOSE_PATH = "/v1/internal/raft/propose";
 
 /**
- * The request listener to serve: the express app, except that `POST
- * /v1/internal/raft/propose` is answered without it. That endpoint carries the Raft
- * benchmark's whole load, and express's per-request work (its request and response
- * prototypes, the router walk past every other route) cost about as much CPU as the Raft
- * round itself. It answers exactly as the express route does: same body limit, codes,
- * headers and metrics.
+ * The request listener to serve: the express app, except for the fast routes, answered
+ * without it — `POST /v1/internal/raft/propose` and those of `deps.fastRoutes` (the blob
+ * API's GET, HEAD and PUT of one key). They carry nearly all the load, and express's
+ * per-request work (its request and response prototypes, the router walk past every other
+ * route) cost about as much CPU as a Raft round. They answer exactly as express would: same
+ * limits, codes, headers and metrics.
  */
 export function createHandler(deps: AppDeps): RequestListener {
   const app = createApp(deps);
+  const routes: FastRoute[] = [proposeRoute(deps), ...(deps.fastRoutes ?? [])];
   return (req, res) => {
-    if (req.method === "POST" && pathOf(req.url) === PROPOSE_PATH) {
-      void propose(deps, req, res);
+    const url = req.url ?? "";
+    const mark = url.indexOf("?");
+    const path = mark === -1 ? url : url.slice(0, mark);
+    const method = req.method ?? "";
+    for (const route of routes) {
+      const label = route.match(method, path);
+      if (label === null) continue;
+      const startNs = process.hrtime.bigint();
+      res.once("finish", () => {
+        const seconds = Number(process.hrtime.bigint() - startNs) / 1e9;
+        deps.metrics.observeHttp(method, label, res.statusCode, seconds);
+      });
+      route
+        .handle(req, res, path, mark === -1 ? "" : url.slice(mark + 1))
+        .catch((err: unknown) => writeError(deps.logger, req, res, err));
       return;
     }
     void app(req, res);
@@ -64,34 +91,36 @@ function pathOf(url: string | undefined): string {
   return query === -1 ? url : url.slice(0, query);
 }
 
-async function propose(deps: AppDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const startNs = process.hrtime.bigint();
-  res.once("finish", () => {
-    const seconds = Number(process.hrtime.bigint() - startNs) / 1e9;
-    deps.metrics.observeHttp("POST", PROPOSE_PATH, res.statusCode, seconds);
+function proposeRoute(deps: AppDeps): FastRoute {
+  return {
+    match: (method, path) => (method === "POST" && path === PROPOSE_PATH ? PROPOSE_PATH : null),
+    handle: (req, res, _path, query) => propose(deps, req, res, query),
+  };
+}
+
+async function propose(
+  deps: AppDeps,
+  req: IncomingMessage,
+  res: ServerResponse,
+  query: string,
+): Promise<void> {
+  const value = await readBody(req, limits.raftEntryBytesMax);
+  const header = req.headers[KEY_HEADER];
+  const key = validateKey(typeof header === "string" ? decodeHeaderKey(header) : queryKey(query));
+  const { index } = await deps.node.put(key, value);
+  const body = JSON.stringify({ index });
+  res.writeHead(200, {
+    "Content-Type": "application/json; charset=utf-8",
+    "Content-Length": Buffer.byteLength(body),
+    [INDEX_HEADER]: String(index),
   });
-  try {
-    const value = await readBody(req, limits.raftEntryBytesMax);
-    const header = req.headers[KEY_HEADER];
-    const key = validateKey(typeof header === "string" ? decodeHeaderKey(header) : queryKey(req.url ?? ""));
-    const { index } = await deps.node.put(key, value);
-    const body = JSON.stringify({ index });
-    res.writeHead(200, {
-      "Content-Type": "application/json; charset=utf-8",
-      "Content-Length": Buffer.byteLength(body),
-      [INDEX_HEADER]: String(index),
-    });
-    res.end(body);
-  } catch (err) {
-    writeError(deps.logger, req, res, err);
-  }
+  res.end(body);
 }
 
 /** The `key` query parameter, as express's simple query parser reads it. */
-function queryKey(url: string): string {
-  const query = url.indexOf("?");
-  const key = query === -1 ? null : new URLSearchParams(url.slice(query + 1)).get("key");
-  if (key !== null) return key;
+function queryKey(query: string): string {
+  const key = parseQuery(query)["key"];
+  if (typeof key === "string") return key;
   throw new MinikvError(
     ErrorCode.INVALID_KEY,
     `give the key in the ${KEY_HEADER} header or the key query parameter`,
@@ -297,7 +326,7 @@ function errorHandler(logger: Logger): ErrorRequestHandler {
 }
 
 /** Answers `err` as a JSON error with its stable code (or cuts a response already started). */
-function writeError(logger: Logger, req: IncomingMessage, res: ServerResponse, err: unknown): void {
+export function writeError(logger: Logger, req: IncomingMessage, res: ServerResponse, err: unknown): void {
   const e = fromHttpError(err);
   if (e.code === ErrorCode.INTERNAL)
     logger.error({ err, method: req.method, path: pathOf(req.url) }, "request failed");
