@@ -35,7 +35,7 @@ import type {
   StoredValueInfo,
   VolumeStore,
 } from "./store-api.js";
-import { computeValueCrc, streamVerifiedValue } from "./value-reader.js";
+import { computeValueCrc, recordInMemory, streamVerifiedValue } from "./value-reader.js";
 import { WriteAheadLog } from "./wal.js";
 
 /** How to open a volume's storage engine. Everything but the two directories has a default. */
@@ -77,6 +77,12 @@ interface InflightPrepare {
 }
 
 const DISK_SPACE_REFRESH_MS = 5_000;
+/**
+ * A record up to this size is read whole with one read and verified in memory; a larger
+ * one is read piece by piece (head, block table, value in chunks, trailer), in bounded
+ * memory.
+ */
+const WHOLE_RECORD_READ_BYTES_MAX = limits.streamChunkBytes;
 
 /** The options' background policy with defaults filled in. */
 function policyOf(options: DiskStoreOptions): MaintenancePolicy {
@@ -443,9 +449,14 @@ export class DiskStore implements VolumeStore {
     const segment = this.segments.acquire(value.segment);
     assert(segment !== undefined, `segment ${value.segment} of an indexed value is open`);
     try {
-      const head = await this.readCheckedHead(segment, value);
+      const whole = value.recordBytes <= WHOLE_RECORD_READ_BYTES_MAX;
+      const bytes = whole ? await segment.read(value.offset, value.recordBytes) : undefined;
+      const head =
+        bytes === undefined
+          ? await this.readCheckedHead(segment, value)
+          : this.checkedHead(segment, value, segment.decodeHead(bytes));
       yield* streamVerifiedValue({
-        segment,
+        segment: bytes === undefined ? segment : recordInMemory(bytes, value.offset),
         recordOffset: value.offset,
         head,
         start,
@@ -459,7 +470,10 @@ export class DiskStore implements VolumeStore {
 
   /** Reads a record's head and checks it against the index (pair assertion around the disk). */
   private async readCheckedHead(segment: SegmentFile, value: IndexedValue): Promise<DecodedHead> {
-    const head = await segment.readHead(value.offset);
+    return this.checkedHead(segment, value, await segment.readHead(value.offset));
+  }
+
+  private checkedHead(segment: SegmentFile, value: IndexedValue, head: DecodedHead | string): DecodedHead {
     if (typeof head === "string") throw this.corruption(segment.number, value.offset, head, value.key);
     const matches =
       (head.type === RecordType.PREPARE ||

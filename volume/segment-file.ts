@@ -337,7 +337,12 @@ export class SegmentFile {
     const parsed = parseFixedHeader(first, this.salt);
     if (typeof parsed === "string") return parsed;
     const head = parsed.headBytes <= first.length ? first : await this.read(offset, parsed.headBytes);
-    return decodeRecordHead(head, this.salt);
+    return this.decodeHead(head);
+  }
+
+  /** Verifies the head at the start of `bytes` (a record of this segment read whole). */
+  decodeHead(bytes: Uint8Array): DecodedHead | string {
+    return decodeRecordHead(bytes, this.salt);
   }
 
   /** fsyncs the data written so far, sharing the fsync with concurrent callers. */

@@ -15,8 +15,27 @@ import type { SegmentFile } from "./segment-file.js";
 const BLOCKS_PER_READ = Math.max(1, Math.floor(limits.streamChunkBytes / engineLimits.valueBlockBytes));
 const TABLE_WINDOW_ENTRIES = 4096;
 
+/** Where a record's bytes are read from: its segment file, or the record already in memory. */
+export interface RecordSource {
+  read(position: number, length: number): Promise<Buffer>;
+}
+
+/**
+ * A record read whole into `bytes` (from segment offset `recordOffset`), served as a
+ * RecordSource: verification then reads memory instead of making one trip to the disk for
+ * the head, one for the block table, one for the value and one for the trailer.
+ */
+export function recordInMemory(bytes: Buffer, recordOffset: number): RecordSource {
+  return {
+    read: (position, length) => {
+      const from = position - recordOffset;
+      return Promise.resolve(bytes.subarray(from, from + length));
+    },
+  };
+}
+
 export interface ValueStreamRequest {
-  readonly segment: SegmentFile;
+  readonly segment: RecordSource;
   /** Offset of the record in the segment. */
   readonly recordOffset: number;
   /** The record's head, already read and checked against the index. */
