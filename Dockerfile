@@ -18,6 +18,8 @@ FROM node:20-slim
 ENV NODE_ENV=production
 # The servers' V8 flags (common/node-flags.ts, SERVER_NODE_FLAGS).
 ENV NODE_OPTIONS=--max-semi-space-size=1
+# The servers' environment (common/node-flags.ts, SERVER_ENV).
+ENV MALLOC_MMAP_THRESHOLD_=131072
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force

@@ -6,7 +6,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
 import { ErrorCode, MinikvError } from "../common/errors.js";
-import { SERVER_NODE_FLAGS } from "../common/node-flags.js";
+import { SERVER_ENV, SERVER_NODE_FLAGS } from "../common/node-flags.js";
 
 /** One process of the local cluster. */
 interface Member {
@@ -120,6 +120,7 @@ async function runDevCluster(options: DevOptions): Promise<void> {
   const start = (member: Member): void => {
     const log = createWriteStream(join(options.dir, "logs", `${member.name}.log`), { flags: "a" });
     const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, member.script, ...member.args], {
+      env: { ...process.env, ...SERVER_ENV },
       stdio: ["ignore", "pipe", "pipe"],
     });
     child.stdout.pipe(log, { end: false });

@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 import { parse } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseHostPort } from "../common/config.js";
-import { SERVER_NODE_FLAGS } from "../common/node-flags.js";
+import { SERVER_ENV, SERVER_NODE_FLAGS } from "../common/node-flags.js";
 import { createLogger } from "../common/logger.js";
 import { startCoordinator } from "../coordinator/coord-server.js";
 import { createCoordProgram, type ServeOptions } from "../coordinator/serve-command.js";
@@ -401,6 +401,10 @@ describe("docker-compose.yml and Dockerfile (issue 5 §4)", () => {
     const clusterUp = readFileSync(join(REPO_ROOT, "scripts", "cluster-up.sh"), "utf8");
     const nodeArgs = /^read -ra NODE_ARGS <<<"(.*) \$\{MINIKV_NODE_ARGS:-\}"$/m.exec(clusterUp)?.[1];
     expect(nodeArgs?.split(" ")).toEqual([...SERVER_NODE_FLAGS]);
+    for (const [name, value] of Object.entries(SERVER_ENV)) {
+      expect(dockerfile).toMatch(new RegExp(`^ENV ${name}=${value}$`, "m"));
+      expect(clusterUp).toMatch(new RegExp(`^export ${name}=${value}$`, "m"));
+    }
   });
 
   it("refuses a service whose environment the program rejects (the parse is real)", async () => {

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { basename, dirname, isAbsolute, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { SERVER_NODE_FLAGS } from "../../common/node-flags.js";
+import { SERVER_ENV, SERVER_NODE_FLAGS } from "../../common/node-flags.js";
 
 /**
  * A harness for tests and benchmarks that run real minikv processes: it spawns
@@ -133,7 +133,7 @@ export class ManagedProcess {
     const { command, args } = commandLine(this.spec, this.scriptPath());
     const child = spawn(command, args, {
       cwd: this.spec.cwd ?? REPO_ROOT,
-      env: { ...process.env, ...this.spec.env },
+      env: { ...process.env, ...SERVER_ENV, ...this.spec.env },
       stdio: ["ignore", "pipe", "pipe"],
     });
     this.child = child;
