@@ -95,7 +95,10 @@ export interface VolumeReadOptions extends VolumeCallOptions {
 const UNARY_DEADLINE_MS_DEFAULT = 10_000;
 /** A whole-value prepare on the pipe has a deadline (a streamed one relies on keepalive). */
 const PIPE_PREPARE_DEADLINE_MS_DEFAULT = 30_000;
-/** Values up to this size are prepared, and ranges up to it read, in one pipe message. */
+/**
+ * Values up to this size are prepared, and ranges up to it read, in one pipe message (the
+ * volume refuses a longer pipe read).
+ */
 export const PIPE_VALUE_BYTES_MAX = limits.streamChunkBytes;
 /**
  * HTTP/2 receive window of the client's connection. The 64 KiB default stalls streamed

@@ -7,7 +7,7 @@
  */
 import type * as grpc from "@grpc/grpc-js";
 import { ErrorCode, MinikvError, toMinikvError } from "../common/errors.js";
-import { limits } from "../common/limits.js";
+import { PIPE_VALUE_BYTES_MAX } from "../common/volume-client.js";
 import type { PipeReply } from "../proto/generated/minikv/volume/v1/PipeReply.js";
 import type { PipeRequest__Output } from "../proto/generated/minikv/volume/v1/PipeRequest.js";
 import type { ReadRequest__Output } from "../proto/generated/minikv/volume/v1/ReadRequest.js";
@@ -24,9 +24,6 @@ import {
 } from "./grpc-service.js";
 
 type PipeCall = grpc.ServerDuplexStream<PipeRequest__Output, PipeReply>;
-
-/** A pipe read answers its whole range in one message: at most this many bytes. */
-export const PIPE_READ_BYTES_MAX = limits.streamChunkBytes;
 
 /** The open pipes of one server, so that shutdown can end them. */
 export class PipeRegistry {
@@ -171,10 +168,10 @@ function wholeValue(value: Buffer): AsyncIterable<Uint8Array> {
 /** The whole requested range, CRC-checked, in one buffer. */
 async function readWhole(deps: VolumeServiceDeps, request: ReadRequest__Output): Promise<Buffer> {
   const length = parseUint64(request.length, "length");
-  if (length === 0 || length > PIPE_READ_BYTES_MAX) {
+  if (length === 0 || length > PIPE_VALUE_BYTES_MAX) {
     throw new MinikvError(
       ErrorCode.INVALID_ARGUMENT,
-      `a pipe read takes a length from 1 to ${PIPE_READ_BYTES_MAX} bytes; use Read for more`,
+      `a pipe read takes a length from 1 to ${PIPE_VALUE_BYTES_MAX} bytes; use Read for more`,
     );
   }
   const chunks: Buffer[] = [];
