@@ -4,11 +4,18 @@
  * id. The stream opens on first use and again after it breaks; a request left unanswered
  * when it breaks fails UNAVAILABLE (its outcome on the volume is unknown, exactly as for a
  * unary call whose connection dropped).
+ *
+ * Requests issued in the same turn of the event loop leave together, in one PipeRequests
+ * message written when the turn ends (setImmediate), and the volume batches its replies the
+ * same way: at thousands of small calls per second, grpc-js's work per message (framing,
+ * HTTP/2 writes, its callbacks) would otherwise cost more than the calls themselves.
  */
 import type * as grpc from "@grpc/grpc-js";
 import type { VolumeClient as GrpcVolumeClient } from "../proto/generated/minikv/volume/v1/Volume.js";
+import type { PipeReplies__Output } from "../proto/generated/minikv/volume/v1/PipeReplies.js";
 import type { PipeReply__Output } from "../proto/generated/minikv/volume/v1/PipeReply.js";
 import type { PipeRequest } from "../proto/generated/minikv/volume/v1/PipeRequest.js";
+import type { PipeRequests } from "../proto/generated/minikv/volume/v1/PipeRequests.js";
 import { ErrorCode, MinikvError, isErrorCode } from "./errors.js";
 import { fromGrpcError } from "./grpc.js";
 
@@ -16,6 +23,8 @@ import { fromGrpcError } from "./grpc.js";
 const PENDING_MAX = 8192;
 /** How often deadlines are checked: one timer per pipe, not one per request. */
 const DEADLINE_SWEEP_MS = 50;
+/** A batch is written at once when its values reach this many bytes, without waiting for the turn to end. */
+const BATCH_VALUE_BYTES_MAX = 1024 * 1024;
 
 /** A request without its id: exactly one of the call fields of PipeRequest. */
 export type PipeCallRequest = Omit<PipeRequest, "id">;
@@ -30,10 +39,18 @@ interface Pending {
   readonly onAbort: (() => void) | undefined;
 }
 
-type Stream = grpc.ClientDuplexStream<PipeRequest, PipeReply__Output>;
+type Stream = grpc.ClientDuplexStream<PipeRequests, PipeReplies__Output>;
+
+/** Requests waiting for the end of the turn, all for one stream. */
+interface Batch {
+  readonly stream: Stream;
+  readonly requests: PipeRequest[];
+  valueBytes: number;
+}
 
 export class VolumePipe {
   private stream: Stream | null = null;
+  private batch: Batch | null = null;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   /** When the current stream last delivered a reply. */
@@ -82,8 +99,27 @@ export class VolumePipe {
       });
       if (onAbort !== undefined) signal?.addEventListener("abort", onAbort, { once: true });
       this.startSweeper();
-      stream.write({ ...request, id });
+      this.enqueue(stream, { ...request, id });
     });
+  }
+
+  private enqueue(stream: Stream, request: PipeRequest): void {
+    let batch = this.batch;
+    if (batch === null || batch.stream !== stream) {
+      batch = { stream, requests: [], valueBytes: 0 };
+      this.batch = batch;
+      setImmediate(() => this.flush(batch as Batch));
+    }
+    batch.requests.push(request);
+    batch.valueBytes += request.prepare?.value?.length ?? 0;
+    if (batch.valueBytes >= BATCH_VALUE_BYTES_MAX) this.flush(batch);
+  }
+
+  private flush(batch: Batch): void {
+    if (this.batch !== batch) return; // written already
+    this.batch = null;
+    // A broken stream failed these requests already.
+    if (batch.stream === this.stream) batch.stream.write({ requests: batch.requests });
   }
 
   /** Cancels the stream; every unanswered request fails UNAVAILABLE, later ones at once. */
@@ -98,11 +134,13 @@ export class VolumePipe {
     const stream = this.client.Pipe();
     this.stream = stream;
     this.lastReplyAt = performance.now();
-    stream.on("data", (reply: PipeReply__Output) => {
+    stream.on("data", (replies: PipeReplies__Output) => {
       this.lastReplyAt = performance.now();
-      const error = reply.result === "error" ? reply.error : undefined;
-      if (error !== undefined && error !== null) this.settle(reply.id, errorOf(error));
-      else this.settle(reply.id, reply);
+      for (const reply of replies.replies) {
+        const error = reply.result === "error" ? reply.error : undefined;
+        if (error !== undefined && error !== null) this.settle(reply.id, errorOf(error));
+        else this.settle(reply.id, reply);
+      }
     });
     const broken = (err: unknown): void => {
       if (this.stream === stream) this.stream = null;

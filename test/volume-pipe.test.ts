@@ -7,8 +7,9 @@ import { grpcChannelOptions, loadProto, serverWindows } from "../common/grpc.js"
 import { crc32c } from "../common/hashing.js";
 import { PIPE_VALUE_BYTES_MAX, VolumeClient } from "../common/volume-client.js";
 import type { ProtoGrpcType } from "../proto/generated/volume.js";
-import type { PipeReply } from "../proto/generated/minikv/volume/v1/PipeReply.js";
+import type { PipeReplies } from "../proto/generated/minikv/volume/v1/PipeReplies.js";
 import type { PipeRequest__Output } from "../proto/generated/minikv/volume/v1/PipeRequest.js";
+import type { PipeRequests__Output } from "../proto/generated/minikv/volume/v1/PipeRequests.js";
 import type { VolumeHandlers } from "../proto/generated/minikv/volume/v1/Volume.js";
 import { startTestVolume, testValue, type TestVolume } from "./volume-fixture.js";
 
@@ -118,6 +119,7 @@ describe("volume Pipe: a peer that stops answering", () => {
   let server: grpc.Server;
   let address: string;
   const received: PipeRequest__Output[] = [];
+  const batchSizes: number[] = [];
   let pipesOpened = 0;
   let answerAfter = Number.POSITIVE_INFINITY;
 
@@ -126,11 +128,14 @@ describe("volume Pipe: a peer that stops answering", () => {
     const { Volume } = loadProto<ProtoGrpcType>("volume.proto").minikv.volume.v1;
     // Only Pipe is served: it reads requests and answers none until `answerAfter` have come.
     const handlers: Partial<VolumeHandlers> = {
-      Pipe: (call: grpc.ServerDuplexStream<PipeRequest__Output, PipeReply>) => {
+      Pipe: (call: grpc.ServerDuplexStream<PipeRequests__Output, PipeReplies>) => {
         pipesOpened++;
-        call.on("data", (request: PipeRequest__Output) => {
-          received.push(request);
-          if (received.length >= answerAfter) call.write({ id: request.id, abort: {} });
+        call.on("data", (batch: PipeRequests__Output) => {
+          batchSizes.push(batch.requests.length);
+          for (const request of batch.requests) {
+            received.push(request);
+            if (received.length >= answerAfter) call.write({ replies: [{ id: request.id, abort: {} }] });
+          }
         });
         call.on("end", () => call.end());
       },
@@ -159,6 +164,26 @@ describe("volume Pipe: a peer that stops answering", () => {
       await expect(client.abort("silent-2", { deadlineMs: 3_000 })).resolves.toBeUndefined();
       // The stream that never answered was cancelled; the second request went on a new one.
       expect(pipesOpened).toBe(2);
+    } finally {
+      client.close();
+    }
+  });
+
+  it("sends the requests issued in one turn in one message", async () => {
+    answerAfter = Number.POSITIVE_INFINITY;
+    const client = new VolumeClient(address);
+    try {
+      // Open the stream first, so that the batch below is the only message on it.
+      await expect(client.abort("warm-1", { deadlineMs: 100 })).rejects.toMatchObject({
+        code: ErrorCode.TIMEOUT,
+      });
+      answerAfter = 0;
+      batchSizes.length = 0;
+      received.length = 0;
+      const txids = Array.from({ length: 20 }, (_, i) => `together-${i}`);
+      await Promise.all(txids.map((txid) => client.abort(txid, { deadlineMs: 3_000 })));
+      expect(batchSizes).toEqual([20]);
+      expect(received.map((r) => r.abort?.txid)).toEqual(txids);
     } finally {
       client.close();
     }

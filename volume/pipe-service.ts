@@ -3,13 +3,17 @@
  * stream, each handled by the same function as its own RPC (grpc-service.ts) and answered
  * with its id as soon as it completes. What it saves is per-call transport work: an HTTP/2
  * stream, its headers and trailers, and the server's call setup, which at thousands of
- * small writes per second cost more CPU than the writes themselves.
+ * small writes per second cost more CPU than the writes themselves. Requests arrive in
+ * batches (PipeRequests); replies that complete in the same turn of the event loop leave
+ * together in one PipeReplies, written when the turn ends.
  */
 import type * as grpc from "@grpc/grpc-js";
 import { ErrorCode, MinikvError, toMinikvError } from "../common/errors.js";
 import { PIPE_VALUE_BYTES_MAX } from "../common/volume-client.js";
+import type { PipeReplies } from "../proto/generated/minikv/volume/v1/PipeReplies.js";
 import type { PipeReply } from "../proto/generated/minikv/volume/v1/PipeReply.js";
 import type { PipeRequest__Output } from "../proto/generated/minikv/volume/v1/PipeRequest.js";
+import type { PipeRequests__Output } from "../proto/generated/minikv/volume/v1/PipeRequests.js";
 import type { ReadRequest__Output } from "../proto/generated/minikv/volume/v1/ReadRequest.js";
 import {
   abortCall,
@@ -23,7 +27,10 @@ import {
   type VolumeServiceDeps,
 } from "./grpc-service.js";
 
-type PipeCall = grpc.ServerDuplexStream<PipeRequest__Output, PipeReply>;
+type PipeCall = grpc.ServerDuplexStream<PipeRequests__Output, PipeReplies>;
+
+/** Replies are written at once when their values reach this many bytes. */
+const BATCH_VALUE_BYTES_MAX = 1024 * 1024;
 
 /** The open pipes of one server, so that shutdown can end them. */
 export class PipeRegistry {
@@ -57,6 +64,9 @@ class OpenPipe {
   private running = 0;
   private closing = false;
   private ended = false;
+  /** Replies waiting for the end of the turn. */
+  private replies: PipeReply[] = [];
+  private replyBytes = 0;
 
   constructor(private readonly call: PipeCall) {}
 
@@ -70,8 +80,19 @@ class OpenPipe {
 
   answer(reply: PipeReply): void {
     this.running--;
-    if (!this.ended && !this.call.cancelled && !this.call.destroyed) this.call.write(reply);
+    if (this.replies.length === 0) setImmediate(() => this.flush());
+    this.replies.push(reply);
+    this.replyBytes += reply.read?.chunk?.length ?? 0;
+    if (this.replyBytes >= BATCH_VALUE_BYTES_MAX) this.flush();
     this.endIfIdle();
+  }
+
+  private flush(): void {
+    if (this.replies.length === 0) return;
+    const replies = this.replies;
+    this.replies = [];
+    this.replyBytes = 0;
+    if (!this.ended && !this.call.cancelled && !this.call.destroyed) this.call.write({ replies });
   }
 
   closeWhenIdle(): void {
@@ -81,6 +102,7 @@ class OpenPipe {
 
   private endIfIdle(): void {
     if (!this.closing || this.running > 0 || this.ended) return;
+    this.flush();
     this.ended = true;
     if (!this.call.cancelled && !this.call.destroyed) this.call.end();
   }
@@ -91,9 +113,11 @@ export function servePipe(deps: VolumeServiceDeps, call: PipeCall): void {
   const pipe = new OpenPipe(call);
   deps.pipes.add(pipe);
   const forget = (): void => deps.pipes.delete(pipe);
-  call.on("data", (request: PipeRequest__Output) => {
-    pipe.started();
-    void handle(deps, request, pipe.accepting).then((reply) => pipe.answer(reply));
+  call.on("data", (batch: PipeRequests__Output) => {
+    for (const request of batch.requests) {
+      pipe.started();
+      void handle(deps, request, pipe.accepting).then((reply) => pipe.answer(reply));
+    }
   });
   // The client finished sending: answer what is running, then end our side too.
   call.on("end", () => pipe.closeWhenIdle());

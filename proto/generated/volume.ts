@@ -18,8 +18,10 @@ import type { ListKeysReply as _minikv_volume_v1_ListKeysReply, ListKeysReply__O
 import type { ListKeysRequest as _minikv_volume_v1_ListKeysRequest, ListKeysRequest__Output as _minikv_volume_v1_ListKeysRequest__Output } from './minikv/volume/v1/ListKeysRequest.js';
 import type { PipeError as _minikv_volume_v1_PipeError, PipeError__Output as _minikv_volume_v1_PipeError__Output } from './minikv/volume/v1/PipeError.js';
 import type { PipePrepare as _minikv_volume_v1_PipePrepare, PipePrepare__Output as _minikv_volume_v1_PipePrepare__Output } from './minikv/volume/v1/PipePrepare.js';
+import type { PipeReplies as _minikv_volume_v1_PipeReplies, PipeReplies__Output as _minikv_volume_v1_PipeReplies__Output } from './minikv/volume/v1/PipeReplies.js';
 import type { PipeReply as _minikv_volume_v1_PipeReply, PipeReply__Output as _minikv_volume_v1_PipeReply__Output } from './minikv/volume/v1/PipeReply.js';
 import type { PipeRequest as _minikv_volume_v1_PipeRequest, PipeRequest__Output as _minikv_volume_v1_PipeRequest__Output } from './minikv/volume/v1/PipeRequest.js';
+import type { PipeRequests as _minikv_volume_v1_PipeRequests, PipeRequests__Output as _minikv_volume_v1_PipeRequests__Output } from './minikv/volume/v1/PipeRequests.js';
 import type { PrepareHeader as _minikv_volume_v1_PrepareHeader, PrepareHeader__Output as _minikv_volume_v1_PrepareHeader__Output } from './minikv/volume/v1/PrepareHeader.js';
 import type { PrepareReply as _minikv_volume_v1_PrepareReply, PrepareReply__Output as _minikv_volume_v1_PrepareReply__Output } from './minikv/volume/v1/PrepareReply.js';
 import type { PrepareRequest as _minikv_volume_v1_PrepareRequest, PrepareRequest__Output as _minikv_volume_v1_PrepareRequest__Output } from './minikv/volume/v1/PrepareRequest.js';
@@ -54,8 +56,10 @@ export interface ProtoGrpcType {
         ListKeysRequest: MessageTypeDefinition<_minikv_volume_v1_ListKeysRequest, _minikv_volume_v1_ListKeysRequest__Output>
         PipeError: MessageTypeDefinition<_minikv_volume_v1_PipeError, _minikv_volume_v1_PipeError__Output>
         PipePrepare: MessageTypeDefinition<_minikv_volume_v1_PipePrepare, _minikv_volume_v1_PipePrepare__Output>
+        PipeReplies: MessageTypeDefinition<_minikv_volume_v1_PipeReplies, _minikv_volume_v1_PipeReplies__Output>
         PipeReply: MessageTypeDefinition<_minikv_volume_v1_PipeReply, _minikv_volume_v1_PipeReply__Output>
         PipeRequest: MessageTypeDefinition<_minikv_volume_v1_PipeRequest, _minikv_volume_v1_PipeRequest__Output>
+        PipeRequests: MessageTypeDefinition<_minikv_volume_v1_PipeRequests, _minikv_volume_v1_PipeRequests__Output>
         PrepareHeader: MessageTypeDefinition<_minikv_volume_v1_PrepareHeader, _minikv_volume_v1_PrepareHeader__Output>
         PrepareReply: MessageTypeDefinition<_minikv_volume_v1_PrepareReply, _minikv_volume_v1_PrepareReply__Output>
         PrepareRequest: MessageTypeDefinition<_minikv_volume_v1_PrepareRequest, _minikv_volume_v1_PrepareRequest__Output>

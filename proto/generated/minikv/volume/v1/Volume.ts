@@ -16,8 +16,8 @@ import type { HealthReply as _minikv_volume_v1_HealthReply, HealthReply__Output 
 import type { HealthRequest as _minikv_volume_v1_HealthRequest, HealthRequest__Output as _minikv_volume_v1_HealthRequest__Output } from '../../../minikv/volume/v1/HealthRequest.js';
 import type { ListKeysReply as _minikv_volume_v1_ListKeysReply, ListKeysReply__Output as _minikv_volume_v1_ListKeysReply__Output } from '../../../minikv/volume/v1/ListKeysReply.js';
 import type { ListKeysRequest as _minikv_volume_v1_ListKeysRequest, ListKeysRequest__Output as _minikv_volume_v1_ListKeysRequest__Output } from '../../../minikv/volume/v1/ListKeysRequest.js';
-import type { PipeReply as _minikv_volume_v1_PipeReply, PipeReply__Output as _minikv_volume_v1_PipeReply__Output } from '../../../minikv/volume/v1/PipeReply.js';
-import type { PipeRequest as _minikv_volume_v1_PipeRequest, PipeRequest__Output as _minikv_volume_v1_PipeRequest__Output } from '../../../minikv/volume/v1/PipeRequest.js';
+import type { PipeReplies as _minikv_volume_v1_PipeReplies, PipeReplies__Output as _minikv_volume_v1_PipeReplies__Output } from '../../../minikv/volume/v1/PipeReplies.js';
+import type { PipeRequests as _minikv_volume_v1_PipeRequests, PipeRequests__Output as _minikv_volume_v1_PipeRequests__Output } from '../../../minikv/volume/v1/PipeRequests.js';
 import type { PrepareReply as _minikv_volume_v1_PrepareReply, PrepareReply__Output as _minikv_volume_v1_PrepareReply__Output } from '../../../minikv/volume/v1/PrepareReply.js';
 import type { PrepareRequest as _minikv_volume_v1_PrepareRequest, PrepareRequest__Output as _minikv_volume_v1_PrepareRequest__Output } from '../../../minikv/volume/v1/PrepareRequest.js';
 import type { ReadReply as _minikv_volume_v1_ReadReply, ReadReply__Output as _minikv_volume_v1_ReadReply__Output } from '../../../minikv/volume/v1/ReadReply.js';
@@ -85,10 +85,10 @@ export interface VolumeClient extends grpc.Client {
   listKeys(argument: _minikv_volume_v1_ListKeysRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_minikv_volume_v1_ListKeysReply__Output>;
   listKeys(argument: _minikv_volume_v1_ListKeysRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_minikv_volume_v1_ListKeysReply__Output>;
   
-  Pipe(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_minikv_volume_v1_PipeRequest, _minikv_volume_v1_PipeReply__Output>;
-  Pipe(options?: grpc.CallOptions): grpc.ClientDuplexStream<_minikv_volume_v1_PipeRequest, _minikv_volume_v1_PipeReply__Output>;
-  pipe(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_minikv_volume_v1_PipeRequest, _minikv_volume_v1_PipeReply__Output>;
-  pipe(options?: grpc.CallOptions): grpc.ClientDuplexStream<_minikv_volume_v1_PipeRequest, _minikv_volume_v1_PipeReply__Output>;
+  Pipe(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_minikv_volume_v1_PipeRequests, _minikv_volume_v1_PipeReplies__Output>;
+  Pipe(options?: grpc.CallOptions): grpc.ClientDuplexStream<_minikv_volume_v1_PipeRequests, _minikv_volume_v1_PipeReplies__Output>;
+  pipe(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_minikv_volume_v1_PipeRequests, _minikv_volume_v1_PipeReplies__Output>;
+  pipe(options?: grpc.CallOptions): grpc.ClientDuplexStream<_minikv_volume_v1_PipeRequests, _minikv_volume_v1_PipeReplies__Output>;
   
   Prepare(metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_minikv_volume_v1_PrepareReply__Output>): grpc.ClientWritableStream<_minikv_volume_v1_PrepareRequest>;
   Prepare(metadata: grpc.Metadata, callback: grpc.requestCallback<_minikv_volume_v1_PrepareReply__Output>): grpc.ClientWritableStream<_minikv_volume_v1_PrepareRequest>;
@@ -130,7 +130,7 @@ export interface VolumeHandlers extends grpc.UntypedServiceImplementation {
   
   ListKeys: grpc.handleServerStreamingCall<_minikv_volume_v1_ListKeysRequest__Output, _minikv_volume_v1_ListKeysReply>;
   
-  Pipe: grpc.handleBidiStreamingCall<_minikv_volume_v1_PipeRequest__Output, _minikv_volume_v1_PipeReply>;
+  Pipe: grpc.handleBidiStreamingCall<_minikv_volume_v1_PipeRequests__Output, _minikv_volume_v1_PipeReplies>;
   
   Prepare: grpc.handleClientStreamingCall<_minikv_volume_v1_PrepareRequest__Output, _minikv_volume_v1_PrepareReply>;
   
@@ -148,7 +148,7 @@ export interface VolumeDefinition extends grpc.ServiceDefinition {
   Delete: MethodDefinition<_minikv_volume_v1_DeleteRequest, _minikv_volume_v1_DeleteReply, _minikv_volume_v1_DeleteRequest__Output, _minikv_volume_v1_DeleteReply__Output>
   Health: MethodDefinition<_minikv_volume_v1_HealthRequest, _minikv_volume_v1_HealthReply, _minikv_volume_v1_HealthRequest__Output, _minikv_volume_v1_HealthReply__Output>
   ListKeys: MethodDefinition<_minikv_volume_v1_ListKeysRequest, _minikv_volume_v1_ListKeysReply, _minikv_volume_v1_ListKeysRequest__Output, _minikv_volume_v1_ListKeysReply__Output>
-  Pipe: MethodDefinition<_minikv_volume_v1_PipeRequest, _minikv_volume_v1_PipeReply, _minikv_volume_v1_PipeRequest__Output, _minikv_volume_v1_PipeReply__Output>
+  Pipe: MethodDefinition<_minikv_volume_v1_PipeRequests, _minikv_volume_v1_PipeReplies, _minikv_volume_v1_PipeRequests__Output, _minikv_volume_v1_PipeReplies__Output>
   Prepare: MethodDefinition<_minikv_volume_v1_PrepareRequest, _minikv_volume_v1_PrepareReply, _minikv_volume_v1_PrepareRequest__Output, _minikv_volume_v1_PrepareReply__Output>
   Read: MethodDefinition<_minikv_volume_v1_ReadRequest, _minikv_volume_v1_ReadReply, _minikv_volume_v1_ReadRequest__Output, _minikv_volume_v1_ReadReply__Output>
   Stat: MethodDefinition<_minikv_volume_v1_StatRequest, _minikv_volume_v1_StatReply, _minikv_volume_v1_StatRequest__Output, _minikv_volume_v1_StatReply__Output>
