@@ -28,15 +28,34 @@ export async function writeDecisionRecord(
   segments: SegmentSet,
   fields: RecordFields,
 ): Promise<WrittenDecision> {
-  const layout = layoutOf(fields);
-  const { segment, offset } =
-    segments.tryReserve(layout.recordBytes, fields.key) ??
-    (await segments.reserve(layout.recordBytes, fields.key));
+  const { segment, location, bytes } = await reserveDecisionRecord(segments, fields);
   try {
-    await segment.writeShared(encodeRecord(fields, NO_VALUE, segment.salt), offset);
-    return { segment, location: { segment: segment.number, offset, recordBytes: layout.recordBytes } };
+    await segment.writeShared(bytes, location.offset);
+    return { segment, location };
   } catch (err) {
     segment.endWrite();
     throw diskError(err, "writing a decision record failed");
   }
+}
+
+/** A decision record encoded and its place reserved, not yet written. */
+export interface ReservedDecision extends WrittenDecision {
+  /** The record, to be written at `location.offset` of `segment`. */
+  readonly bytes: Buffer;
+}
+
+/**
+ * Reserves room for a decision record in the active segment and encodes it; the caller
+ * writes it (the store: in its WAL record's group-commit round) and ends the writer.
+ */
+export async function reserveDecisionRecord(
+  segments: SegmentSet,
+  fields: RecordFields,
+): Promise<ReservedDecision> {
+  const layout = layoutOf(fields);
+  const { segment, offset } =
+    segments.tryReserve(layout.recordBytes, fields.key) ??
+    (await segments.reserve(layout.recordBytes, fields.key));
+  const location = { segment: segment.number, offset, recordBytes: layout.recordBytes };
+  return { segment, location, bytes: encodeRecord(fields, NO_VALUE, segment.salt) };
 }

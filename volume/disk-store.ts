@@ -16,7 +16,7 @@ import type { CompactionStep } from "./compaction.js";
 import { StoreMaintenance } from "./store-maintenance.js";
 import type { MaintenancePolicy } from "./store-maintenance.js";
 import { writePreparedValue } from "./prepare-writer.js";
-import { writeDecisionRecord } from "./decision-writer.js";
+import { reserveDecisionRecord } from "./decision-writer.js";
 import { RecordType } from "./record-codec.js";
 import type { DecodedHead } from "./record-codec.js";
 import { recover } from "./recovery.js";
@@ -322,7 +322,9 @@ export class DiskStore implements VolumeStore {
           createdAtMs,
         },
         () => this.index.addPrepared(entry),
-        segment,
+        written.unwritten === undefined
+          ? { syncWith: segment }
+          : { write: { file: segment, data: written.unwritten, position: offset, durable: true } },
       );
       return { size: written.size, crc32c: written.crc32c };
     } finally {
@@ -401,7 +403,11 @@ export class DiskStore implements VolumeStore {
     );
   }
 
-  /** Writes the decision's segment copy, then its WAL record; `apply` runs once it is durable. */
+  /**
+   * Logs a decision: its WAL record and its segment copy are written in the same
+   * group-commit round (the copy without an fsync of its own); `apply` runs once the WAL
+   * record is durable and the copy written.
+   */
   private async logDecision(
     fields: { type: RecordType; key: string; txid: string; version: number; prepareSegment: number },
     walEntry: Parameters<WriteAheadLog["append"]>[0],
@@ -409,17 +415,20 @@ export class DiskStore implements VolumeStore {
   ): Promise<void> {
     if (this.closing) throw new MinikvError(ErrorCode.SHUTTING_DOWN, "the volume is shutting down");
     const atMs = "atMs" in walEntry ? walEntry.atMs : this.now();
-    const written = await writeDecisionRecord(this.segments, {
+    const decision = await reserveDecisionRecord(this.segments, {
       ...fields,
       contentType: "",
       valueBytes: 0,
       createdAtMs: atMs,
       valueCrc32c: 0,
     });
+    const { segment, location } = decision;
     try {
-      await this.wal.append(walEntry, () => apply(written.location));
+      await this.wal.append(walEntry, () => apply(location), {
+        write: { file: segment, data: decision.bytes, position: location.offset, durable: false },
+      });
     } finally {
-      written.segment.endWrite();
+      segment.endWrite();
     }
   }
 

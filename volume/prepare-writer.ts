@@ -19,12 +19,14 @@ import { diskError } from "./durable-fs.js";
  * streams in with bounded memory (one write buffer; the body is pulled chunk by chunk, so
  * a slow disk slows the sender) while its CRCs are computed in the same pass; the record's
  * head is written last, once the value's length and CRC32C are known, so a sender may
- * leave both to the volume. Then its head is read back; the caller's WAL append fsyncs the
- * segment in the WAL's group-commit round, in parallel with the WAL record (replay keeps
- * the prepare only if the record verifies whole).
+ * leave both to the volume. The caller's WAL append makes the record durable in the WAL's
+ * group-commit round, in parallel with the WAL record (replay keeps the prepare only if the
+ * record verifies whole).
  *
  * - Known size: the record's full length is reserved in the active segment up front. A
- *   record that fits one write buffer is built whole in memory and written at once.
+ *   record that fits one write buffer is built whole in memory and handed back unwritten:
+ *   the WAL round writes it (O_DSYNC). A larger one streams into place and its head, written
+ *   last, is read back; the WAL round fsyncs the segment.
  * - Unknown size: the body is buffered up to `engineLimits.unsizedInlineBytesMax`; a body
  *   that ends by then is written like a sized one. A longer one gets a segment of its own
  *   (`seg-N.dat.streaming`, renamed into place once complete).
@@ -39,6 +41,12 @@ export interface PreparedRecord {
   /** The stored value's length and CRC32C (computed over the bytes written). */
   readonly size: number;
   readonly crc32c: number;
+  /**
+   * A record that fit one write buffer, whole and not yet written: the caller writes it
+   * durably at the reservation in the WAL PREPARE's group-commit round. Undefined: the
+   * record is written, and the caller fsyncs its segment in that round.
+   */
+  readonly unwritten: Buffer | undefined;
 }
 
 export interface PrepareWriteOptions {
@@ -56,11 +64,14 @@ export interface PrepareWriteOptions {
 
 export function writePreparedValue(options: PrepareWriteOptions): Promise<PreparedRecord> {
   const { header } = options;
-  if (header.sizeUnknown !== true) {
-    const layout = layoutFor(header, header.size);
-    if (layout.recordBytes <= engineLimits.prepareWriteBufferBytes) return writeWhole(options, layout);
+  if (header.sizeUnknown !== true && fitsWhole(header, header.size)) {
+    return buildWhole(options, header.size, options.body);
   }
   return writeStreamed(options);
+}
+
+function fitsWhole(header: PrepareHeader, size: number): boolean {
+  return layoutFor(header, size).recordBytes <= engineLimits.prepareWriteBufferBytes;
 }
 
 async function writeStreamed(options: PrepareWriteOptions): Promise<PreparedRecord> {
@@ -68,6 +79,9 @@ async function writeStreamed(options: PrepareWriteOptions): Promise<PreparedReco
   try {
     if (options.header.sizeUnknown !== true) return await writeSized(options, options.header.size, chunks);
     const prefix = await bufferPrefix(options, chunks);
+    if (prefix.ended && fitsWhole(options.header, prefix.bytes)) {
+      return await buildWhole(options, prefix.bytes, replay(prefix.chunks));
+    }
     if (prefix.ended) return await writeSized(options, prefix.bytes, replay(prefix.chunks));
     return await writeOwnSegment(options, prefix.chunks, chunks);
   } finally {
@@ -84,20 +98,25 @@ const WRITE_SHARED_BYTES_MAX = 16 * 1024;
 /**
  * A record that fits one write buffer (the common small write), built whole in memory: the
  * value is copied in as it arrives (the sender may reuse a chunk once the next is asked
- * for), then the trailer and the head; one shared write puts it on disk. No stream
- * machinery: the body is pulled directly and nothing is written before the value is whole.
+ * for), then the trailer and the head. Nothing is written here: the caller's WAL round
+ * writes it together with the other records of the round (one O_DSYNC write per run of
+ * adjacent records), in parallel with the WAL PREPARE.
  */
-async function writeWhole(options: PrepareWriteOptions, layout: RecordLayout): Promise<PreparedRecord> {
+async function buildWhole(
+  options: PrepareWriteOptions,
+  size: number,
+  body: AsyncIterable<Uint8Array>,
+): Promise<PreparedRecord> {
   const { header, segments } = options;
-  const size = header.size;
+  const layout = layoutFor(header, size);
   const reservation =
     segments.tryReserve(layout.recordBytes, header.key) ??
     (await segments.reserve(layout.recordBytes, header.key));
-  const { segment, offset } = reservation;
+  const { segment } = reservation;
   try {
     const record = Buffer.allocUnsafe(layout.recordBytes);
     const digest = new ValueDigest();
-    await pullBody(options.body, (chunk) => {
+    await pullBody(body, (chunk) => {
       options.checkContinue();
       checkNotLonger(digest, chunk, size);
       record.set(chunk, layout.valueOffset + digest.valueBytesSeen);
@@ -110,10 +129,7 @@ async function writeWhole(options: PrepareWriteOptions, layout: RecordLayout): P
     assert(layout.tableOffset + trailer.length === record.length, "record length matches its layout");
     head.copy(record, 0);
     trailer.copy(record, layout.tableOffset);
-    if (record.length <= WRITE_SHARED_BYTES_MAX) await segment.writeShared(record, offset);
-    else await segment.write(record, offset);
-    await checkWrittenHead(reservation, head);
-    return { reservation, layout, size, crc32c };
+    return { reservation, layout, size, crc32c, unwritten: record };
   } catch (err) {
     segment.endWrite();
     throw isMinikvError(err) ? err : diskError(err, "writing a prepared value failed");
@@ -166,7 +182,7 @@ async function writeSized(
     // Pair assertion: exactly the reserved length was written.
     assert(out.end === offset + layout.recordBytes, "record length written matches its layout");
     await checkWrittenHead(reservation, head);
-    return { reservation, layout, size, crc32c };
+    return { reservation, layout, size, crc32c, unwritten: undefined };
   } catch (err) {
     await out.settle();
     segment.endWrite();
@@ -295,7 +311,7 @@ async function writeOwnSegment(
     adopted = true;
     const reservation = { segment, offset };
     await checkWrittenHead(reservation, head);
-    return { reservation, layout, size, crc32c };
+    return { reservation, layout, size, crc32c, unwritten: undefined };
   } catch (err) {
     await out.settle();
     segment.endWrite();

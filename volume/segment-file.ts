@@ -1,7 +1,7 @@
-import { promises as fsp } from "node:fs";
+import { constants as fsConstants, promises as fsp } from "node:fs";
 import { randomInt } from "node:crypto";
 import { join } from "node:path";
-import { assert } from "../common/errors.js";
+import { assert, isOutOfSpace } from "../common/errors.js";
 import { crc32c } from "../common/hashing.js";
 import { fsyncDirectory, readAt, writeFully, writevFully } from "./durable-fs.js";
 import { decodeRecordHead, parseFixedHeader, readU64, writeU64 } from "./record-codec.js";
@@ -86,10 +86,19 @@ interface PendingRead {
   bytes: Buffer | undefined;
 }
 
-interface PendingWrite {
+/** Bytes to put at a position of the file (a whole record, a head). */
+export interface SegmentPart {
   readonly data: Uint8Array;
   readonly position: number;
 }
+
+/**
+ * The second handle of a segment this run writes, opened O_DSYNC: a write through it
+ * returns once its bytes (and the file size) are as durable as after an fdatasync, so a
+ * group-commit round makes its records durable with one trip to the disk instead of a
+ * write and then an fsync.
+ */
+const DURABLE_OPEN_FLAGS = fsConstants.O_WRONLY | fsConstants.O_DSYNC;
 
 export class SegmentFile {
   private refs = 1;
@@ -109,7 +118,7 @@ export class SegmentFile {
     limits.walQueueDepthMax,
     limits.walGroupRecordsMax,
   );
-  private readonly writeQueue = new GroupCommitQueue<PendingWrite>(
+  private readonly writeQueue = new GroupCommitQueue<SegmentPart>(
     (batch) => this.writeBatch(batch),
     limits.walQueueDepthMax,
     limits.walGroupRecordsMax,
@@ -128,6 +137,8 @@ export class SegmentFile {
     /** SEGMENT_FLAG_* bits from the file header. */
     readonly flags: number,
     private readonly handle: fsp.FileHandle,
+    /** O_DSYNC handle (segments created by this run); undefined: write, then fsync. */
+    private readonly durableHandle: fsp.FileHandle | undefined,
     /** End of the reserved area: where the next record goes. */
     private endOffset: number,
     onSync: (seconds: number) => void,
@@ -155,15 +166,27 @@ export class SegmentFile {
   ): Promise<SegmentFile> {
     const salt = randomInt(1, 0xffff_ffff);
     const handle = await fsp.open(path, "wx+");
+    let durableHandle: fsp.FileHandle | undefined;
     try {
       await writeFully(handle, encodeFileHeader(segment, salt, flags), 0);
       await handle.sync();
+      durableHandle = await fsp.open(path, DURABLE_OPEN_FLAGS);
+      await fsyncDirectory(join(path, ".."));
     } catch (err) {
+      await durableHandle?.close();
       await handle.close();
       throw err;
     }
-    await fsyncDirectory(join(path, ".."));
-    return new SegmentFile(segment, path, salt, flags, handle, SEGMENT_FILE_HEADER_BYTES, onSync);
+    return new SegmentFile(
+      segment,
+      path,
+      salt,
+      flags,
+      handle,
+      durableHandle,
+      SEGMENT_FILE_HEADER_BYTES,
+      onSync,
+    );
   }
 
   /** Opens an existing segment; its end is the file's size. Reason string if unusable. */
@@ -180,7 +203,7 @@ export class SegmentFile {
       return decoded;
     }
     const { size } = await handle.stat();
-    return new SegmentFile(segment, path, decoded.salt, decoded.flags, handle, size, onSync);
+    return new SegmentFile(segment, path, decoded.salt, decoded.flags, handle, undefined, size, onSync);
   }
 
   get compacted(): boolean {
@@ -242,35 +265,38 @@ export class SegmentFile {
     return this.writeQueue.enqueue({ data, position });
   }
 
-  private async writeBatch(batch: readonly PendingWrite[]): Promise<void> {
-    const sorted = [...batch].sort((a, b) => a.position - b.position);
+  private writeBatch(batch: readonly SegmentPart[]): Promise<void> {
+    return this.writeParts(batch, false);
+  }
+
+  /**
+   * Writes every part at its position: each run of adjacent parts (records reserved one
+   * after another) with one write. `durable`: through the O_DSYNC handle, so the parts are
+   * on disk when it resolves (as after sync()); else they are only written. Parts never
+   * overlap. A failure fails every part; a durable write that fails for another reason
+   * than a full disk fails every later sync() too (see syncFailure).
+   */
+  async writeParts(parts: readonly SegmentPart[], durable: boolean): Promise<void> {
+    if (durable && this.syncFailure !== undefined) throw this.syncFailure;
+    const handle = durable ? (this.durableHandle ?? this.handle) : this.handle;
     const writes: Promise<void>[] = [];
-    let run: Uint8Array[] = [];
-    let runStart = 0;
-    let runEnd = 0;
-    const flushRun = (): void => {
-      if (run.length === 0) return;
-      const first = run[0];
-      if (run.length === 1 && first !== undefined) writes.push(writeFully(this.handle, first, runStart));
-      else writes.push(writevFully(this.handle, run, runStart));
-    };
-    for (const { data, position } of sorted) {
-      assert(run.length === 0 || position >= runEnd, "shared writes never overlap");
-      if (run.length > 0 && position === runEnd) {
-        run.push(data);
-        runEnd += data.length;
-        continue;
-      }
-      flushRun();
-      run = [data];
-      runStart = position;
-      runEnd = position + data.length;
+    for (const run of adjacentRuns(parts)) {
+      assert(
+        run.position >= SEGMENT_FILE_HEADER_BYTES && run.end <= this.endOffset,
+        "write inside the reserved area",
+      );
+      const first = run.data[0];
+      if (run.data.length === 1 && first !== undefined) writes.push(writeFully(handle, first, run.position));
+      else writes.push(writevFully(handle, run.data, run.position));
     }
-    flushRun();
     try {
       await Promise.all(writes);
+      if (durable && this.durableHandle === undefined) await this.sync();
+    } catch (err) {
+      if (durable && !isOutOfSpace(err)) this.syncFailure ??= asError(err);
+      throw err;
     } finally {
-      this.dirty = true;
+      if (!durable) this.dirty = true;
     }
   }
 
@@ -381,7 +407,9 @@ export class SegmentFile {
   async release(): Promise<void> {
     this.refs -= 1;
     assert(this.refs >= 0, "segment reference count below zero");
-    if (this.refs === 0) await this.handle.close();
+    if (this.refs > 0) return;
+    await this.durableHandle?.close();
+    await this.handle.close();
   }
 
   get isRetired(): boolean {
@@ -394,6 +422,33 @@ export class SegmentFile {
     this.retired = true;
     await this.release();
   }
+}
+
+interface Run {
+  readonly position: number;
+  readonly data: Uint8Array[];
+  end: number;
+}
+
+/** Parts sorted by position and joined into runs of adjacent ones (asserts no overlap). */
+function adjacentRuns(parts: readonly SegmentPart[]): Run[] {
+  const sorted = isSorted(parts) ? parts : [...parts].sort((a, b) => a.position - b.position);
+  const runs: Run[] = [];
+  let run: Run | undefined;
+  for (const { data, position } of sorted) {
+    assert(run === undefined || position >= run.end, "segment writes never overlap");
+    if (run !== undefined && position === run.end) run.data.push(data);
+    else runs.push((run = { position, data: [data], end: position }));
+    run.end += data.length;
+  }
+  return runs;
+}
+
+function isSorted(parts: readonly SegmentPart[]): boolean {
+  for (let i = 1; i < parts.length; i++) {
+    if ((parts[i]?.position ?? 0) < (parts[i - 1]?.position ?? 0)) return false;
+  }
+  return true;
 }
 
 function asError(err: unknown): Error {

@@ -4,7 +4,15 @@ import { afterEach, describe, expect, it } from "vitest";
 import { ErrorCode } from "../common/errors.js";
 import { createLogger } from "../common/logger.js";
 import type { DiskStore } from "./disk-store.js";
-import { putValue, readAll, seededBytes, tempVolume, type TempVolume } from "./store-test-support.js";
+import {
+  chunksOf,
+  headerFor,
+  putValue,
+  readAll,
+  seededBytes,
+  tempVolume,
+  type TempVolume,
+} from "./store-test-support.js";
 import { WriteAheadLog } from "./wal.js";
 import type { WalEntry } from "./wal-record.js";
 
@@ -23,15 +31,21 @@ function walHandle(store: DiskStore): FileHandle {
   return wal.handle;
 }
 
-/** Makes the next `count` writes to `handle` write half their bytes, then fail with ENOSPC. */
-function failWritesWithEnospc(handle: FileHandle, count: number): void {
+/** The active segment's O_DSYNC handle, which a round's prepared records are written through (white-box). */
+function activeSegmentDurableHandle(store: DiskStore): FileHandle {
+  const segments = (store as unknown as { segments: { active: { durableHandle: FileHandle } } }).segments;
+  return segments.active.durableHandle;
+}
+
+/** Makes the next `count` writes to `handle` write a part of their bytes (half), then fail with ENOSPC. */
+function failWritesWithEnospc(handle: FileHandle, count: number, writtenFraction = 0.5): void {
   const real = handle.write.bind(handle) as (...args: unknown[]) => Promise<unknown>;
   let left = count;
   (handle as unknown as { write: (...args: unknown[]) => Promise<unknown> }).write = async (...args) => {
     if (left <= 0) return real(...args);
     left -= 1;
     const [data, offset, length, position] = args as [Uint8Array, number, number, number];
-    await real(data, offset, Math.floor(length / 2), position);
+    await real(data, offset, Math.floor(length * writtenFraction), position);
     throw Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" });
   };
 }
@@ -58,6 +72,37 @@ describe("a full disk under the WAL (issue 2: bad input changes nothing)", () =>
     expect(await readAll(reopened.read("before"))).toEqual(before);
     expect(await readAll(reopened.read("after"))).toEqual(after);
     await expect(readAll(reopened.read("refused"))).rejects.toMatchObject({ code: ErrorCode.KEY_NOT_FOUND });
+  });
+
+  it("a prepared record refused by the data disk fails its round with DISK_FULL; its WAL records are cut back", async () => {
+    volume = await tempVolume();
+    const first = await volume.open();
+    const before = seededBytes(4, 4096);
+    await putValue(first, "before", before, 1);
+    // A clean close leaves an index snapshot: the restart below replays the WAL after it
+    // (a full rebuild would find the refused record itself, as any unacknowledged prepare).
+    await first.close();
+    const store = await volume.open();
+    open.push(store);
+    // The whole record reaches the file before the refusal: only cutting the WAL back keeps
+    // replay from finding a PREPARE that names an intact record.
+    failWritesWithEnospc(activeSegmentDurableHandle(store), 1, 1);
+    await expect(
+      store.prepare(headerFor("refused-tx", "refused", seededBytes(5, 4096)), chunksOf(seededBytes(5, 4096))),
+    ).rejects.toMatchObject({ code: ErrorCode.DISK_FULL });
+    // A crash right after: the refused prepare's WAL record is not replayed.
+    await store.simulateCrash();
+    open.splice(0);
+
+    const reopened = await volume.open();
+    open.push(reopened);
+    expect(reopened.recovery?.mode).toBe("snapshot");
+    expect(reopened.describeIndex().prepared).toEqual([]);
+    await expect(reopened.commit("refused-tx", 2)).rejects.toMatchObject({ code: ErrorCode.TX_NOT_FOUND });
+    expect(await readAll(reopened.read("before"))).toEqual(before);
+    const after = seededBytes(6, 4096);
+    await putValue(reopened, "after", after, 3);
+    expect(await readAll(reopened.read("after"))).toEqual(after);
   });
 
   it("a WAL roll with no room for the new file fails alone; the WAL goes on in its current file", async () => {

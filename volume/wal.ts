@@ -50,16 +50,38 @@ export interface WalReplayStats {
 
 /**
  * A file holding bytes a WAL record names (a segment): fsynced in the same group-commit
- * round as the record, in parallel with the WAL's own fsync.
+ * round as the record, in parallel with the WAL's own write.
  */
 export interface SyncedWith {
   sync(): Promise<void>;
 }
 
+/** A file a group-commit round writes records into (a segment; see SegmentFile.writeParts). */
+export interface WrittenWith {
+  writeParts(parts: readonly RoundWrite[], durable: boolean): Promise<void>;
+}
+
+/** Bytes written in a WAL record's group-commit round, in parallel with the WAL write. */
+export interface RoundWrite {
+  readonly file: WrittenWith;
+  readonly data: Uint8Array;
+  readonly position: number;
+  /** On disk when the round ends (a prepared record); else only written (a decision's copy). */
+  readonly durable: boolean;
+}
+
+/** What a WAL record's round does besides writing it (see WriteAheadLog.append). */
+export interface RoundCompanion {
+  /** A file holding bytes the record names, written before the append: fsynced in the round. */
+  readonly syncWith?: SyncedWith;
+  /** The segment record the WAL record goes with: written in the round. */
+  readonly write?: RoundWrite;
+}
+
 interface PendingRecord {
   readonly bytes: Buffer;
   readonly apply: (position: WalPosition) => void;
-  readonly syncWith: SyncedWith | undefined;
+  readonly companion: RoundCompanion | undefined;
 }
 
 type PendingAppend =
@@ -254,18 +276,20 @@ export class WriteAheadLog {
   }
 
   /**
-   * Appends `entry`; resolves once it is fsynced. `apply` runs right after the fsync, in
-   * WAL order and synchronously with the position update, so an index snapshot taken at
-   * any instant covers exactly the records before `position`. `syncWith` (the segment
-   * holding the bytes the record names) is fsynced in the same round, in parallel with the
-   * WAL: the record may reach the disk before those bytes, so replay keeps a prepare only
-   * if the segment record it names verifies whole (recovery.ts), and nothing is applied or
-   * acknowledged before both fsyncs are done.
+   * Appends `entry`; resolves once it is durable. `apply` runs right after, in WAL order
+   * and synchronously with the position update, so an index snapshot taken at any instant
+   * covers exactly the records before `position`. The same round, in parallel with the WAL
+   * write, fsyncs `companion.syncWith` (a segment holding bytes the record names) and
+   * writes `companion.write` (the segment record itself; every such write of a round to one
+   * segment is one write per run of adjacent records, through the segment's O_DSYNC handle
+   * when any of them must be durable). The WAL record may reach the disk before those
+   * bytes, so replay keeps a prepare only if the segment record it names verifies whole
+   * (recovery.ts), and nothing is applied or acknowledged before all of them are done.
    */
-  append(entry: WalEntry, apply: (position: WalPosition) => void, syncWith?: SyncedWith): Promise<void> {
+  append(entry: WalEntry, apply: (position: WalPosition) => void, companion?: RoundCompanion): Promise<void> {
     if (this.broken !== undefined) return Promise.reject(this.broken);
     assert(this.handle !== undefined, "append after replay");
-    return this.queue.enqueue({ bytes: encodeWalRecord(entry), apply, syncWith });
+    return this.queue.enqueue({ bytes: encodeWalRecord(entry), apply, companion });
   }
 
   /**
@@ -332,9 +356,7 @@ export class WriteAheadLog {
     const first = batch[0];
     if (first === undefined) return;
     const bytes = batch.length === 1 ? first.bytes : Buffer.concat(batch.map((item) => item.bytes));
-    // One fsync per named file for the whole batch, all at once with the WAL's.
-    const files = new Set<SyncedWith>();
-    for (const item of batch) if (item.syncWith !== undefined) files.add(item.syncWith);
+    const companions = companionsOf(batch);
     let fsyncSeconds = 0;
     // A failed segment fsync breaks the WAL too: its records are written by then, and what
     // the disk holds of the segment is unknown until a restart verifies it.
@@ -348,19 +370,50 @@ export class WriteAheadLog {
       const walWritten = this.writeDurably(handle, bytes).then(() => {
         fsyncSeconds = (performance.now() - startedAt) / 1000;
       });
-      if (files.size === 0) return walWritten;
-      // All settle before the round ends. A failed fsync wins over a refused (undone) WAL
-      // write: the segment's state on disk is unknown, so the WAL must stop.
-      const outcomes = await Promise.allSettled([walWritten, ...[...files].map((file) => file.sync())]);
-      const failures: unknown[] = [];
-      for (const outcome of outcomes) if (outcome.status === "rejected") failures.push(outcome.reason);
-      if (failures.length > 0) throw failures.find((err) => !(err instanceof UndoneWrite)) ?? failures[0];
+      if (companions.syncs.size === 0 && companions.writes.size === 0) return walWritten;
+      const started = [...companions.writes].map(([file, group]) =>
+        file.writeParts(group.parts, group.durable),
+      );
+      // All settle before the round ends.
+      const [wal, ...syncs] = await Promise.allSettled([
+        walWritten,
+        ...[...companions.syncs].map((file) => file.sync()),
+      ]);
+      const writes = await Promise.allSettled(started);
+      await this.settleRound(handle, wal, syncs, writes);
     });
     for (const item of batch) {
       this.tailOffset += item.bytes.length;
       item.apply({ file: this.tailFile, offset: this.tailOffset });
     }
     this.options.onFlush?.(batch.length, fsyncSeconds);
+  }
+
+  /**
+   * Decides a round whose WAL write ran beside segment fsyncs and writes. A failed fsync,
+   * or a failed segment write for another reason than a full disk, wins: the segments'
+   * state on disk is unknown, so the WAL must stop. A full disk fails only the batch: a
+   * refused WAL write is already cut back; WAL records written beside a refused segment
+   * write are cut back here (durably: they name records that are not on disk).
+   */
+  private async settleRound(
+    handle: fsp.FileHandle,
+    wal: PromiseSettledResult<void> | undefined,
+    syncs: readonly PromiseSettledResult<void>[],
+    writes: readonly PromiseSettledResult<void>[],
+  ): Promise<void> {
+    for (const outcome of syncs) if (outcome.status === "rejected") throw outcome.reason;
+    let full: unknown;
+    for (const outcome of writes) {
+      if (outcome.status !== "rejected") continue;
+      if (!isOutOfSpace(outcome.reason)) throw outcome.reason;
+      full ??= outcome.reason;
+    }
+    if (wal?.status === "rejected") throw wal.reason;
+    if (full === undefined) return;
+    await handle.truncate(this.tailOffset);
+    await handle.datasync();
+    throw new UndoneWrite(diskError(full, "writing segment records failed"));
   }
 
   /** Writes a batch at the tail (O_DSYNC: durable once written). */
@@ -393,4 +446,28 @@ export class WriteAheadLog {
     await this.handle?.close();
     this.handle = undefined;
   }
+}
+
+interface RoundCompanions {
+  readonly syncs: Set<SyncedWith>;
+  readonly writes: Map<WrittenWith, { readonly parts: RoundWrite[]; durable: boolean }>;
+}
+
+/** The fsyncs and writes of a batch, grouped by file. */
+function companionsOf(batch: readonly PendingRecord[]): RoundCompanions {
+  const syncs = new Set<SyncedWith>();
+  const writes = new Map<WrittenWith, { readonly parts: RoundWrite[]; durable: boolean }>();
+  for (const { companion } of batch) {
+    if (companion === undefined) continue;
+    if (companion.syncWith !== undefined) syncs.add(companion.syncWith);
+    const write = companion.write;
+    if (write === undefined) continue;
+    const group = writes.get(write.file);
+    if (group === undefined) writes.set(write.file, { parts: [write], durable: write.durable });
+    else {
+      group.parts.push(write);
+      group.durable ||= write.durable;
+    }
+  }
+  return { syncs, writes };
 }
