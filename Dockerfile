@@ -17,7 +17,7 @@ RUN npm run build
 FROM node:20-slim
 ENV NODE_ENV=production
 # The servers' V8 flags (common/node-flags.ts, SERVER_NODE_FLAGS).
-ENV NODE_OPTIONS=--max-semi-space-size=1
+ENV NODE_OPTIONS=--max-semi-space-size=8
 # The servers' environment (common/node-flags.ts, SERVER_ENV).
 ENV MALLOC_MMAP_THRESHOLD_=131072
 WORKDIR /app
