@@ -1,9 +1,9 @@
 import { diskError } from "./durable-fs.js";
 import type { RecordLocation } from "./key-index.js";
-import { encodeRecord, layoutOf } from "./record-codec.js";
-import type { RecordFields } from "./record-codec.js";
+import { RecordType, encodeRecord, layoutOf } from "./record-codec.js";
+import type { RecordFields, RecordLayout } from "./record-codec.js";
 import type { SegmentFile } from "./segment-file.js";
-import type { SegmentSet } from "./segment-set.js";
+import type { Reservation, SegmentSet } from "./segment-set.js";
 
 /**
  * Appends a decision record (COMMIT, ABORT, TOMBSTONE) to the active segment. The WAL
@@ -47,15 +47,40 @@ export interface ReservedDecision extends WrittenDecision {
 /**
  * Reserves room for a decision record in the active segment and encodes it; the caller
  * writes it (the store: in its WAL record's group-commit round) and ends the writer.
+ * Undefined when the active segment must roll first: then await reserveDecisionRecord().
  */
+export function tryReserveDecisionRecord(
+  segments: SegmentSet,
+  fields: RecordFields,
+): ReservedDecision | undefined {
+  const layout = layoutOf(fields);
+  const reservation = segments.tryReserve(layout.recordBytes, fields.key, keySegmentOf(fields));
+  return reservation === undefined ? undefined : encodeReserved(fields, layout, reservation);
+}
+
+/** tryReserveDecisionRecord(), waiting for the active segment to roll when it must. */
 export async function reserveDecisionRecord(
   segments: SegmentSet,
   fields: RecordFields,
 ): Promise<ReservedDecision> {
+  const reserved = tryReserveDecisionRecord(segments, fields);
+  if (reserved !== undefined) return reserved;
   const layout = layoutOf(fields);
-  const { segment, offset } =
-    segments.tryReserve(layout.recordBytes, fields.key) ??
-    (await segments.reserve(layout.recordBytes, fields.key));
+  return encodeReserved(fields, layout, await segments.reserve(layout.recordBytes, fields.key));
+}
+
+/** A COMMIT or ABORT has the same key as its PREPARE, in `prepareSegment`. */
+function keySegmentOf(fields: RecordFields): number | undefined {
+  const decidesPrepare = fields.type === RecordType.COMMIT || fields.type === RecordType.ABORT;
+  return decidesPrepare ? fields.prepareSegment : undefined;
+}
+
+function encodeReserved(
+  fields: RecordFields,
+  layout: RecordLayout,
+  reservation: Reservation,
+): ReservedDecision {
+  const { segment, offset } = reservation;
   const location = { segment: segment.number, offset, recordBytes: layout.recordBytes };
   return { segment, location, bytes: encodeRecord(fields, NO_VALUE, segment.salt) };
 }

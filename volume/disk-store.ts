@@ -16,7 +16,7 @@ import type { CompactionStep } from "./compaction.js";
 import { StoreMaintenance } from "./store-maintenance.js";
 import type { MaintenancePolicy } from "./store-maintenance.js";
 import { writePreparedValue } from "./prepare-writer.js";
-import { reserveDecisionRecord } from "./decision-writer.js";
+import { reserveDecisionRecord, tryReserveDecisionRecord } from "./decision-writer.js";
 import { RecordType } from "./record-codec.js";
 import type { DecodedHead } from "./record-codec.js";
 import { recover } from "./recovery.js";
@@ -415,13 +415,9 @@ export class DiskStore implements VolumeStore {
   ): Promise<void> {
     if (this.closing) throw new MinikvError(ErrorCode.SHUTTING_DOWN, "the volume is shutting down");
     const atMs = "atMs" in walEntry ? walEntry.atMs : this.now();
-    const decision = await reserveDecisionRecord(this.segments, {
-      ...fields,
-      contentType: "",
-      valueBytes: 0,
-      createdAtMs: atMs,
-      valueCrc32c: 0,
-    });
+    const record = { ...fields, contentType: "", valueBytes: 0, createdAtMs: atMs, valueCrc32c: 0 };
+    const decision =
+      tryReserveDecisionRecord(this.segments, record) ?? (await reserveDecisionRecord(this.segments, record));
     const { segment, location } = decision;
     try {
       await this.wal.append(walEntry, () => apply(location), {

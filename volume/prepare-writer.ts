@@ -114,7 +114,7 @@ async function buildWhole(
     (await segments.reserve(layout.recordBytes, header.key));
   const { segment } = reservation;
   try {
-    const record = Buffer.allocUnsafe(layout.recordBytes);
+    const record = recordBuffer(layout.recordBytes);
     const digest = new ValueDigest();
     await pullBody(body, (chunk) => {
       options.checkContinue();
@@ -134,6 +134,29 @@ async function buildWhole(
     segment.endWrite();
     throw isMinikvError(err) ? err : diskError(err, "writing a prepared value failed");
   }
+}
+
+/**
+ * Small whole records are carved from shared slabs: Node gives a buffer of 4 KiB or more
+ * its own ArrayBuffer (an allocation, and external memory the GC is told about), which
+ * at tens of thousands of prepares a second costs more than the copy into it. A slab is
+ * freed once all its records are; records are short-lived (until their WAL round), and a
+ * slow prepare pins at most one slab.
+ */
+const RECORD_SLAB_BYTES = 64 * 1024;
+const SLAB_RECORD_BYTES_MAX = 8 * 1024;
+let slab = Buffer.allocUnsafe(0);
+let slabUsed = 0;
+
+function recordBuffer(bytes: number): Buffer {
+  if (bytes > SLAB_RECORD_BYTES_MAX) return Buffer.allocUnsafe(bytes);
+  if (slabUsed + bytes > slab.length) {
+    slab = Buffer.allocUnsafeSlow(RECORD_SLAB_BYTES);
+    slabUsed = 0;
+  }
+  const record = slab.subarray(slabUsed, slabUsed + bytes);
+  slabUsed += bytes;
+  return record;
 }
 
 function checkNotLonger(digest: ValueDigest, chunk: Uint8Array, size: number): void {

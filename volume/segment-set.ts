@@ -131,8 +131,11 @@ export class SegmentSet {
   /**
    * reserve() without waiting: undefined when the active segment must roll first (or is
    * rolling), and then the caller awaits reserve(). The usual case takes no promise.
+   * `keyRecordedIn`: a segment known to hold a record of `key` already (a decision's
+   * PREPARE); when that is the active segment, its filter has the key and it is not added
+   * again.
    */
-  tryReserve(recordBytes: number, key: string): Reservation | undefined {
+  tryReserve(recordBytes: number, key: string, keyRecordedIn?: number): Reservation | undefined {
     if (this.rolling !== undefined) return undefined;
     const active = this.activeSegment;
     assert(active !== undefined, "an active segment exists");
@@ -140,9 +143,11 @@ export class SegmentSet {
     if (!empty && active.end + recordBytes > this.options.segmentBytesMax) return undefined;
     const offset = active.reserve(recordBytes);
     active.beginWrite();
-    const hash = hashKey(key);
-    this.activeKeys.push(hash);
-    this.activeFilter?.addHash(hash);
+    if (keyRecordedIn !== active.number) {
+      const hash = hashKey(key);
+      this.activeKeys.push(hash);
+      this.activeFilter?.addHash(hash);
+    }
     return { segment: active, offset };
   }
 
