@@ -45,7 +45,8 @@ export class ByteWriter {
 
   /** A non-negative safe integer as u64. */
   u64(value: number): this {
-    assert(Number.isSafeInteger(value) && value >= 0, `u64 field ${value}`);
+    // The message is built only on failure: this runs for every u64 of a snapshot.
+    if (!Number.isSafeInteger(value) || value < 0) assert(false, `u64 field ${value}`);
     this.room(8);
     this.buf.writeUInt32LE(value % 0x1_0000_0000, this.at);
     this.buf.writeUInt32LE(Math.floor(value / 0x1_0000_0000), this.at + 4);

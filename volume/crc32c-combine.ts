@@ -59,7 +59,7 @@ function operatorFor(power: number): Gf2Matrix {
 
 /** crc32c(A ‖ B) from crc32c(A), crc32c(B) and B's length in bytes. */
 export function crc32cCombine(crcA: number, crcB: number, lengthB: number): number {
-  assert(Number.isSafeInteger(lengthB) && lengthB >= 0, `combine length ${lengthB}`);
+  if (!Number.isSafeInteger(lengthB) || lengthB < 0) assert(false, `combine length ${lengthB}`);
   let crc = crcA >>> 0;
   let remaining = lengthB;
   for (let power = 0; remaining > 0 && power < POWERS_MAX; power++) {

@@ -152,7 +152,7 @@ function headCrcOf(head: Buffer): number {
 }
 
 function assertFieldsValid(fields: RecordFields, lengths: StringLengths): void {
-  assert(isRecordType(fields.type), `record type ${fields.type}`);
+  if (!isRecordType(fields.type)) assert(false, `record type ${Number(fields.type)}`);
   assert(Number.isSafeInteger(fields.valueBytes) && fields.valueBytes >= 0, "valueBytes");
   assert(Number.isSafeInteger(fields.version) && fields.version >= 0, "version");
   assert(Number.isSafeInteger(fields.createdAtMs) && fields.createdAtMs >= 0, "createdAtMs");
@@ -408,7 +408,8 @@ export function verifyRecordBody(record: Buffer, head: DecodedHead): string | un
 
 /** Writes a non-negative safe integer as a u64. */
 export function writeU64(buf: Buffer, offset: number, value: number): void {
-  assert(Number.isSafeInteger(value) && value >= 0, `u64 field ${value}`);
+  // The message is built only on failure: this runs several times per write.
+  if (!Number.isSafeInteger(value) || value < 0) assert(false, `u64 field ${value}`);
   buf.writeUInt32LE(value % 0x1_0000_0000, offset);
   buf.writeUInt32LE(Math.floor(value / 0x1_0000_0000), offset + 4);
 }
