@@ -90,8 +90,13 @@ export class LevelStateMachine<Result> implements StateMachine<Result>, KvReader
     return this.applied;
   }
 
+  /**
+   * Read on the event loop (LevelDB's getSync): a lookup is a few microseconds from the
+   * memtable or block cache, where the asynchronous get costs a thread-pool round trip (three
+   * futex calls and two context switches) per read.
+   */
   async get(key: Uint8Array): Promise<Uint8Array | undefined> {
-    return this.db.get(dataKey(key));
+    return this.db.getSync(dataKey(key));
   }
 
   /** Records in key order within the range (state as of the applied index). */
