@@ -14,20 +14,23 @@ export async function applyEntries<Result>(
   handler: CommandHandler<Result>,
   staged: StagedWrites,
 ): Promise<ApplyResult<Result>[]> {
-  const results: ApplyResult<Result>[] = [];
-  for (const [i, entry] of entries.entries()) {
-    assert(entry.index === applied + 1 + i, `apply expected index ${applied + 1 + i}, got ${entry.index}`);
+  const results: ApplyResult<Result>[] = new Array<ApplyResult<Result>>(entries.length);
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i] as Entry;
+    // The message is built only on failure: this runs for every entry on every replica.
+    if (entry.index !== applied + 1 + i)
+      assert(false, `apply expected index ${applied + 1 + i}, got ${entry.index}`);
     if (entry.type !== "normal" || entry.data.byteLength === 0) {
-      results.push(undefined);
+      results[i] = undefined;
       continue;
     }
     try {
-      results.push(await handler.apply(entry.data, staged, entry.index));
+      results[i] = await handler.apply(entry.data, staged, entry.index);
       staged.commitCommand();
     } catch (err) {
       if (!isMinikvError(err)) throw err;
       staged.discardCommand();
-      results.push(err);
+      results[i] = err;
     }
   }
   return results;

@@ -8,6 +8,8 @@
 /** The writes of one applied batch, staged; reads see earlier staged writes of the batch. */
 export interface ApplyTx {
   get(key: Uint8Array): Promise<Uint8Array | undefined>;
+  /** get(), answered at once: every state machine reads its applied state synchronously. */
+  getNow(key: Uint8Array): Uint8Array | undefined;
   /** Stages a copy of `value`: the caller may pass a view of bytes it does not own. */
   put(key: Uint8Array, value: Uint8Array): void;
   del(key: Uint8Array): void;
@@ -24,44 +26,78 @@ export interface CommandHandler<Result> {
 
 /** Keys in a state machine's keyspace are compared as bytes; this is the map key. */
 export function keyString(key: Uint8Array): string {
-  return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString("latin1");
+  return key instanceof Buffer
+    ? key.toString("latin1")
+    : Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString("latin1");
 }
 
 export function keyBytes(key: string): Uint8Array {
   return Buffer.from(key, "latin1");
 }
 
+/** One staged write: the key's bytes (owned by the batch) and its new value, or undefined for a delete. */
+export interface StagedWrite {
+  readonly key: Uint8Array;
+  readonly value: Uint8Array | undefined;
+}
+
 /**
- * The staging area of one batch: per-command writes merge into the batch only when the
- * command succeeds. `undefined` marks a delete.
+ * The staging area of one batch. A command's writes go straight into the batch; what each
+ * one replaced is remembered until the command ends, so a refused command is rolled back.
+ * Under load every applied entry passes through here on every replica: one map entry and
+ * one copy of the key and of the value per write, nothing per command.
  */
 export class StagedWrites implements ApplyTx {
-  readonly batch = new Map<string, Uint8Array | undefined>();
-  private readonly command = new Map<string, Uint8Array | undefined>();
+  /** The batch's writes by key string (the last write of a key wins). */
+  readonly batch = new Map<string, StagedWrite>();
+  /**
+   * The current command's writes, in order: the key string and what the batch held before;
+   * the first `undoCount` slots are live (the arrays are reused, never shrunk: setting an
+   * array's length is a slow call into the runtime).
+   */
+  private readonly undoKeys: string[] = [];
+  private readonly undoWrites: (StagedWrite | undefined)[] = [];
+  private undoCount = 0;
 
-  constructor(private readonly read: (key: Uint8Array) => Promise<Uint8Array | undefined>) {}
+  /** `read` answers from the applied state (before this batch). */
+  constructor(private readonly read: (key: Uint8Array) => Uint8Array | undefined) {}
 
-  async get(key: Uint8Array): Promise<Uint8Array | undefined> {
-    const k = keyString(key);
-    if (this.command.has(k)) return this.command.get(k);
-    if (this.batch.has(k)) return this.batch.get(k);
-    return this.read(key);
+  get(key: Uint8Array): Promise<Uint8Array | undefined> {
+    return Promise.resolve(this.getNow(key));
+  }
+
+  getNow(key: Uint8Array): Uint8Array | undefined {
+    const staged = this.batch.get(keyString(key));
+    return staged === undefined ? this.read(key) : staged.value;
   }
 
   put(key: Uint8Array, value: Uint8Array): void {
-    this.command.set(keyString(key), Uint8Array.from(value));
+    this.stage(key, Buffer.from(value));
   }
 
   del(key: Uint8Array): void {
-    this.command.set(keyString(key), undefined);
+    this.stage(key, undefined);
   }
 
   commitCommand(): void {
-    for (const [k, v] of this.command) this.batch.set(k, v);
-    this.command.clear();
+    this.undoCount = 0;
   }
 
   discardCommand(): void {
-    this.command.clear();
+    for (let i = this.undoCount - 1; i >= 0; i--) {
+      const k = this.undoKeys[i] as string;
+      const before = this.undoWrites[i];
+      if (before === undefined) this.batch.delete(k);
+      else this.batch.set(k, before);
+    }
+    this.commitCommand();
+  }
+
+  private stage(key: Uint8Array, value: Uint8Array | undefined): void {
+    const k = keyString(key);
+    this.undoKeys[this.undoCount] = k;
+    this.undoWrites[this.undoCount] = this.batch.get(k);
+    this.undoCount += 1;
+    this.batch.set(k, { key: Buffer.from(key), value });
   }
 }

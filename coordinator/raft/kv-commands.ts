@@ -124,17 +124,33 @@ export function decodeKvCommand(data: Uint8Array): KvCommand {
   return command;
 }
 
-/** Executes key-value commands against a state machine's keyspace. */
+/** Executes one key-value command; synchronous, as every state machine reads its state. */
+function applyKvCommand(data: Uint8Array, tx: ApplyTx): KvResult {
+  const command = decodeKvCommand(data);
+  if (command.type !== "batch") return { existed: [applyOp(command, tx)] };
+  const existed: boolean[] = [];
+  for (const op of command.ops) existed.push(applyOp(op, tx));
+  return { existed };
+}
+
+/** Stages `op`; whether its key held a value before. */
+function applyOp(op: KvOp, tx: ApplyTx): boolean {
+  const existed = tx.getNow(op.key) !== undefined;
+  if (op.type === "put") tx.put(op.key, op.value);
+  else tx.del(op.key);
+  return existed;
+}
+
+/**
+ * Executes key-value commands against a state machine's keyspace. Not an async function:
+ * the work is synchronous, and the apply loop of every replica runs it for every entry.
+ */
 export const kvCommandHandler: CommandHandler<KvResult> = {
-  async apply(data: Uint8Array, tx: ApplyTx): Promise<KvResult> {
-    const command = decodeKvCommand(data);
-    const ops = command.type === "batch" ? command.ops : [command];
-    const existed: boolean[] = [];
-    for (const op of ops) {
-      existed.push((await tx.get(op.key)) !== undefined);
-      if (op.type === "put") tx.put(op.key, op.value);
-      else tx.del(op.key);
+  apply(data: Uint8Array, tx: ApplyTx): Promise<KvResult> {
+    try {
+      return Promise.resolve(applyKvCommand(data, tx));
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
-    return { existed };
   },
 };

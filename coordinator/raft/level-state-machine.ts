@@ -10,10 +10,10 @@
 import { Level } from "level";
 import { ErrorCode, MinikvError } from "../../common/errors.js";
 import type { CommandHandler } from "./command-handler.js";
-import { StagedWrites, keyBytes } from "./command-handler.js";
+import { StagedWrites } from "./command-handler.js";
 import { applyEntries } from "./apply-entries.js";
 import type { BatchOp } from "./level-batch.js";
-import { writeBatch } from "./level-batch.js";
+import { writeBatchOf } from "./level-batch.js";
 import type { Entry } from "./core/types.js";
 import type { KvReader } from "./kv-commands.js";
 import type { KvRecord } from "./kv-snapshot-format.js";
@@ -40,7 +40,10 @@ export interface LevelStateMachineOptions {
 export const levelStateMachineDefaults: LevelStateMachineOptions = { syncApply: true };
 
 function dataKey(key: Uint8Array): Buffer {
-  return Buffer.concat([DATA_PREFIX, key]);
+  const out = Buffer.allocUnsafe(DATA_PREFIX.length + key.byteLength);
+  DATA_PREFIX.copy(out, 0);
+  out.set(key, DATA_PREFIX.length);
+  return out;
 }
 
 function u64(n: number): Buffer {
@@ -95,8 +98,12 @@ export class LevelStateMachine<Result> implements StateMachine<Result>, KvReader
    * memtable or block cache, where the asynchronous get costs a thread-pool round trip (three
    * futex calls and two context switches) per read.
    */
-  async get(key: Uint8Array): Promise<Uint8Array | undefined> {
-    return this.db.getSync(dataKey(key));
+  get(key: Uint8Array): Promise<Uint8Array | undefined> {
+    try {
+      return Promise.resolve(this.db.getSync(dataKey(key)));
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
   }
 
   /** Records in key order within the range (state as of the applied index). */
@@ -112,17 +119,16 @@ export class LevelStateMachine<Result> implements StateMachine<Result>, KvReader
     const last = entries.at(-1);
     if (last === undefined) return [];
     // Synchronous reads: no thread-pool round trip per command on the apply path.
-    const staged = new StagedWrites((key) => Promise.resolve(this.db.getSync(dataKey(key))));
+    const staged = new StagedWrites((key) => this.db.getSync(dataKey(key)));
     const results = await applyEntries(this.applied, entries, this.handler, staged);
-    const ops: BatchOp[] = [];
-    for (const [k, v] of staged.batch) {
-      const key = dataKey(keyBytes(k));
-      // A view, not a copy: staged values are the batch's own copies, and LevelDB copies them again.
-      const value = v === undefined ? undefined : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
-      ops.push(value === undefined ? { type: "del", key } : { type: "put", key, value });
-    }
-    ops.push({ type: "put", key: KEY_APPLIED, value: u64(last.index) });
-    await writeBatch(this.db, ops, this.options.syncApply);
+    await writeBatchOf(this.db, this.options.syncApply, (batch) => {
+      for (const { key, value } of staged.batch.values()) {
+        // Values as views, not copies: they are the batch's own, and LevelDB copies them.
+        if (value === undefined) batch.del(dataKey(key));
+        else batch.put(dataKey(key), Buffer.from(value.buffer, value.byteOffset, value.byteLength));
+      }
+      batch.put(KEY_APPLIED, u64(last.index));
+    });
     this.applied = last.index;
     return results;
   }
@@ -134,7 +140,9 @@ export class LevelStateMachine<Result> implements StateMachine<Result>, KvReader
       const iterator = db.iterator({ gte: DATA_PREFIX, lt: DATA_END, snapshot });
       try {
         for (let rows = await iterator.nextv(RESTORE_BATCH_RECORDS); rows.length > 0;) {
-          yield rows.map(([k, v]): KvRecord => [k.subarray(DATA_PREFIX.length), v]);
+          // The iterator's own rows, keys trimmed in place: no new array per record.
+          for (const row of rows) row[0] = row[0].subarray(DATA_PREFIX.length);
+          yield rows;
           rows = await iterator.nextv(RESTORE_BATCH_RECORDS);
         }
       } finally {

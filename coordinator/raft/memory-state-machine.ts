@@ -31,8 +31,12 @@ export class MemoryStateMachine<Result> implements StateMachine<Result>, KvReade
 
   /** The value at `key`, or undefined. */
   get(key: Uint8Array): Promise<Uint8Array | undefined> {
+    return Promise.resolve(this.getNow(key));
+  }
+
+  private getNow(key: Uint8Array): Uint8Array | undefined {
     const value = this.disk.data.get(keyString(key));
-    return Promise.resolve(value === undefined ? undefined : Uint8Array.from(value));
+    return value === undefined ? undefined : Uint8Array.from(value);
   }
 
   /** Number of keys held. */
@@ -41,12 +45,12 @@ export class MemoryStateMachine<Result> implements StateMachine<Result>, KvReade
   }
 
   async apply(entries: readonly Entry[]): Promise<readonly ApplyResult<Result>[]> {
-    const staged = new StagedWrites((key) => this.get(key));
+    const staged = new StagedWrites((key) => this.getNow(key));
     const results = await applyEntries(this.disk.applied, entries, this.handler, staged);
     // Commit point: data and applied index change together.
-    for (const [k, v] of staged.batch) {
-      if (v === undefined) this.disk.data.delete(k);
-      else this.disk.data.set(k, v);
+    for (const [k, { value }] of staged.batch) {
+      if (value === undefined) this.disk.data.delete(k);
+      else this.disk.data.set(k, value);
     }
     this.disk.applied = entries.at(-1)?.index ?? this.disk.applied;
     return results;

@@ -29,6 +29,8 @@ interface Waiter<T> {
  */
 export class ProposalTable<Result> {
   private readonly waiters = new Map<number, Waiter<Applied<Result>>>();
+  /** Waiters rejected so far (counted here rather than by a handler on every promise). */
+  rejected = 0;
 
   constructor(
     private readonly sizeMax: number,
@@ -58,6 +60,7 @@ export class ProposalTable<Result> {
     for (const [seq, waiter] of this.waiters) {
       if (waiter.deadlineMs > nowMs) return;
       this.waiters.delete(seq);
+      this.rejected += 1;
       waiter.reject(onTimeout(waiter.what));
     }
   }
@@ -68,7 +71,10 @@ export class ProposalTable<Result> {
   }
 
   reject(seq: number, err: MinikvError): void {
-    this.take(seq)?.reject(err);
+    const waiter = this.take(seq);
+    if (waiter === undefined) return;
+    this.rejected += 1;
+    waiter.reject(err);
   }
 
   rejectAll(err: MinikvError): void {

@@ -46,7 +46,7 @@ import {
   payloadOf,
   wrapPayload,
 } from "./proposal-envelope.js";
-import type { ApplyResult, StateMachine } from "./state-machine.js";
+import type { StateMachine } from "./state-machine.js";
 import type { PeerAddresses, RaftStorage, SnapshotStore } from "./storage.js";
 import type { Transport } from "./transport.js";
 
@@ -406,7 +406,7 @@ export class RaftDriver<Result = unknown> {
 
   /** A copy of the counters. */
   counters(): RaftDriverCounters {
-    return { ...this.stats };
+    return { ...this.stats, proposalsFailed: this.proposals.rejected };
   }
 
   /** The address of `id`: this node's peers as configured and learned. */
@@ -482,10 +482,7 @@ export class RaftDriver<Result = unknown> {
       this.proposals.reject(seq, toMinikvError(err));
     }
     this.schedule();
-    return applied.catch((err: unknown) => {
-      this.stats.proposalsFailed += 1;
-      throw err;
-    });
+    return applied;
   }
 
   /**
@@ -746,25 +743,36 @@ export class RaftDriver<Result = unknown> {
   /** Step 4: apply; returns the answers to the callers whose entries these were. */
   private async apply(committed: readonly Entry[]): Promise<(() => void)[]> {
     const applied = this.deps.stateMachine.appliedIndex();
-    const entries = committed.filter((e) => e.index > applied);
-    if (entries.length === 0) return [];
-    const results = await this.deps.stateMachine.apply(
-      entries.map((e) =>
+    // Entries the state machine sees: payloads only. Indexed loops, no per-entry closures or
+    // iterators: every replica runs this for every entry.
+    const entries: Entry[] = [];
+    for (const e of committed) {
+      if (e.index <= applied) continue;
+      entries.push(
         e.type === "normal" ? { term: e.term, index: e.index, type: e.type, data: payloadOf(e.data) } : e,
-      ),
-    );
-    this.appliedTerm = entries.at(-1)?.term ?? this.appliedTerm;
-    const answers: { seq: number; index: number; result: ApplyResult<Result> }[] = [];
-    for (const [i, entry] of entries.entries()) {
+      );
+    }
+    const last = entries.at(-1);
+    if (last === undefined) return [];
+    const results = await this.deps.stateMachine.apply(entries);
+    this.appliedTerm = last.term;
+    // Our own proposals among them: seq, then index into `entries`.
+    const answers: number[] = [];
+    const offset = committed.length - entries.length;
+    for (let i = 0; i < entries.length; i++) {
+      const entry = committed[offset + i] as Entry;
       const seq =
         entry.type === "confChange" ? await this.applyConfChange(entry) : ownSeq(entry.data, this.nonce);
-      if (seq !== null) answers.push({ seq, index: entry.index, result: results[i] });
+      if (seq !== null) answers.push(seq, i);
     }
     return [
       () => {
-        for (const { seq, index, result } of answers) {
+        for (let k = 0; k < answers.length; k += 2) {
+          const seq = answers[k] as number;
+          const i = answers[k + 1] as number;
+          const result = results[i];
           if (result instanceof MinikvError) this.proposals.reject(seq, result);
-          else this.proposals.resolve(seq, { index, result });
+          else this.proposals.resolve(seq, { index: (entries[i] as Entry).index, result });
         }
         this.notifyApplied();
       },
