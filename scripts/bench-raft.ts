@@ -15,9 +15,11 @@
  * autogroup nice, so other jobs on a shared machine disturb the figures less.
  *
  * Knobs (environment): BENCH_RUNS (3), BENCH_FAILOVER_ROUNDS (10), BENCH_COUNT_SCALE (1:
- * multiplies request counts), BENCH_NICE (-10), BENCH_SYNC_APPLY (on: the coordinators'
- * --sync-apply), BENCH_NODE_ARGS (options for the coordinators' node, space-separated), BENCH_ETCD=0 to skip etcd, BENCH_MINIKV=0 to
- * measure etcd only, MINIKV_KEEP_TEST_DIRS=1 to keep the coordinators' logs.
+ * multiplies request counts), BENCH_CONCURRENCIES (1,64,256), BENCH_NICE (-10),
+ * BENCH_SYNC_APPLY (on: the coordinators' --sync-apply), BENCH_COORD_ARGS (more
+ * `minikv-coord serve` options, space-separated), BENCH_NODE_ARGS (options for the
+ * coordinators' node, space-separated), BENCH_ETCD=0 to skip etcd, BENCH_MINIKV=0 to measure
+ * etcd only, MINIKV_KEEP_TEST_DIRS=1 to keep the coordinators' logs.
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { Agent } from "node:http";
@@ -36,7 +38,8 @@ import { LeaderTracker } from "./bench/leader-tracker.js";
 const env = process.env;
 const config = {
   valueBytes: 256,
-  concurrencies: [1, 64, 256] as const,
+  /** BENCH_CONCURRENCIES (comma-separated) measures fewer, e.g. "256" for A/B rounds. */
+  concurrencies: (env["BENCH_CONCURRENCIES"] ?? "1,64,256").split(",").map(Number),
   /** Requests per run at each concurrency: enough for ~5–15 s of steady state here. */
   countPerRun: { 1: 1_000, 64: 10_000, 256: 20_000 } as Readonly<Record<number, number>>,
   countScale: Number(env["BENCH_COUNT_SCALE"] ?? 1),
@@ -56,6 +59,8 @@ const config = {
   minikv: env["BENCH_MINIKV"] !== "0",
   nice: Number(env["BENCH_NICE"] ?? -10),
   syncApply: env["BENCH_SYNC_APPLY"] ?? "on",
+  /** Extra `minikv-coord serve` options, e.g. "--snapshot-threshold 100000". */
+  coordArgs: (env["BENCH_COORD_ARGS"] ?? "").split(" ").filter((arg) => arg.length > 0),
   /** Extra options for the coordinators' node, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof". */
   nodeArgs: (env["BENCH_NODE_ARGS"] ?? "").split(" ").filter((arg) => arg.length > 0),
   /** Untimed requests at c=64 before the first measured run of each system (JIT, caches, connections). */
@@ -123,7 +128,7 @@ async function benchMinikv(): Promise<SystemResult> {
     const cluster = await CoordCluster.start(harness, {
       size: 3,
       env: { MINIKV_LOG_LEVEL: "warn" },
-      args: ["--sync-apply", config.syncApply],
+      args: ["--sync-apply", config.syncApply, ...config.coordArgs],
       nice: config.nice,
       ...(config.nodeArgs.length === 0 ? {} : { nodeArgs: config.nodeArgs }),
     });
