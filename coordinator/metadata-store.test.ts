@@ -33,7 +33,7 @@ async function settle(): Promise<void> {
 describe("MetadataStore.barrier", () => {
   it("runs at most one round at a time; everyone who arrived during it shares the next", async () => {
     const { driver, rounds } = fakeDriver();
-    const store = new MetadataStore(driver, noState);
+    const store = new MetadataStore(driver, noState, 0);
     const done: number[] = [];
     const first = store.barrier().then(() => done.push(0));
     const later = Array.from({ length: 9 }, (_, i) => store.barrier().then(() => done.push(i + 1)));
@@ -53,7 +53,7 @@ describe("MetadataStore.barrier", () => {
 
   it("a failed round fails only its own callers (as NO_QUORUM); the next round still runs", async () => {
     const { driver, rounds } = fakeDriver();
-    const store = new MetadataStore(driver, noState);
+    const store = new MetadataStore(driver, noState, 0);
     const first = store.barrier();
     const second = store.barrier();
     await settle();
@@ -67,7 +67,7 @@ describe("MetadataStore.barrier", () => {
 
   it("a stale read takes no round; a barrier after an idle spell starts one at once", async () => {
     const { driver, rounds } = fakeDriver();
-    const store = new MetadataStore(driver, noState);
+    const store = new MetadataStore(driver, noState, 0);
     await store.barrier("stale");
     expect(rounds).toHaveLength(0);
     const one = store.barrier();
@@ -80,5 +80,35 @@ describe("MetadataStore.barrier", () => {
     expect(rounds).toHaveLength(2);
     rounds[1]?.resolve();
     await expect(two).resolves.toBeUndefined();
+  });
+
+  it("starts rounds at least the spacing apart; a read after a quiet spell starts one at once", async () => {
+    const { driver, rounds } = fakeDriver();
+    const spacingMs = 40;
+    const store = new MetadataStore(driver, noState, spacingMs);
+    const first = store.barrier();
+    await settle();
+    expect(rounds).toHaveLength(1);
+    const startedAt = performance.now();
+    rounds[0]?.resolve();
+    await first;
+    // Arrives right after round 1 ended: it waits for the spacing, then has a round of its own.
+    const second = store.barrier();
+    const third = store.barrier();
+    await settle();
+    expect(rounds).toHaveLength(1);
+    await new Promise((resolve) => setTimeout(resolve, spacingMs + 10));
+    expect(rounds).toHaveLength(2);
+    expect(performance.now() - startedAt).toBeGreaterThanOrEqual(spacingMs);
+    rounds[1]?.resolve();
+    await Promise.all([second, third]);
+    expect(rounds).toHaveLength(2);
+    // After a quiet spell longer than the spacing, a read's round starts at once.
+    await new Promise((resolve) => setTimeout(resolve, spacingMs + 10));
+    const fourth = store.barrier();
+    await settle();
+    expect(rounds).toHaveLength(3);
+    rounds[2]?.resolve();
+    await expect(fourth).resolves.toBeUndefined();
   });
 });

@@ -20,6 +20,11 @@ import {
 import type { LevelStateMachine } from "./raft/level-state-machine.js";
 import type { RaftDriver } from "./raft/raft-driver.js";
 
+/** Linearizable reads' ReadIndex rounds start at least this far apart (see barrier()). */
+export const READ_ROUND_SPACING_MS = 1;
+
+const noop = (): void => undefined;
+
 /**
  * Raft's TIMEOUT means no majority confirmed in time: the API answers that as NO_QUORUM
  * (503, retry) — DESIGN.md §2: a read that cannot be confirmed fails with 503.
@@ -49,10 +54,13 @@ export class MetadataStore {
   /** The ReadIndex round running now, and the one callers arriving meanwhile will share. */
   private roundInFlight: Promise<void> | null = null;
   private nextRound: Promise<void> | null = null;
+  /** When the last ReadIndex round started (performance.now()). */
+  private lastRoundAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly driver: RaftDriver<CoordResult>,
     private readonly state: LevelStateMachine<CoordResult>,
+    private readonly readRoundSpacingMs = READ_ROUND_SPACING_MS,
   ) {}
 
   /**
@@ -79,20 +87,33 @@ export class MetadataStore {
    * round running cannot use it (it may have been confirmed before the caller's call began),
    * so it waits for it to end and joins the one round issued next, together with everyone
    * else who arrived meanwhile. Under load a round then serves many reads instead of one
-   * heartbeat exchange with every coordinator per read.
+   * heartbeat exchange with every coordinator per read. Rounds also start at least
+   * READ_ROUND_SPACING_MS apart: a round takes well under a millisecond on a quiet loopback, so
+   * back-to-back rounds would still cost each follower a heartbeat exchange per one or two
+   * reads; the spacing makes each round gather a millisecond's reads. A read arriving after a
+   * quiet spell starts its round at once.
    */
   async barrier(consistency: Consistency = "linearizable"): Promise<void> {
     if (consistency !== "linearizable") return;
-    if (this.roundInFlight === null) return this.startRound();
-    this.nextRound ??= this.roundInFlight.then(
-      () => this.startRound(),
-      () => this.startRound(),
-    );
+    if (this.nextRound !== null) return this.nextRound;
+    const previous = this.roundInFlight;
+    const wait = this.lastRoundAt + this.readRoundSpacingMs - performance.now();
+    if (previous === null && wait <= 0) return this.startRound();
+    const settled = previous === null ? Promise.resolve() : previous.then(noop, noop);
+    this.nextRound = settled.then(() => this.spaced()).then(() => this.startRound());
     return this.nextRound;
+  }
+
+  /** Resolves once the spacing has passed since the last round started. */
+  private spaced(): Promise<void> | undefined {
+    const wait = this.lastRoundAt + this.readRoundSpacingMs - performance.now();
+    if (wait <= 0) return undefined;
+    return new Promise((resolve) => setTimeout(resolve, wait));
   }
 
   private startRound(): Promise<void> {
     this.nextRound = null;
+    this.lastRoundAt = performance.now();
     const round = this.driver.readIndex().then(
       () => undefined,
       (err: unknown) => Promise.reject(unconfirmed(err)),
