@@ -141,6 +141,15 @@ print(next((x.get("httpUrl") for x in c["coordinators"] if x["id"] == c["leader"
   curl -fsS "${URL}bench-probe" | cmp -s - "$TMP/probe.bin" || die "minikv GET probe did not return the bytes it stored"
   blob_bench minikv "$URL" "$SMALL_SIZE:$SMALL_COUNT" "$CONCS"
   [ $LARGE = 1 ] && blob_bench minikv "$URL" "$LARGE_SIZE:$LARGE_COUNT" "$LARGE_CONC"
+  # A leader change sends the load to a follower that forwards every write: say how many.
+  changes=0
+  for i in 0 1 2; do
+    n=$(curl -fsS "http://127.0.0.1:$((base + 2 * i))/metrics" 2>/dev/null |
+      awk '$1 == "minikv_raft_leader_changes_total" {print $2}' || true)
+    changes=$((changes + ${n:-0}))
+  done
+  MINIKV_LEADER_CHANGES=$changes
+  log "minikv: leader changes seen by the 3 coordinators over the run: $changes (3 = the first election only)"
   "$ROOT/scripts/cluster-down.sh" --dir "$TMP/cluster" >&2
 fi
 
@@ -171,6 +180,8 @@ TABLE=$TMP/table.md
   echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB RAM, $(uname -sr); node $(node --version)"
   echo "load: wrk (peers/loadgen), $RUNS interleaved runs per case (median, min–max), 4 KiB x $SMALL_COUNT ops" \
     "at c16/c64, 64 MiB x $LARGE_COUNT ops at c$LARGE_CONC; minikv: 3 coordinators, 3 volumes, N=$REPLICAS, fsync on"
+  [ -n "${MINIKV_LEADER_CHANGES:-}" ] &&
+    echo "minikv Raft leader changes over the run, summed over the coordinators: $MINIKV_LEADER_CHANGES (3 = the first election only)"
   echo
   files=()
   for part in minikv nginx etcd swift disk; do [ -f "$RES/$part.jsonl" ] && files+=("$RES/$part.jsonl"); done
