@@ -62,7 +62,9 @@ export function crc32cCombine(crcA: number, crcB: number, lengthB: number): numb
   if (!Number.isSafeInteger(lengthB) || lengthB < 0) assert(false, `combine length ${lengthB}`);
   let crc = crcA >>> 0;
   let remaining = lengthB;
-  for (let power = 0; remaining > 0 && power < POWERS_MAX; power++) {
+  // The operators are linear: a zero register stays zero (crc(A) = 0, e.g. A empty, is the
+  // common case of a value's first block), so the loop can stop there.
+  for (let power = 0; remaining > 0 && crc !== 0 && power < POWERS_MAX; power++) {
     if (remaining % 2 === 1) crc = matrixTimes(operatorFor(power), crc);
     remaining = Math.floor(remaining / 2);
   }

@@ -18,7 +18,7 @@ import type { MaintenancePolicy } from "./store-maintenance.js";
 import { writePreparedValue } from "./prepare-writer.js";
 import { reserveDecisionRecord, tryReserveDecisionRecord } from "./decision-writer.js";
 import { RecordType } from "./record-codec.js";
-import type { DecodedHead } from "./record-codec.js";
+import type { DecodedHead, RecordFields } from "./record-codec.js";
 import { recover } from "./recovery.js";
 import type { RecoveryReport } from "./recovery.js";
 import { SegmentSet } from "./segment-set.js";
@@ -415,7 +415,18 @@ export class DiskStore implements VolumeStore {
   ): Promise<void> {
     if (this.closing) throw new MinikvError(ErrorCode.SHUTTING_DOWN, "the volume is shutting down");
     const atMs = "atMs" in walEntry ? walEntry.atMs : this.now();
-    const record = { ...fields, contentType: "", valueBytes: 0, createdAtMs: atMs, valueCrc32c: 0 };
+    // Every field spelled out, in the order prepares use: one object shape for the encoder.
+    const record: RecordFields = {
+      type: fields.type,
+      key: fields.key,
+      txid: fields.txid,
+      contentType: "",
+      valueBytes: 0,
+      version: fields.version,
+      createdAtMs: atMs,
+      prepareSegment: fields.prepareSegment,
+      valueCrc32c: 0,
+    };
     const decision =
       tryReserveDecisionRecord(this.segments, record) ?? (await reserveDecisionRecord(this.segments, record));
     const { segment, location } = decision;
