@@ -92,7 +92,7 @@ async function writeStreamed(options: PrepareWriteOptions): Promise<PreparedReco
 
 // ---- values of known size: a reservation in the active segment ---------------------------
 
-/** Writes up to this long (whole small records, heads) of concurrent prepares share writes. */
+/** Writes up to this long (heads, short tails) of concurrent streamed prepares share writes. */
 const WRITE_SHARED_BYTES_MAX = 16 * 1024;
 
 /**
@@ -476,7 +476,7 @@ class HeadLastWriter {
   private async writeAt(bytes: Uint8Array, position: number): Promise<void> {
     const end = position + bytes.length;
     if (this.growing && end > this.segment.end) this.segment.reserve(end - this.segment.end);
-    // Small writes (whole small records, heads) of concurrent prepares share writes.
+    // Small writes (heads, short tails) of concurrent prepares share writes.
     if (bytes.length <= WRITE_SHARED_BYTES_MAX) await this.segment.writeShared(bytes, position);
     else await this.segment.write(bytes, position);
   }
