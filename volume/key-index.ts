@@ -365,7 +365,7 @@ export class KeyIndex {
   }
 
   private moveSlot(slot: number, to: RecordLocation): void {
-    this.account(this.viewAt(slot), -1);
+    this.accountBytes(this.segment[slot] ?? 0, this.recordBytes[slot] ?? 0, -1);
     this.segment[slot] = to.segment;
     this.offset[slot] = to.offset;
     this.recordBytes[slot] = to.recordBytes;
@@ -409,7 +409,8 @@ export class KeyIndex {
   /** The slot's current record stops being referenced: its bytes become garbage. */
   private dropReference(slot: number): void {
     if (this.state[slot] === SlotState.LIVE) this.liveCount -= 1;
-    this.account(this.viewAt(slot), -1);
+    // From the columns: a SlotView would decode the key (a string) for nothing.
+    this.accountBytes(this.segment[slot] ?? 0, this.recordBytes[slot] ?? 0, -1);
   }
 
   private fill(slot: number, value: IndexedValue, state: SlotState): void {
@@ -428,10 +429,14 @@ export class KeyIndex {
   }
 
   private account(location: RecordLocation, sign: 1 | -1): void {
-    const bytes = this.liveBytesOf(location.segment) + sign * location.recordBytes;
+    this.accountBytes(location.segment, location.recordBytes, sign);
+  }
+
+  private accountBytes(segment: number, recordBytes: number, sign: 1 | -1): void {
+    const bytes = this.liveBytesOf(segment) + sign * recordBytes;
     assert(bytes >= 0, "segment live bytes below zero");
-    if (bytes === 0) this.liveBytesBySegment.delete(location.segment);
-    else this.liveBytesBySegment.set(location.segment, bytes);
+    if (bytes === 0) this.liveBytesBySegment.delete(segment);
+    else this.liveBytesBySegment.set(segment, bytes);
   }
 
   private internContentType(contentType: string): number {
