@@ -11,8 +11,9 @@
  * committed Raft proposal fell by half at c=256 (leader 207 → 101 µs, followers 132 → 79 µs
  * together; 3,210 → 5,308 proposals/s, `npm run bench:raft` beside each other) and CPU per
  * 4 KiB blob PUT by about 15–25% in every process. The cost is memory while a large blob
- * streams: a coordinator passing a 512 MiB upload peaked at 133–140 MiB in six runs (1 MiB:
- * 114–136 MiB), a 2 GiB upload at 143 MiB; 16 MiB semi-spaces had peaked at 161–185 MiB.
+ * streams, as scavenges come less often: a coordinator passing a 512 MiB upload peaked near
+ * 150 MiB (1 MiB: 114–136 MiB; 16 MiB semi-spaces: 161–185 MiB) until streams began asking
+ * for a scavenge every 32 MiB (common/stream-memory.ts), which brought it to 134–138 MiB.
  */
 export const SERVER_NODE_FLAGS: readonly string[] = ["--max-semi-space-size=8"];
 

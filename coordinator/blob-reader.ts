@@ -6,6 +6,7 @@
  */
 import { ErrorCode, MinikvError, toMinikvError } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
+import { noteStreamedBytes } from "../common/stream-memory.js";
 import { PIPE_VALUE_BYTES_MAX } from "../common/volume-client.js";
 import type { BlobMetrics } from "./blob-metrics.js";
 import type { ClusterState } from "./cluster-state.js";
@@ -130,6 +131,7 @@ export async function* readBlobBytes(
           const take = Math.min(chunk.length, endExclusive - position);
           position += take;
           deps.metrics.bytesOut.inc(take);
+          noteStreamedBytes(take);
           yield take === chunk.length ? chunk : chunk.subarray(0, take);
         }
         if (position < endExclusive) {

@@ -20,6 +20,7 @@ import { crc32c } from "../common/hashing.js";
 import { validateKey } from "../common/keys.js";
 import { limits } from "../common/limits.js";
 import type { Logger } from "../common/logger.js";
+import { noteStreamedBytes } from "../common/stream-memory.js";
 import { encodedChunk, type VolumePrepareHeader, type VolumePrepareVote } from "../common/volume-client.js";
 import type { BlobMetrics } from "./blob-metrics.js";
 import type { ClusterState } from "./cluster-state.js";
@@ -263,6 +264,7 @@ async function pump(
   const flush = async (): Promise<void> => {
     if (heldBytes === 0) return;
     const message = encodedChunk(held, heldBytes);
+    noteStreamedBytes(heldBytes);
     held.length = 0;
     heldBytes = 0;
     const waits: Promise<unknown>[] = [];

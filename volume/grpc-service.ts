@@ -6,6 +6,7 @@ import { toGrpcError } from "../common/grpc.js";
 import { SHARD_COUNT } from "../common/hashing.js";
 import { validateKey } from "../common/keys.js";
 import { limits } from "../common/limits.js";
+import { noteStreamedBytes } from "../common/stream-memory.js";
 import type { VolumeHandlers } from "../proto/generated/minikv/volume/v1/Volume.js";
 import type { PrepareRequest__Output } from "../proto/generated/minikv/volume/v1/PrepareRequest.js";
 import type { PrepareReply } from "../proto/generated/minikv/volume/v1/PrepareReply.js";
@@ -237,6 +238,7 @@ class PrepareBody implements AsyncIterable<Uint8Array> {
     }
     this.receivedBytes += message.chunk.length;
     this.metrics.grpcBytesReceived.inc(message.chunk.length);
+    noteStreamedBytes(message.chunk.length);
     if (this.header.sizeUnknown === true) {
       if (this.receivedBytes > limits.blobBytesMax) {
         throw new MinikvError(ErrorCode.TOO_LARGE, `value exceeds the limit of ${limits.blobBytesMax} bytes`);
@@ -321,6 +323,7 @@ async function streamRead(
     for (let at = 0; at < chunk.length; at += limits.streamChunkBytes) {
       const slice = chunk.subarray(at, at + limits.streamChunkBytes);
       deps.metrics.grpcBytesSent.inc(slice.length);
+      noteStreamedBytes(slice.length);
       if (!call.write({ chunk: slice })) await waitForDrain(call);
     }
   }
