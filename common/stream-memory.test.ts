@@ -10,7 +10,7 @@ describe("noteStreamedBytes", () => {
           .getEntries()
           .some(
             (entry) =>
-              (entry.detail as { kind?: number } | undefined)?.kind === constants.NODE_PERFORMANCE_GC_MINOR,
+              (entry as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MINOR,
           );
         if (minor) {
           observer.disconnect();
