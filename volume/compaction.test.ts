@@ -282,10 +282,13 @@ describe("compaction, randomized (seeded; HEAVY=1 runs more seeds)", () => {
       for (let round = 0; round < (HEAVY ? 6 : 3); round++) {
         const freezeAt = random(3) === 0 ? steps[random(steps.length)] : undefined;
         let frozen = false;
+        let markFrozen = (): void => undefined;
+        const frozenNow = new Promise<void>((resolve) => (markFrozen = resolve));
         const store = await start(volume, {
           onCompactionStep: (step) => {
             if (step !== freezeAt) return;
             frozen = true;
+            markFrozen();
             return new Promise<void>(() => undefined);
           },
         });
@@ -309,13 +312,17 @@ describe("compaction, randomized (seeded; HEAVY=1 runs more seeds)", () => {
             }
           }
         };
+        const started: Promise<unknown>[] = [];
         const compactions = (async () => {
           for (let c = 0; c < 3 && !frozen; c++) {
             await new Promise((resolve) => setTimeout(resolve, random(30)));
-            void store.compact().catch(() => undefined);
+            started.push(store.compact().catch(() => undefined));
           }
         })();
         await Promise.all([worker(0), worker(1), worker(2), compactions]);
+        // A compaction still running may yet reach the step that freezes it, and a clean
+        // close waits for the compaction in progress: wait until each one ended or froze.
+        await Promise.race([Promise.all(started), frozenNow]);
         forget(store);
         if (frozen || random(2) === 0) await store.simulateCrash();
         else await store.close();
