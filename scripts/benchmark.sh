@@ -145,7 +145,7 @@ print(next((x.get("httpUrl") for x in c["coordinators"] if x["id"] == c["leader"
   changes=0
   for i in 0 1 2; do
     n=$(curl -fsS "http://127.0.0.1:$((base + 2 * i))/metrics" 2>/dev/null |
-      awk '$1 == "minikv_raft_leader_changes_total" {print $2}' || true)
+      awk '$1 ~ /^minikv_raft_leader_changes_total($|\{)/ {n += $2} END {print n + 0}' || true)
     changes=$((changes + ${n:-0}))
   done
   MINIKV_LEADER_CHANGES=$changes
