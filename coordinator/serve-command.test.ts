@@ -51,7 +51,7 @@ describe("minikv-coord serve flags", () => {
         tickIntervalMs: 10,
         electionTimeoutMs: 150,
         heartbeatIntervalMs: 50,
-        snapshotThresholdEntries: 10_000,
+        snapshotThresholdEntries: 50_000,
         syncApply: true,
       },
       orphanGraceMs: 600_000,

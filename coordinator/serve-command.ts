@@ -206,7 +206,7 @@ export function createCoordProgram(
       envOption(
         "--snapshot-threshold <entries>",
         "applied entries between snapshots (log compaction)",
-        "10000",
+        "50000",
       ),
     )
     .addOption(
