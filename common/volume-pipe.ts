@@ -23,8 +23,11 @@ import { fromGrpcError } from "./grpc.js";
 const PENDING_MAX = 8192;
 /** How often deadlines are checked: one timer per pipe, not one per request. */
 const DEADLINE_SWEEP_MS = 50;
-/** A batch is written at once when its values reach this many bytes, without waiting for the turn to end. */
-const BATCH_VALUE_BYTES_MAX = 1024 * 1024;
+/**
+ * A batch (of requests here, of replies on the volume) is written at once when its values
+ * reach this many bytes, without waiting for the turn to end.
+ */
+export const PIPE_BATCH_VALUE_BYTES_MAX = 1024 * 1024;
 
 /** A request without its id: exactly one of the call fields of PipeRequest. */
 export type PipeCallRequest = Omit<PipeRequest, "id">;
@@ -104,15 +107,18 @@ export class VolumePipe {
   }
 
   private enqueue(stream: Stream, request: PipeRequest): void {
-    let batch = this.batch;
-    if (batch === null || batch.stream !== stream) {
-      batch = { stream, requests: [], valueBytes: 0 };
-      this.batch = batch;
-      setImmediate(() => this.flush(batch as Batch));
-    }
+    const batch = this.batch?.stream === stream ? this.batch : this.newBatch(stream);
     batch.requests.push(request);
     batch.valueBytes += request.prepare?.value?.length ?? 0;
-    if (batch.valueBytes >= BATCH_VALUE_BYTES_MAX) this.flush(batch);
+    if (batch.valueBytes >= PIPE_BATCH_VALUE_BYTES_MAX) this.flush(batch);
+  }
+
+  /** A batch for `stream`, written when this turn of the event loop ends. */
+  private newBatch(stream: Stream): Batch {
+    const batch: Batch = { stream, requests: [], valueBytes: 0 };
+    this.batch = batch;
+    setImmediate(() => this.flush(batch));
+    return batch;
   }
 
   private flush(batch: Batch): void {

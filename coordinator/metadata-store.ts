@@ -97,16 +97,20 @@ export class MetadataStore {
     if (consistency !== "linearizable") return;
     if (this.nextRound !== null) return this.nextRound;
     const previous = this.roundInFlight;
-    const wait = this.lastRoundAt + this.readRoundSpacingMs - performance.now();
-    if (previous === null && wait <= 0) return this.startRound();
+    if (previous === null && this.spacingLeftMs() <= 0) return this.startRound();
     const settled = previous === null ? Promise.resolve() : previous.then(noop, noop);
     this.nextRound = settled.then(() => this.spaced()).then(() => this.startRound());
     return this.nextRound;
   }
 
+  /** How long until the next round may start (≤ 0: now). */
+  private spacingLeftMs(): number {
+    return this.lastRoundAt + this.readRoundSpacingMs - performance.now();
+  }
+
   /** Resolves once the spacing has passed since the last round started. */
   private spaced(): Promise<void> | undefined {
-    const wait = this.lastRoundAt + this.readRoundSpacingMs - performance.now();
+    const wait = this.spacingLeftMs();
     if (wait <= 0) return undefined;
     return new Promise((resolve) => setTimeout(resolve, wait));
   }

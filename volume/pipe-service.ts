@@ -10,6 +10,7 @@
 import type * as grpc from "@grpc/grpc-js";
 import { ErrorCode, MinikvError, toMinikvError } from "../common/errors.js";
 import { PIPE_VALUE_BYTES_MAX } from "../common/volume-client.js";
+import { PIPE_BATCH_VALUE_BYTES_MAX } from "../common/volume-pipe.js";
 import type { PipeReplies } from "../proto/generated/minikv/volume/v1/PipeReplies.js";
 import type { PipeReply } from "../proto/generated/minikv/volume/v1/PipeReply.js";
 import type { PipeRequest__Output } from "../proto/generated/minikv/volume/v1/PipeRequest.js";
@@ -28,9 +29,6 @@ import {
 } from "./grpc-service.js";
 
 type PipeCall = grpc.ServerDuplexStream<PipeRequests__Output, PipeReplies>;
-
-/** Replies are written at once when their values reach this many bytes. */
-const BATCH_VALUE_BYTES_MAX = 1024 * 1024;
 
 /** The open pipes of one server, so that shutdown can end them. */
 export class PipeRegistry {
@@ -83,7 +81,7 @@ class OpenPipe {
     if (this.replies.length === 0) setImmediate(() => this.flush());
     this.replies.push(reply);
     this.replyBytes += reply.read?.chunk?.length ?? 0;
-    if (this.replyBytes >= BATCH_VALUE_BYTES_MAX) this.flush();
+    if (this.replyBytes >= PIPE_BATCH_VALUE_BYTES_MAX) this.flush();
     this.endIfIdle();
   }
 
