@@ -50,6 +50,19 @@ function failWritesWithEnospc(handle: FileHandle, count: number, writtenFraction
   };
 }
 
+/** Makes the next write to `handle` start `delayMs` late (a slow WAL beside a fast refusal). */
+function delayNextWrite(handle: FileHandle, delayMs: number): void {
+  const real = handle.write.bind(handle) as (...args: unknown[]) => Promise<unknown>;
+  let delayed = false;
+  (handle as unknown as { write: (...args: unknown[]) => Promise<unknown> }).write = async (...args) => {
+    if (!delayed) {
+      delayed = true;
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+    }
+    return real(...args);
+  };
+}
+
 describe("a full disk under the WAL (issue 2: bad input changes nothing)", () => {
   it("refuses the write with DISK_FULL, keeps every earlier record, and takes writes again once there is room", async () => {
     volume = await tempVolume();
@@ -87,6 +100,9 @@ describe("a full disk under the WAL (issue 2: bad input changes nothing)", () =>
     // The whole record reaches the file before the refusal: only cutting the WAL back keeps
     // replay from finding a PREPARE that names an intact record.
     failWritesWithEnospc(activeSegmentDurableHandle(store), 1, 1);
+    // The refusal arrives while the round's WAL write still runs (it must not escape as an
+    // unhandled rejection, which would end a volume process).
+    delayNextWrite(walHandle(store), 50);
     await expect(
       store.prepare(headerFor("refused-tx", "refused", seededBytes(5, 4096)), chunksOf(seededBytes(5, 4096))),
     ).rejects.toMatchObject({ code: ErrorCode.DISK_FULL });

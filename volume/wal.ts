@@ -371,15 +371,16 @@ export class WriteAheadLog {
         fsyncSeconds = (performance.now() - startedAt) / 1000;
       });
       if (companions.syncs.size === 0 && companions.writes.size === 0) return walWritten;
-      const started = [...companions.writes].map(([file, group]) =>
-        file.writeParts(group.parts, group.durable),
-      );
-      // All settle before the round ends.
-      const [wal, ...syncs] = await Promise.allSettled([
+      // One allSettled observes every promise from the start (a write refused while the
+      // others still run is never an unhandled rejection); all settle before the round ends.
+      const syncFiles = [...companions.syncs];
+      const [wal, ...rest] = await Promise.allSettled([
         walWritten,
-        ...[...companions.syncs].map((file) => file.sync()),
+        ...syncFiles.map((file) => file.sync()),
+        ...[...companions.writes].map(([file, group]) => file.writeParts(group.parts, group.durable)),
       ]);
-      const writes = await Promise.allSettled(started);
+      const syncs = rest.slice(0, syncFiles.length);
+      const writes = rest.slice(syncFiles.length);
       await this.settleRound(handle, wal, syncs, writes);
     });
     for (const item of batch) {
