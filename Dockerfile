@@ -16,8 +16,6 @@ RUN npm run build
 # Runtime stage: production dependencies and compiled output only, run as a non-root user.
 FROM node:20-slim
 ENV NODE_ENV=production
-# The servers' V8 flags (common/node-flags.ts, SERVER_NODE_FLAGS).
-ENV NODE_OPTIONS=--max-semi-space-size=8
 # The servers' environment (common/node-flags.ts, SERVER_ENV).
 ENV MALLOC_MMAP_THRESHOLD_=131072
 WORKDIR /app
@@ -30,5 +28,7 @@ USER node
 VOLUME ["/data"]
 # Coordinators: 5000 HTTP, 5001 gRPC. Volumes: 6000 HTTP, 6001 gRPC.
 EXPOSE 5000 5001 6000 6001
-ENTRYPOINT ["node"]
+# The servers' V8 flags (common/node-flags.ts, SERVER_NODE_FLAGS; node refuses one of them in
+# NODE_OPTIONS).
+ENTRYPOINT ["node", "--max-semi-space-size=8", "--initial-old-space-size=64"]
 CMD ["dist/cli/main.js", "--help"]

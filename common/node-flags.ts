@@ -1,7 +1,7 @@
 /**
  * V8 flags every minikv server process (coordinator, volume) runs with; each launcher passes
- * them: `minikv dev` (cli/dev-command.ts), scripts/cluster-up.sh, the Dockerfile (as
- * NODE_OPTIONS) and the tests' process harness. Flags given after them win.
+ * them: `minikv dev` (cli/dev-command.ts), scripts/cluster-up.sh, the Dockerfile (in its
+ * ENTRYPOINT) and the tests' process harness. Flags given after them win.
  *
  * `--max-semi-space-size=8`: the young generation's semi-spaces may grow to 8 MiB (V8's
  * default allows 16). A server's small requests allocate short-lived objects at a high rate
@@ -14,8 +14,20 @@
  * streams, as scavenges come less often: a coordinator passing a 512 MiB upload peaked near
  * 150 MiB (1 MiB: 114–136 MiB; 16 MiB semi-spaces: 161–185 MiB) until streams began asking
  * for a scavenge every 32 MiB (common/stream-memory.ts), which brought it to 134–138 MiB.
+ *
+ * `--initial-old-space-size=64`: the old generation may grow to 64 MiB before V8 first
+ * collects it. By default V8 sizes its next major collection from the live heap (16–27 MiB
+ * in a coordinator), and a blob stream promotes enough chunk buffers that a major
+ * collection then ran every few MiB of blob bytes: about 12 per 64 MiB PUT on the leader,
+ * most of its CPU. With the flag none ran during 64 MiB PUTs, and CPU per 64 MiB PUT fell
+ * from 650–1,060 to 280–460 ms on the leader and from 470–570 to 280–340 ms on each
+ * volume (one PUT at a time, two cluster restarts each way); see docs/BENCHMARKS.md.
+ * Node refuses the flag in NODE_OPTIONS, so launchers pass it on the command line.
  */
-export const SERVER_NODE_FLAGS: readonly string[] = ["--max-semi-space-size=8"];
+export const SERVER_NODE_FLAGS: readonly string[] = [
+  "--max-semi-space-size=8",
+  "--initial-old-space-size=64",
+];
 
 /**
  * Environment every minikv server process gets from its launcher (the same four as above).

@@ -1,27 +1,40 @@
 import { PerformanceObserver, constants } from "node:perf_hooks";
 import { describe, expect, it } from "vitest";
-import { STREAM_SCAVENGE_BYTES, noteStreamedBytes } from "./stream-memory.js";
+import { STREAM_MAJOR_GC_BYTES, STREAM_SCAVENGE_BYTES, noteStreamedBytes } from "./stream-memory.js";
+
+/** Resolves "collected" once V8 reports a collection of `kind`, or "timeout" after 2 s. */
+function collectionOf(kind: number): { readonly seen: Promise<"collected" | "timeout"> } {
+  const collected = new Promise<"collected">((resolve) => {
+    const observer = new PerformanceObserver((list) => {
+      const match = list
+        .getEntries()
+        .some((entry) => (entry as { detail?: { kind?: number } }).detail?.kind === kind);
+      if (match) {
+        observer.disconnect();
+        resolve("collected");
+      }
+    });
+    observer.observe({ entryTypes: ["gc"] });
+  });
+  const timeout = new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), 2_000).unref());
+  return { seen: Promise.race([collected, timeout]) };
+}
+
+/** Streams `bytes` in pieces, as a stream passes them. */
+function stream(bytes: number): void {
+  for (let i = 0; i < 32; i++) noteStreamedBytes(bytes / 32);
+}
 
 describe("noteStreamedBytes", () => {
   it("asks V8 for a scavenge once STREAM_SCAVENGE_BYTES have streamed", async () => {
-    const scavenged = new Promise<void>((resolve) => {
-      const observer = new PerformanceObserver((list) => {
-        const minor = list
-          .getEntries()
-          .some(
-            (entry) =>
-              (entry as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MINOR,
-          );
-        if (minor) {
-          observer.disconnect();
-          resolve();
-        }
-      });
-      observer.observe({ entryTypes: ["gc"] });
-    });
-    // In pieces, as a stream passes them; the last one crosses the threshold.
-    for (let i = 0; i < 32; i++) noteStreamedBytes(STREAM_SCAVENGE_BYTES / 32);
-    const timeout = new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), 2_000).unref());
-    expect(await Promise.race([scavenged.then(() => "scavenged"), timeout])).toBe("scavenged");
+    const minor = collectionOf(constants.NODE_PERFORMANCE_GC_MINOR);
+    stream(STREAM_SCAVENGE_BYTES);
+    expect(await minor.seen).toBe("collected");
+  });
+
+  it("asks V8 for a major collection once STREAM_MAJOR_GC_BYTES have streamed", async () => {
+    const major = collectionOf(constants.NODE_PERFORMANCE_GC_MAJOR);
+    stream(STREAM_MAJOR_GC_BYTES);
+    expect(await major.seen).toBe("collected");
   });
 });

@@ -11,17 +11,28 @@
  * opportunity). Measured on a coordinator taking 512 MiB uploads: peak RSS 149–151 MiB
  * without, 134–138 MiB with (two runs each of two uploads); a scavenge costs about a
  * millisecond, once per 32 MiB.
+ *
+ * Chunks still in flight at a scavenge can be promoted, and then only a major collection
+ * frees them. The servers start with a 64 MiB initial old generation (node-flags.ts), so V8
+ * does not run a major collection every few MiB of a stream by itself; instead every
+ * STREAM_MAJOR_GC_BYTES the stream asks for one (its cost is about 10–20 ms in a
+ * coordinator). Coordinator taking 512 MiB uploads (the RSS test of test/blob-cluster.test.ts,
+ * two runs each): peak RSS 144–152 MiB with the flag and scavenges alone, 141 with a major
+ * collection every 128 MiB, 138–139 with one every 64 MiB.
  */
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 
 /** Blob bytes streamed through the process between two scavenges. */
 export const STREAM_SCAVENGE_BYTES = 32 * 1024 * 1024;
+/** Blob bytes streamed through the process between two major collections (a multiple of the above). */
+export const STREAM_MAJOR_GC_BYTES = 64 * 1024 * 1024;
 
-type Collect = (options: { type: "minor"; execution: "async" }) => unknown;
+type Collect = (options: { type: "minor" | "major"; execution: "async" }) => unknown;
 
 let collect: Collect | null | undefined;
 let sinceScavenge = 0;
+let sinceMajor = 0;
 
 /** V8's collection hook (the `--expose-gc` function), obtained at run time; null if refused. */
 function collector(): Collect | null {
@@ -35,10 +46,16 @@ function collector(): Collect | null {
   return collect;
 }
 
-/** Counts blob bytes that passed through; every STREAM_SCAVENGE_BYTES, asks for a scavenge. */
+/**
+ * Counts blob bytes that passed through; every STREAM_SCAVENGE_BYTES asks for a scavenge,
+ * and every STREAM_MAJOR_GC_BYTES for a major collection instead.
+ */
 export function noteStreamedBytes(bytes: number): void {
   sinceScavenge += bytes;
   if (sinceScavenge < STREAM_SCAVENGE_BYTES) return;
   sinceScavenge = 0;
-  void collector()?.({ type: "minor", execution: "async" });
+  sinceMajor += STREAM_SCAVENGE_BYTES;
+  const type = sinceMajor >= STREAM_MAJOR_GC_BYTES ? "major" : "minor";
+  if (type === "major") sinceMajor = 0;
+  void collector()?.({ type, execution: "async" });
 }

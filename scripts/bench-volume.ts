@@ -27,6 +27,7 @@ import * as grpc from "@grpc/grpc-js";
 import { Registry } from "prom-client";
 import { crc32c } from "../common/hashing.js";
 import { grpcChannelOptions, loadProto } from "../common/grpc.js";
+import { SERVER_ENV, SERVER_NODE_FLAGS } from "../common/node-flags.js";
 import { VolumeClient } from "../common/volume-client.js";
 import type { ProtoGrpcType } from "../proto/generated/volume.js";
 import { openDiskStore, type DiskStore } from "../volume/disk-store.js";
@@ -450,12 +451,16 @@ async function startVolumeProcess(): Promise<VolumeProcess> {
   const child = spawn(
     process.execPath,
     [
+      ...SERVER_NODE_FLAGS,
       VOLUME_BIN,
       "serve",
       ...["--id", "bench-vol", "--bind", "127.0.0.1:0", "--grpc", "127.0.0.1:0"],
       ...["--data", join(root, "data"), "--wal", join(root, "wal"), "--coordinators", ""],
     ],
-    { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, MINIKV_LOG_LEVEL: "warn" } },
+    {
+      stdio: ["ignore", "pipe", "inherit"],
+      env: { ...process.env, ...SERVER_ENV, MINIKV_LOG_LEVEL: "warn" },
+    },
   );
   const lines = createInterface({ input: child.stdout });
   const timer = setTimeout(() => child.kill("SIGKILL"), bench.volumeStartTimeoutMs);
