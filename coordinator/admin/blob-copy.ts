@@ -63,6 +63,10 @@ async function copyFrom(
   const source = access
     .volumeClient(sourceId)
     .read(blob.key, { version: blob.version, signal: options.signal });
+  // The prepare reads the source only once its header is out. A source that fails before then
+  // keeps its error for that read (which fails the copy); without a listener from the start,
+  // the error would be an 'error' event nobody handles, and that ends the process.
+  source.on("error", () => undefined);
   try {
     await target.prepare(
       { txid, key: blob.key, size: blob.size, crc32c: blob.crc32c, contentType: blob.contentType },
