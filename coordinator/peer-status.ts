@@ -1,5 +1,5 @@
 import * as grpc from "@grpc/grpc-js";
-import { ErrorCode, MinikvError } from "../common/errors.js";
+import { ErrorCode, MinikvError, toMinikvError } from "../common/errors.js";
 import { fromGrpcError, grpcChannelOptions, loadProto, toGrpcError } from "../common/grpc.js";
 import type { ProtoGrpcType } from "../proto/generated/coordinator-peer.js";
 import type { CoordinatorPeerClient } from "../proto/generated/minikv/coordinator/v1/CoordinatorPeer.js";
@@ -87,8 +87,17 @@ export class PeerStatusClient {
     const client = this.clientFor(address);
     return new Promise((resolve, reject) => {
       client.Status({ from_id: this.selfId }, { deadline: Date.now() + timeoutMs }, (err, reply) => {
-        if (err !== null || reply === undefined) reject(fromGrpcError(err));
-        else resolve(decode(reply));
+        if (err !== null || reply === undefined) {
+          reject(fromGrpcError(err));
+          return;
+        }
+        // Thrown here, in grpc-js's callback, a bad answer would escape the promise as an
+        // uncaught exception and end the process: it rejects instead.
+        try {
+          resolve(decode(reply));
+        } catch (decodeErr) {
+          reject(toMinikvError(decodeErr));
+        }
       });
     });
   }
