@@ -282,6 +282,17 @@ describe("CoordinatorClient over node:http (issue 5 §1: --coordinator takes any
     expect([deleted.status, deleted.body]).toEqual([204, null]);
   });
 
+  it("fails over from an answer a web Response cannot carry (status 600) rather than throwing it out of the call", async () => {
+    const odd = await serving((_req, res) => res.writeHead(600).end("?"));
+    const ok = await serving((_req, res) => res.end(JSON.stringify({ ok: 1 })));
+    const client = new CoordinatorClient([odd, ok]);
+    expect(await client.json({ method: "GET", path: "/health", retryable: true })).toEqual({ ok: 1 });
+    const alone = new CoordinatorClient([odd]);
+    await expect(alone.request({ method: "GET", path: "/health", retryable: true })).rejects.toMatchObject({
+      code: "UNAVAILABLE",
+    });
+  });
+
   it("times out a coordinator that never answers and moves on", async () => {
     const silent = await serving(() => undefined);
     const ok = await serving((_req, res) => res.end(JSON.stringify({ ok: 1 })));

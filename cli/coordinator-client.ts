@@ -170,9 +170,19 @@ function send(url: string, options: RequestOptions): Promise<Response> {
         res.destroy();
         return;
       }
+      // Thrown here, in the event handler, a failure would escape the promise as an uncaught
+      // exception: an answer the Response cannot carry (a status outside 200..599) fails instead.
+      let response: Response;
+      try {
+        response = toWebResponse(res, options.method);
+      } catch (err) {
+        res.destroy();
+        fail(err, `unusable answer (HTTP ${res.statusCode ?? "?"})`);
+        return;
+      }
       settled = true;
       clearTimeout(timer);
-      resolve(toWebResponse(res, options.method));
+      resolve(response);
     });
     writeBody(req, options.body, fail);
   });
