@@ -129,6 +129,15 @@ describe("blob API (issue 4 §3–§5)", () => {
     expect((await httpRequest(`${base}/v1/blobs/form/wrong`)).status).toBe(404);
   });
 
+  it("refuses a multipart file part whose Content-Type is too long, and keeps serving (§5)", async () => {
+    const form = new FormData();
+    form.append("file", new Blob([Buffer.from("abc")], { type: `text/${"x".repeat(300)}` }), "x.txt");
+    const refused = await fetch(`${base}/v1/blobs/form/long-type`, { method: "POST", body: form });
+    expect(refused.status).toBe(400);
+    expect(await refused.json()).toMatchObject({ error: { code: "INVALID_ARGUMENT" } });
+    expect((await httpRequest(`${base}/v1/blobs/form/long-type`)).status).toBe(404);
+  });
+
   it("serves Range (206, 416), If-None-Match (304), HEAD and ?redirect=1 (§4)", async () => {
     const value = testValue(100_000);
     const created = JSON.parse((await put("ranged", value.bytes)).body.toString()) as { etag: string };

@@ -176,18 +176,24 @@ function multipartUpload(deps: BlobApiDeps): (key: string, req: Request, res: Re
     _handleFile(req, file, callback) {
       const key = (req as Request & { blobKey: string }).blobKey;
       failOnAbort(req, file.stream);
-      writeBlob(deps, {
-        key,
-        body: file.stream,
-        declaredSize: null,
-        contentType: contentTypeOf(file.mimetype),
-      }).then(
-        (blob) => callback(null, { blob } as Partial<Express.Multer.File>),
-        (err: unknown) => {
-          file.stream.resume(); // drain the rest so the form parser can finish
-          callback(err instanceof Error ? err : new Error(String(err)));
-        },
-      );
+      // Started inside the promise: thrown here, in the form parser's 'file' event, a refusal
+      // (a part's Content-Type too long) would be an uncaught exception ending the process.
+      Promise.resolve()
+        .then(() =>
+          writeBlob(deps, {
+            key,
+            body: file.stream,
+            declaredSize: null,
+            contentType: contentTypeOf(file.mimetype),
+          }),
+        )
+        .then(
+          (blob) => callback(null, { blob } as Partial<Express.Multer.File>),
+          (err: unknown) => {
+            file.stream.resume(); // drain the rest so the form parser can finish
+            callback(err instanceof Error ? err : new Error(String(err)));
+          },
+        );
     },
     _removeFile(_req, _file, callback) {
       // A committed blob stays: the write already passed its commit point.
