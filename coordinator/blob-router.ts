@@ -6,7 +6,6 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { parse as parseQuery, type ParsedUrlQuery } from "node:querystring";
-import { once } from "node:events";
 import express, { type Request, type Response, type Router } from "express";
 import multer from "multer";
 import type { Readable } from "node:stream";
@@ -291,13 +290,26 @@ async function send(bytes: AsyncGenerator<Uint8Array>, res: ServerResponse): Pro
   const first = await bytes.next();
   res.on("close", () => void bytes.return(undefined));
   if (first.done !== true) {
-    if (!res.write(first.value)) await once(res, "drain");
+    if (!res.write(first.value)) await drainedOrClosed(res);
     for await (const chunk of bytes) {
       if (res.destroyed) return;
-      if (!res.write(chunk)) await once(res, "drain");
+      if (!res.write(chunk)) await drainedOrClosed(res);
     }
   }
-  res.end();
+  if (!res.destroyed) res.end();
+}
+
+/** Resolves once `res` takes more bytes, or has closed (a client gone while it was full). */
+function drainedOrClosed(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      res.off("drain", done);
+      res.off("close", done);
+      resolve();
+    };
+    res.on("drain", done);
+    res.on("close", done);
+  });
 }
 
 async function redirect(deps: BlobApiDeps, blob: BlobMeta, res: ServerResponse): Promise<void> {

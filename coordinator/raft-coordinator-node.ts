@@ -75,9 +75,7 @@ export class RaftCoordinatorNode implements CoordinatorNode {
 
   async put(key: string, value: Uint8Array): Promise<{ readonly index: number }> {
     // Without a known leader the client hears so at once and retries (or follows another
-    // coordinator) rather than holding a connection through an election. This also keeps
-    // clear of the driver's leaderless wait, whose timeout currently ends in an unhandled
-    // rejection that stops the process.
+    // coordinator) rather than holding a connection through an election.
     if (this.driver.knownLeader() === null) {
       throw new MinikvError(ErrorCode.NOT_LEADER, "no leader is known; retry shortly");
     }
