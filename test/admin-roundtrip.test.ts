@@ -30,7 +30,8 @@ const TEST_TIMEOUT_MS = HEAVY ? 1_800_000 : 300_000;
 const JOB_POLL_MS = 200;
 /** The rebalance killed mid-way copies slowly, so the kill lands in the middle of it. */
 const CRASH_REBALANCE_BYTES_PER_SECOND = 32 * 1024;
-const CRASH_AFTER_MS = 3_000;
+/** How long the killed rebalance may take to make its first copy. */
+const CRASH_FIRST_COPY_WAIT_MS = 60_000;
 /** Repair reclaims the orphans the crash left once they are this old. */
 const ORPHAN_GRACE = "1s";
 
@@ -165,10 +166,16 @@ describe(`operator round trip with real processes, ${KEY_COUNT} keys (issue 5 §
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ bytesPerSecond: CRASH_REBALANCE_BYTES_PER_SECOND }),
     });
-    await new Promise((resolve) => setTimeout(resolve, CRASH_AFTER_MS));
+    // Killed as soon as it has copied something: throttled, it is then mid-way (on a loaded
+    // machine its scan can take seconds before the first copy).
+    const deadline = Date.now() + CRASH_FIRST_COPY_WAIT_MS;
+    let copies = 0;
+    while (copies === 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, JOB_POLL_MS));
+      copies = (await keysOn("vol-4")).length + (await keysOn("vol-5")).length;
+    }
     await cluster.kill9(runner.name);
-    // The job had started copying when it was killed.
-    expect((await keysOn("vol-4")).length + (await keysOn("vol-5")).length).toBeGreaterThan(0);
+    expect(copies, "the job had started copying when it was killed").toBeGreaterThan(0);
     const survivors = cluster.coordinators.filter((c) => c.name !== runner.name).map((c) => c.httpUrl);
     expect(await readBackAll(survivors)).toEqual([]);
     await cluster.restart(runner.name);
