@@ -161,7 +161,18 @@ describe(`operator round trip with real processes, ${KEY_COUNT} keys (issue 5 §
    */
   async function crashDuringRebalance(): Promise<void> {
     const runner = cluster.coordinators[1] ?? cluster.node("coord-2");
-    await httpJson(`${runner.httpUrl}/v1/admin/rebalance`, {
+    // waitHealthy asks the leader; a follower learns liveness from it a moment later, and a
+    // rebalance planned before it sees the new volumes alive has nothing to move.
+    await waitFor(
+      `${runner.name} sees vol-4 and vol-5 alive`,
+      async () => {
+        const volumes = (await cluster.clusterOf(runner.name)).volumes as readonly ClusterVolumeJson[];
+        const alive = (id: string): boolean => volumes.some((v) => v.id === id && v.state === "alive");
+        return alive("vol-4") && alive("vol-5") ? true : undefined;
+      },
+      { timeoutMs: STARTUP_TIMEOUT_MS, intervalMs: JOB_POLL_MS },
+    );
+    const started = await httpJson<{ job: JobView }>(`${runner.httpUrl}/v1/admin/rebalance`, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ bytesPerSecond: CRASH_REBALANCE_BYTES_PER_SECOND }),
@@ -174,8 +185,13 @@ describe(`operator round trip with real processes, ${KEY_COUNT} keys (issue 5 §
       await new Promise((resolve) => setTimeout(resolve, JOB_POLL_MS));
       copies = (await keysOn("vol-4")).length + (await keysOn("vol-5")).length;
     }
+    const { job: view } = await httpJson<{ job: JobView }>(
+      `${runner.httpUrl}/v1/admin/jobs/${encodeURIComponent(started.job.id)}`,
+    );
     await cluster.kill9(runner.name);
-    expect(copies, "the job had started copying when it was killed").toBeGreaterThan(0);
+    expect(copies, `the job had started copying when it was killed: ${JSON.stringify(view)}`).toBeGreaterThan(
+      0,
+    );
     const survivors = cluster.coordinators.filter((c) => c.name !== runner.name).map((c) => c.httpUrl);
     expect(await readBackAll(survivors)).toEqual([]);
     await cluster.restart(runner.name);
