@@ -105,6 +105,11 @@ export function toMinikvError(err: unknown, fallback: ErrorCode = ErrorCode.INTE
 }
 
 /** A system error saying the disk (or the quota) is full: ENOSPC or EDQUOT. */
+/** `err` as an Error (a thrown non-Error becomes one with its text). */
+export function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}
+
 export function isOutOfSpace(err: unknown): boolean {
   const errno = (err as { code?: unknown } | null)?.code;
   return errno === "ENOSPC" || errno === "EDQUOT";

@@ -32,7 +32,7 @@ type Collect = (options: { type: "minor" | "major"; execution: "async" }) => unk
 
 let collect: Collect | null | undefined;
 let sinceScavenge = 0;
-let sinceMajor = 0;
+let requests = 0;
 
 /** V8's collection hook (the `--expose-gc` function), obtained at run time; null if refused. */
 function collector(): Collect | null {
@@ -54,8 +54,7 @@ export function noteStreamedBytes(bytes: number): void {
   sinceScavenge += bytes;
   if (sinceScavenge < STREAM_SCAVENGE_BYTES) return;
   sinceScavenge = 0;
-  sinceMajor += STREAM_SCAVENGE_BYTES;
-  const type = sinceMajor >= STREAM_MAJOR_GC_BYTES ? "major" : "minor";
-  if (type === "major") sinceMajor = 0;
-  void collector()?.({ type, execution: "async" });
+  requests += 1;
+  const major = requests % (STREAM_MAJOR_GC_BYTES / STREAM_SCAVENGE_BYTES) === 0;
+  void collector()?.({ type: major ? "major" : "minor", execution: "async" });
 }

@@ -9,8 +9,9 @@ import { parse as parseQuery, type ParsedUrlQuery } from "node:querystring";
 import express, { type Request, type Response, type Router } from "express";
 import multer from "multer";
 import type { Readable } from "node:stream";
+import { waitForDrain } from "../common/backpressure.js";
 import { parseByteRange } from "../common/byte-range.js";
-import { ErrorCode, MinikvError } from "../common/errors.js";
+import { ErrorCode, MinikvError, asError } from "../common/errors.js";
 import { validateKey } from "../common/keys.js";
 import { limits } from "../common/limits.js";
 import { readBlobBytes, type BlobReadDeps } from "./blob-reader.js";
@@ -190,7 +191,7 @@ function multipartUpload(deps: BlobApiDeps): (key: string, req: Request, res: Re
           (blob) => callback(null, { blob } as Partial<Express.Multer.File>),
           (err: unknown) => {
             file.stream.resume(); // drain the rest so the form parser can finish
-            callback(err instanceof Error ? err : new Error(String(err)));
+            callback(asError(err));
           },
         );
     },
@@ -290,26 +291,13 @@ async function send(bytes: AsyncGenerator<Uint8Array>, res: ServerResponse): Pro
   const first = await bytes.next();
   res.on("close", () => void bytes.return(undefined));
   if (first.done !== true) {
-    if (!res.write(first.value)) await drainedOrClosed(res);
+    if (!res.write(first.value)) await waitForDrain(res);
     for await (const chunk of bytes) {
       if (res.destroyed) return;
-      if (!res.write(chunk)) await drainedOrClosed(res);
+      if (!res.write(chunk)) await waitForDrain(res);
     }
   }
   if (!res.destroyed) res.end();
-}
-
-/** Resolves once `res` takes more bytes, or has closed (a client gone while it was full). */
-function drainedOrClosed(res: ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      res.off("drain", done);
-      res.off("close", done);
-      resolve();
-    };
-    res.on("drain", done);
-    res.on("close", done);
-  });
 }
 
 async function redirect(deps: BlobApiDeps, blob: BlobMeta, res: ServerResponse): Promise<void> {

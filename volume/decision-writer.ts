@@ -46,27 +46,20 @@ export interface ReservedDecision extends WrittenDecision {
 
 /**
  * Reserves room for a decision record in the active segment and encodes it; the caller
- * writes it (the store: in its WAL record's group-commit round) and ends the writer.
- * Undefined when the active segment must roll first: then await reserveDecisionRecord().
+ * writes it (the store: in its WAL record's group-commit round) and ends the writer. A
+ * promise only when the active segment must roll first: otherwise the record is ready in
+ * the caller's own turn, so its WAL record joins the round being gathered.
  */
-export function tryReserveDecisionRecord(
+export function reserveDecisionRecord(
   segments: SegmentSet,
   fields: RecordFields,
-): ReservedDecision | undefined {
+): ReservedDecision | Promise<ReservedDecision> {
   const layout = layoutOf(fields);
   const reservation = segments.tryReserve(layout.recordBytes, fields.key, keySegmentOf(fields));
-  return reservation === undefined ? undefined : encodeReserved(fields, layout, reservation);
-}
-
-/** tryReserveDecisionRecord(), waiting for the active segment to roll when it must. */
-export async function reserveDecisionRecord(
-  segments: SegmentSet,
-  fields: RecordFields,
-): Promise<ReservedDecision> {
-  const reserved = tryReserveDecisionRecord(segments, fields);
-  if (reserved !== undefined) return reserved;
-  const layout = layoutOf(fields);
-  return encodeReserved(fields, layout, await segments.reserve(layout.recordBytes, fields.key));
+  if (reservation !== undefined) return encodeReserved(fields, layout, reservation);
+  return segments
+    .reserve(layout.recordBytes, fields.key)
+    .then((rolled) => encodeReserved(fields, layout, rolled));
 }
 
 /** A COMMIT or ABORT has the same key as its PREPARE, in `prepareSegment`. */

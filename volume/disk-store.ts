@@ -16,7 +16,7 @@ import type { CompactionStep } from "./compaction.js";
 import { StoreMaintenance } from "./store-maintenance.js";
 import type { MaintenancePolicy } from "./store-maintenance.js";
 import { writePreparedValue } from "./prepare-writer.js";
-import { reserveDecisionRecord, tryReserveDecisionRecord } from "./decision-writer.js";
+import { reserveDecisionRecord } from "./decision-writer.js";
 import { RecordType } from "./record-codec.js";
 import type { DecodedHead, RecordFields } from "./record-codec.js";
 import { recover } from "./recovery.js";
@@ -427,8 +427,8 @@ export class DiskStore implements VolumeStore {
       prepareSegment: fields.prepareSegment,
       valueCrc32c: 0,
     };
-    const decision =
-      tryReserveDecisionRecord(this.segments, record) ?? (await reserveDecisionRecord(this.segments, record));
+    const reserved = reserveDecisionRecord(this.segments, record);
+    const decision = reserved instanceof Promise ? await reserved : reserved;
     const { segment, location } = decision;
     try {
       await this.wal.append(walEntry, () => apply(location), {

@@ -1,7 +1,7 @@
 import { constants as fsConstants, promises as fsp } from "node:fs";
 import { randomInt } from "node:crypto";
 import { join } from "node:path";
-import { assert, isOutOfSpace } from "../common/errors.js";
+import { asError, assert, isOutOfSpace } from "../common/errors.js";
 import { crc32c } from "../common/hashing.js";
 import { fsyncDirectory, readAt, writeFully, writevFully } from "./durable-fs.js";
 import { decodeRecordHead, parseFixedHeader, readU64, writeU64 } from "./record-codec.js";
@@ -449,8 +449,4 @@ function isSorted(parts: readonly SegmentPart[]): boolean {
     if ((parts[i]?.position ?? 0) < (parts[i - 1]?.position ?? 0)) return false;
   }
   return true;
-}
-
-function asError(err: unknown): Error {
-  return err instanceof Error ? err : new Error(String(err));
 }

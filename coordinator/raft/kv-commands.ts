@@ -6,7 +6,7 @@
  *   delete: u32 keyLength, key
  *   batch:  u32 count, then `count` put/delete commands, each with its tag.
  */
-import { ErrorCode, MinikvError } from "../../common/errors.js";
+import { ErrorCode, MinikvError, asError } from "../../common/errors.js";
 import type { ApplyTx, CommandHandler } from "./command-handler.js";
 
 export type KvOp =
@@ -150,7 +150,7 @@ export const kvCommandHandler: CommandHandler<KvResult> = {
     try {
       return Promise.resolve(applyKvCommand(data, tx));
     } catch (err) {
-      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+      return Promise.reject(asError(err));
     }
   },
 };

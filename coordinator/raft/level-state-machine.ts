@@ -8,7 +8,7 @@
  * Keyspace (buffer keys): "d" + key → value (handler data); "mapplied" → u64 applied index.
  */
 import { Level } from "level";
-import { ErrorCode, MinikvError } from "../../common/errors.js";
+import { ErrorCode, MinikvError, asError } from "../../common/errors.js";
 import type { CommandHandler } from "./command-handler.js";
 import { StagedWrites } from "./command-handler.js";
 import { applyEntries } from "./apply-entries.js";
@@ -102,7 +102,7 @@ export class LevelStateMachine<Result> implements StateMachine<Result>, KvReader
     try {
       return Promise.resolve(this.db.getSync(dataKey(key)));
     } catch (err) {
-      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+      return Promise.reject(asError(err));
     }
   }
 

@@ -18,7 +18,7 @@
  * readIndex() (a linearizable read barrier, §6.4), the membership calls (one server at a
  * time, dissertation §4.1), transferLeadership(), status() and counters().
  */
-import { ErrorCode, MinikvError, toMinikvError } from "../../common/errors.js";
+import { ErrorCode, MinikvError, asError, toMinikvError } from "../../common/errors.js";
 import { limits } from "../../common/limits.js";
 import type { Logger } from "../../common/logger.js";
 import { decodeConfChange } from "./core/conf-change.js";
@@ -622,7 +622,7 @@ export class RaftDriver<Result = unknown> {
   }
 
   private die(err: unknown): void {
-    const error = err instanceof Error ? err : new Error(String(err));
+    const error = asError(err);
     this.fatal = error;
     this.config.logger?.fatal({ err: error }, "raft driver stopped: persistence or apply failed");
     this.stopped = true;
