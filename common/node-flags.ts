@@ -19,9 +19,11 @@
  * collects it. By default V8 sizes its next major collection from the live heap (16–27 MiB
  * in a coordinator), and a blob stream promotes enough chunk buffers that a major
  * collection then ran every few MiB of blob bytes: about 12 per 64 MiB PUT on the leader,
- * most of its CPU. With the flag none ran during 64 MiB PUTs, and CPU per 64 MiB PUT fell
- * from 650–1,060 to 280–460 ms on the leader and from 470–570 to 280–340 ms on each
- * volume (one PUT at a time, two cluster restarts each way); see docs/BENCHMARKS.md.
+ * most of its CPU. With the flag none ran during 64 MiB PUTs by V8's own choice, and CPU per
+ * 64 MiB PUT fell from 650–1,060 to 280–460 ms on the leader and from 470–570 to 280–340 ms
+ * on each volume (one PUT at a time, two cluster restarts each way); the major collections a
+ * stream now asks for itself to bound RSS (stream-memory.ts) bring the leader to 550–600 ms.
+ * See docs/BENCHMARKS.md.
  * Node refuses the flag in NODE_OPTIONS, so launchers pass it on the command line.
  */
 export const SERVER_NODE_FLAGS: readonly string[] = [

@@ -6,33 +6,30 @@
  * are paced by allocation inside the JS heap, and moving a large blob allocates little
  * there: with the young generation that small requests want (8 MiB semi-spaces,
  * node-flags.ts) a coordinator passing an upload held up to ~50 MiB of dead chunks before
- * V8's own external-memory trigger ran a collection. So every STREAM_SCAVENGE_BYTES of blob
- * bytes through the process asks for one scavenge, asynchronously (V8 runs it at its next
- * opportunity). Measured on a coordinator taking 512 MiB uploads: peak RSS 149–151 MiB
- * without, 134–138 MiB with (two runs each of two uploads); a scavenge costs about a
- * millisecond, once per 32 MiB.
+ * V8's own external-memory trigger ran a collection. A scavenge every 32 MiB of blob bytes
+ * brought a coordinator taking 512 MiB uploads from 149–151 to 134–138 MiB of peak RSS.
  *
  * Chunks still in flight at a scavenge can be promoted, and then only a major collection
  * frees them. The servers start with a 64 MiB initial old generation (node-flags.ts), so V8
  * does not run a major collection every few MiB of a stream by itself; instead every
- * STREAM_MAJOR_GC_BYTES the stream asks for one (its cost is about 10–20 ms in a
- * coordinator). Coordinator taking 512 MiB uploads (the RSS test of test/blob-cluster.test.ts,
- * two runs each): peak RSS 144–152 MiB with the flag and scavenges alone, 141 with a major
- * collection every 128 MiB, 138–139 with one every 64 MiB.
+ * STREAM_GC_BYTES of blob bytes the stream asks for one, asynchronously (V8 runs it at its
+ * next opportunity; it costs about 10–20 ms in a coordinator, and collects the young
+ * generation too). Coordinator taking 512 MiB uploads (the RSS test of test/blob-cluster.test.ts):
+ * peak RSS 144–152 MiB with the flag and scavenges alone, 141 with a major collection every
+ * 128 MiB, 136–145 with one every 64 MiB (151 once in CI), 132–135 with one every 32 MiB (three
+ * runs beside two busy CPU loops). Every 32 MiB costs the leader about 550–600 ms of CPU per
+ * 64 MiB PUT against 280–460 at 64 MiB, and keeps the bound with room to spare.
  */
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 
-/** Blob bytes streamed through the process between two scavenges. */
-export const STREAM_SCAVENGE_BYTES = 32 * 1024 * 1024;
-/** Blob bytes streamed through the process between two major collections (a multiple of the above). */
-export const STREAM_MAJOR_GC_BYTES = 64 * 1024 * 1024;
+/** Blob bytes streamed through the process between two collections it asks for. */
+export const STREAM_GC_BYTES = 32 * 1024 * 1024;
 
-type Collect = (options: { type: "minor" | "major"; execution: "async" }) => unknown;
+type Collect = (options: { type: "major"; execution: "async" }) => unknown;
 
 let collect: Collect | null | undefined;
-let sinceScavenge = 0;
-let requests = 0;
+let sinceCollection = 0;
 
 /** V8's collection hook (the `--expose-gc` function), obtained at run time; null if refused. */
 function collector(): Collect | null {
@@ -46,15 +43,10 @@ function collector(): Collect | null {
   return collect;
 }
 
-/**
- * Counts blob bytes that passed through; every STREAM_SCAVENGE_BYTES asks for a scavenge,
- * and every STREAM_MAJOR_GC_BYTES for a major collection instead.
- */
+/** Counts blob bytes that passed through; every STREAM_GC_BYTES asks for a major collection. */
 export function noteStreamedBytes(bytes: number): void {
-  sinceScavenge += bytes;
-  if (sinceScavenge < STREAM_SCAVENGE_BYTES) return;
-  sinceScavenge = 0;
-  requests += 1;
-  const major = requests % (STREAM_MAJOR_GC_BYTES / STREAM_SCAVENGE_BYTES) === 0;
-  void collector()?.({ type: major ? "major" : "minor", execution: "async" });
+  sinceCollection += bytes;
+  if (sinceCollection < STREAM_GC_BYTES) return;
+  sinceCollection = 0;
+  void collector()?.({ type: "major", execution: "async" });
 }
