@@ -7,6 +7,7 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import {
+  constants as fsConstants,
   closeSync,
   fdatasyncSync,
   mkdtempSync,
@@ -107,6 +108,35 @@ function rawFsyncOpsPerSecond(): number {
     while (performance.now() - startMs < bench.rawFsyncDurationMs) {
       writeSync(fd, block);
       fdatasyncSync(fd);
+      ops++;
+    }
+  } finally {
+    closeSync(fd);
+    unlinkSync(path);
+  }
+  return ops / ((performance.now() - startMs) / 1000);
+}
+
+/**
+ * O_DSYNC 4 KiB writes into blocks zeroed and fsynced beforehand, in a loop: a durable
+ * write that changes no file metadata, as the engine's WAL and active segment make theirs
+ * (volume/zero-fill.ts). Shown beside the append rate; the goal is set against the append.
+ */
+function rawZeroedDsyncOpsPerSecond(): number {
+  const path = join(benchDir, "raw-zeroed.bin");
+  const span = 256 * MIB;
+  const zeroFd = openSync(path, "w");
+  const zeros = Buffer.alloc(MIB);
+  for (let at = 0; at < span; at += MIB) writeSync(zeroFd, zeros, 0, MIB, at);
+  fdatasyncSync(zeroFd);
+  closeSync(zeroFd);
+  const fd = openSync(path, fsConstants.O_WRONLY | fsConstants.O_DSYNC);
+  const block = randomBytes(bench.opsValueBytes);
+  let ops = 0;
+  const startMs = performance.now();
+  try {
+    while (performance.now() - startMs < bench.rawFsyncDurationMs && (ops + 1) * block.length <= span) {
+      writeSync(fd, block, 0, block.length, ops * block.length);
       ops++;
     }
   } finally {
@@ -497,6 +527,7 @@ function verdict(met: boolean): string {
 
 interface Results {
   readonly rawFsync: Stat;
+  readonly rawZeroedDsync: Stat;
   readonly rawGrpcCalls: Stat;
   readonly ddWrite: Stat;
   readonly ddRead: Stat;
@@ -509,16 +540,18 @@ interface Results {
 }
 
 async function measureBaselines(): Promise<
-  Pick<Results, "rawFsync" | "rawGrpcCalls" | "ddWrite" | "ddRead">
+  Pick<Results, "rawFsync" | "rawZeroedDsync" | "rawGrpcCalls" | "ddWrite" | "ddRead">
 > {
   progress("raw fsynced 4 KiB appends");
   const rawFsync = await repeat(bench.repetitions, () => rawFsyncOpsPerSecond());
+  const rawZeroedDsync = await repeat(bench.repetitions, () => rawZeroedDsyncOpsPerSecond());
   progress("dd");
   const ddSamples = Array.from({ length: bench.repetitions }, () => ddMBps());
   progress("raw grpc-js unary calls");
   const rawGrpcCalls = await repeat(bench.repetitions, rawGrpcCallsPerSecond);
   return {
     rawFsync,
+    rawZeroedDsync,
     rawGrpcCalls,
     ddWrite: statOf(ddSamples.map((s) => s.write)),
     ddRead: statOf(ddSamples.map((s) => s.read)),
@@ -615,6 +648,7 @@ function opsRows(r: Results): string[][] {
       c === 64 ? `≥ 5× raw fsync rate: ${verdict(e64 >= 5 * single)}` : "",
     ];
   });
+  rows.push(zeroedRow(r.rawZeroedDsync, r.rawFsync, 2, 1));
   const g1 = r.grpcOps.get(1)?.median ?? 0;
   rows.push([
     "unary gRPC call, c=1, grpc-js echo (calls/s)",
@@ -687,10 +721,25 @@ function restartRows(r: Results): string[][] {
   ];
 }
 
+/**
+ * The disk's durable 4 KiB writes into zeroed blocks beside its appends: a row with the
+ * measurement's name, `blanks` empty cells (the engine's columns), the rate and the ratio.
+ */
+function zeroedRow(zeroed: Stat, append: Stat, blanks: number, trailing: number): string[] {
+  return [
+    "4 KiB O_DSYNC write into zeroed blocks, raw (ops/s)",
+    ...Array<string>(blanks).fill(""),
+    `zeroed ${fmt(zeroed)}`,
+    `${(zeroed.median / append.median).toFixed(2)}× append+fdatasync`,
+    ...Array<string>(trailing).fill(""),
+  ];
+}
+
 /** BENCH_ONLY=engine-ops: the raw fsync rate and the engine's small writes, nothing else. */
 async function engineOpsOnly(): Promise<void> {
   progress("raw fsynced 4 KiB appends");
   const rawFsync = await repeat(bench.repetitions, () => rawFsyncOpsPerSecond());
+  const rawZeroedDsync = await repeat(bench.repetitions, () => rawZeroedDsyncOpsPerSecond());
   const rows: string[][] = [];
   for (const concurrency of bench.concurrencies) {
     progress(`engine 4 KiB prepare+commit at concurrency ${concurrency}`);
@@ -704,6 +753,7 @@ async function engineOpsOnly(): Promise<void> {
       `engine ${(stat.median / rawFsync.median).toFixed(2)}× raw`,
     ]);
   }
+  rows.push(zeroedRow(rawZeroedDsync, rawFsync, 1, 0));
   printTable(["measurement", "engine (in-process)", "baseline on this machine", "ratio"], rows);
 }
 

@@ -614,7 +614,11 @@ export class DiskStore implements VolumeStore {
         await this.maintenance.snapshotNow();
         // The next run starts a new active segment: persist this one's filter now.
         const active = this.segments.active;
-        if (active !== undefined) await this.blooms.buildFromHashes(active, this.segments.activeKeyHashes);
+        if (active === undefined) return;
+        await this.blooms.buildFromHashes(active, this.segments.activeKeyHashes);
+        // The zeros kept ahead of the active segment's end go: the next run only reads it.
+        await active.trimZeroFill();
+        await active.syncAll();
       })
       .catch((err: unknown) => {
         this.logger.error({ err }, "index snapshot at close failed; the next open replays the WAL");

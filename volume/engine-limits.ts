@@ -34,6 +34,11 @@ export const engineLimits = {
    * of its own.
    */
   unsizedInlineBytesMax: 1024 * 1024,
+  /**
+   * The WAL and the active segment keep between one and two of these zeroed and fsynced
+   * ahead of their end (volume/zero-fill.ts), written one at a time.
+   */
+  zeroFillChunkBytes: 1024 * 1024,
   /** Bytes read at once while scanning a segment's records. */
   scanReadBytes: 1024 * 1024,
 } as const;

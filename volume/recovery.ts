@@ -11,7 +11,7 @@ import { KeyIndex, SlotState } from "./key-index.js";
 import type { RecordLocation } from "./key-index.js";
 import { RecordType } from "./record-codec.js";
 import type { DecodedHead } from "./record-codec.js";
-import { scanSegment } from "./segment-scan.js";
+import { scanSegment, zeroFrom } from "./segment-scan.js";
 import { SEGMENT_FILE_HEADER_BYTES, compactingFileName, segmentFileName } from "./segment-file.js";
 import type { SegmentFile } from "./segment-file.js";
 import type { SegmentSet } from "./segment-set.js";
@@ -470,11 +470,18 @@ async function cutTornTails(
       lastRecord === undefined ? 0 : lastRecord.offset + lastRecord.recordBytes,
     );
     if (segment.end > keep) {
-      ctx.logger.warn(
-        { segment: segment.number, from: keep, bytes: segment.end - keep },
-        "torn segment tail truncated",
-      );
-      truncated += segment.end - keep;
+      if (await zeroFrom(segment, keep)) {
+        ctx.logger.info(
+          { segment: segment.number, from: keep, bytes: segment.end - keep },
+          "zeroed tail cut",
+        );
+      } else {
+        ctx.logger.warn(
+          { segment: segment.number, from: keep, bytes: segment.end - keep },
+          "torn segment tail truncated",
+        );
+        truncated += segment.end - keep;
+      }
       await segment.truncate(keep);
     }
     if (coverage !== undefined && lastRecord !== undefined) await checkLastRecord(ctx, segment, lastRecord);

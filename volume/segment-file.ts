@@ -9,6 +9,7 @@ import type { DecodedHead } from "./record-codec.js";
 import { limits } from "../common/limits.js";
 import { GroupCommitQueue } from "./group-commit.js";
 import { SyncCoalescer } from "./sync-coalescer.js";
+import { ZeroFill, writeFirstZeros } from "./zero-fill.js";
 
 /**
  * One numbered, append-only segment file (docs/volume-format.md, "Segment files"). Keys
@@ -129,6 +130,8 @@ export class SegmentFile {
    * would not mean the earlier writes are durable.
    */
   private syncFailure: Error | undefined;
+  /** Zeros kept ahead of the end (the active segment); undefined once trimmed, or never. */
+  private zeroFill: ZeroFill | undefined;
 
   private constructor(
     readonly number: number,
@@ -157,18 +160,25 @@ export class SegmentFile {
     });
   }
 
-  /** Creates a new empty segment (header fsynced, directory fsynced). */
+  /**
+   * Creates a new empty segment (header fsynced, directory fsynced). `zeroFillBytes`
+   * (the active segment): zeros are kept ahead of its end for the O_DSYNC writes of small
+   * records (ZeroFill), written this many at a time, the first with the header.
+   */
   static async create(
     path: string,
     segment: number,
     onSync: (seconds: number) => void,
     flags = 0,
+    zeroFillBytes = 0,
   ): Promise<SegmentFile> {
     const salt = randomInt(1, 0xffff_ffff);
     const handle = await fsp.open(path, "wx+");
     let durableHandle: fsp.FileHandle | undefined;
+    let zeroed = false;
     try {
       await writeFully(handle, encodeFileHeader(segment, salt, flags), 0);
+      if (zeroFillBytes > 0) zeroed = await writeFirstZeros(handle, SEGMENT_FILE_HEADER_BYTES, zeroFillBytes);
       await handle.sync();
       durableHandle = await fsp.open(path, DURABLE_OPEN_FLAGS);
       await fsyncDirectory(join(path, ".."));
@@ -177,7 +187,7 @@ export class SegmentFile {
       await handle.close();
       throw err;
     }
-    return new SegmentFile(
+    const file = new SegmentFile(
       segment,
       path,
       salt,
@@ -187,6 +197,17 @@ export class SegmentFile {
       SEGMENT_FILE_HEADER_BYTES,
       onSync,
     );
+    if (zeroed) {
+      // A fill that fails for another reason than a full disk leaves the file's state
+      // unknown, like a failed fsync: every later fsync fails too.
+      file.zeroFill = await ZeroFill.open(
+        path,
+        SEGMENT_FILE_HEADER_BYTES + zeroFillBytes,
+        zeroFillBytes,
+        (err) => (file.syncFailure ??= asError(err)),
+      );
+    }
+    return file;
   }
 
   /** Opens an existing segment; its end is the file's size. Reason string if unusable. */
@@ -236,7 +257,21 @@ export class SegmentFile {
     assert(!this.sealed && !this.retired, "reserve in a sealed segment");
     const offset = this.endOffset;
     this.endOffset += bytes;
+    this.zeroFill?.advance(this.endOffset);
     return offset;
+  }
+
+  /**
+   * Cuts the zeros kept ahead of the end (a sealed or closing segment takes no more
+   * records). The cut is durable after the next syncAll(); a crash before leaves zeros
+   * that recovery cuts.
+   */
+  async trimZeroFill(): Promise<void> {
+    const fill = this.zeroFill;
+    if (fill === undefined) return;
+    this.zeroFill = undefined;
+    await fill.close();
+    await this.handle.truncate(this.endOffset);
   }
 
   async write(data: Uint8Array, position: number): Promise<void> {
@@ -245,6 +280,8 @@ export class SegmentFile {
       "write inside the reserved area",
     );
     try {
+      const fill = this.zeroFill?.before(position, position + data.length);
+      if (fill !== undefined) await fill;
       await writeFully(this.handle, data, position);
     } finally {
       this.dirty = true;
@@ -280,7 +317,11 @@ export class SegmentFile {
     if (durable && this.syncFailure !== undefined) throw this.syncFailure;
     const handle = durable ? (this.durableHandle ?? this.handle) : this.handle;
     const writes: Promise<void>[] = [];
-    for (const run of adjacentRuns(parts)) {
+    const runs = adjacentRuns(parts);
+    const last = runs.at(-1);
+    const fill = last === undefined ? undefined : this.zeroFill?.before(runs[0]?.position ?? 0, last.end);
+    if (fill !== undefined) await fill;
+    for (const run of runs) {
       assert(
         run.position >= SEGMENT_FILE_HEADER_BYTES && run.end <= this.endOffset,
         "write inside the reserved area",
@@ -408,6 +449,7 @@ export class SegmentFile {
     this.refs -= 1;
     assert(this.refs >= 0, "segment reference count below zero");
     if (this.refs > 0) return;
+    await this.zeroFill?.close();
     await this.durableHandle?.close();
     await this.handle.close();
   }

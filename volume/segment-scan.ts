@@ -11,6 +11,7 @@ import type { DecodedHead } from "./record-codec.js";
 import { SEGMENT_FILE_HEADER_BYTES } from "./segment-file.js";
 import type { SegmentFile } from "./segment-file.js";
 import { verifyRecordOnDisk } from "./value-reader.js";
+import { endBeforeZeroTail } from "./zero-fill.js";
 
 /**
  * Walks the records of a segment in file order. Concurrent prepares write into reserved
@@ -70,6 +71,8 @@ export async function* scanSegment(
       offset += found.layout.recordBytes;
       continue;
     }
+    // The zeroed tail kept ahead of the appends (volume/zero-fill.ts) ends the records.
+    if (await zeroFrom(segment, offset)) return;
     const resumeAt = await resync(segment, window, offset + RECORD_ALIGN_BYTES, options.verify);
     options.onGap?.({ offset, resumeAt, problem: found });
     offset = resumeAt;
@@ -95,6 +98,16 @@ async function recordAt(
     return verifyRecordBody(record, head) ?? head;
   }
   return (await verifyRecordOnDisk(segment, offset, head)) ?? head;
+}
+
+/** Whether every byte of `segment` from `from` to its end is zero. */
+export async function zeroFrom(segment: SegmentFile, from: number): Promise<boolean> {
+  for (let at = from; at < segment.end; at += engineLimits.scanReadBytes) {
+    const bytes = await segment.read(at, Math.min(engineLimits.scanReadBytes, segment.end - at));
+    if (bytes.length === 0) return true;
+    if (endBeforeZeroTail(bytes, 0) !== 0) return false;
+  }
+  return true;
 }
 
 /** The next offset at or after `from` where a valid record starts, or the end of the file. */

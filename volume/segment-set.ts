@@ -4,6 +4,7 @@ import type { Logger } from "pino";
 import { assert } from "../common/errors.js";
 import { BloomFilter, KeyHashList, hashKey } from "./bloom-filter.js";
 import { fsyncDirectory } from "./durable-fs.js";
+import { engineLimits } from "./engine-limits.js";
 import { RECORD_FIXED_HEADER_BYTES } from "./record-codec.js";
 import {
   SEGMENT_FILE_HEADER_BYTES,
@@ -95,7 +96,9 @@ export class SegmentSet {
   async startActive(): Promise<void> {
     const number = this.allocateNumber();
     const path = join(this.options.dataDir, segmentFileName(number));
-    const segment = await SegmentFile.create(path, number, this.options.onSegmentSync);
+    // Zeros ahead of the end, never more than a segment holds (tests use tiny segments).
+    const zeroFillBytes = Math.min(engineLimits.zeroFillChunkBytes, this.options.segmentBytesMax);
+    const segment = await SegmentFile.create(path, number, this.options.onSegmentSync, 0, zeroFillBytes);
     const previous = this.activeSegment;
     const previousKeys = this.activeKeys;
     this.byNumber.set(number, segment);

@@ -100,6 +100,7 @@ export class StoreMaintenance {
       (async () => {
         while (segment.writersInProgress > 0) await new Promise((resolve) => setTimeout(resolve, 5));
         if (segment.isRetired || this.ctx.crashed()) return;
+        await segment.trimZeroFill();
         await segment.syncAll();
         this.checkAlive();
         await this.ctx.blooms.buildFromHashes(segment, keys);

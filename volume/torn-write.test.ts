@@ -1,4 +1,4 @@
-import { appendFile, readdir, readFile, stat, truncate, writeFile } from "node:fs/promises";
+import { appendFile, open as openFile, readdir, readFile, stat, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { isMinikvError, ErrorCode } from "../common/errors.js";
@@ -14,6 +14,8 @@ import {
   tempVolume,
 } from "./store-test-support.js";
 import type { TempVolume } from "./store-test-support.js";
+import { WAL_FILE_HEADER_BYTES } from "./wal.js";
+import { decodeWalRecord } from "./wal-record.js";
 
 // Issue 2 §3: "Torn writes: files truncated or garbled at random offsets recover to a
 // consistent state", and §2 "check the last record against the segment's end, truncate a
@@ -33,6 +35,26 @@ async function start(v: TempVolume): Promise<DiskStore> {
   const store = await v.open({ segmentBytesMax: 48 * 1024, snapshotEveryWalRecords: 80 });
   open.push(store);
   return store;
+}
+
+/** Where the last whole record of a WAL file ends. */
+async function walTail(path: string): Promise<number> {
+  const bytes = await readFile(path);
+  let at = WAL_FILE_HEADER_BYTES;
+  for (;;) {
+    const decoded = decodeWalRecord(bytes, at);
+    if ("problem" in decoded) return at;
+    at += decoded.recordBytes;
+  }
+}
+
+async function writeAt(path: string, position: number, bytes: Buffer): Promise<void> {
+  const handle = await openFile(path, "r+");
+  try {
+    await handle.write(bytes, 0, bytes.length, position);
+  } finally {
+    await handle.close();
+  }
 }
 
 async function crash(store: DiskStore): Promise<void> {
@@ -124,7 +146,8 @@ describe("torn writes", () => {
       0,
     );
     await appendFile(lastSegment, Buffer.concat([partial.subarray(0, 40), seededBytes(5, 333)]));
-    await appendFile(lastWal, seededBytes(6, 29));
+    // A torn WAL write lands at the tail, before the zeros kept ahead of the appends.
+    await writeAt(lastWal, await walTail(lastWal), seededBytes(6, 29));
     const after = await start(volume);
     expect(after.recovery?.walTornBytes).toBe(29);
     expect(after.recovery?.segmentBytesTruncated).toBeGreaterThanOrEqual(373);

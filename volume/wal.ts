@@ -10,6 +10,7 @@ import { GroupCommitQueue } from "./group-commit.js";
 import { readU64, writeU64 } from "./record-codec.js";
 import { decodeWalRecord, encodeWalRecord } from "./wal-record.js";
 import type { WalEntry } from "./wal-record.js";
+import { ZeroFill, endBeforeZeroTail, writeFirstZeros } from "./zero-fill.js";
 
 /** A batch refused (out of space) and undone: the WAL is as it was before it, still usable. */
 class UndoneWrite extends Error {
@@ -142,6 +143,8 @@ export interface WalOptions {
 export class WriteAheadLog {
   private files: number[] = [];
   private handle: fsp.FileHandle | undefined;
+  /** Zeros kept ahead of the tail of the file being appended to. */
+  private zeroFill: ZeroFill | undefined;
   private tailFile = 0;
   private tailOffset = 0;
   private broken: MinikvError | undefined;
@@ -189,7 +192,8 @@ export class WriteAheadLog {
       records += result.records;
       if (result.problemAt === undefined) continue;
       if (file === last) {
-        tornBytes = result.fileBytes - result.problemAt;
+        // The zeros after a torn record are the zeroed tail, not torn bytes.
+        tornBytes = result.dataEnd - result.problemAt;
         await this.truncateTail(file, result.problemAt, result.problem);
       } else {
         corruptFiles.push(file);
@@ -207,22 +211,32 @@ export class WriteAheadLog {
     file: number,
     start: number,
     visit: (entry: WalEntry) => void,
-  ): Promise<{ records: number; fileBytes: number; problemAt?: number; problem?: string }> {
+  ): Promise<{ records: number; fileBytes: number; dataEnd: number; problemAt?: number; problem?: string }> {
     const bytes = await fsp.readFile(join(this.options.dir, walFileName(file)));
     const headerProblem = walFileHeaderProblem(bytes, file);
     if (headerProblem !== undefined)
-      return { records: 0, fileBytes: bytes.length, problemAt: 0, problem: headerProblem };
+      return {
+        records: 0,
+        fileBytes: bytes.length,
+        dataEnd: bytes.length,
+        problemAt: 0,
+        problem: headerProblem,
+      };
     let at = Math.min(start, bytes.length);
     let records = 0;
     while (at < bytes.length) {
       const decoded = decodeWalRecord(bytes, at);
-      if ("problem" in decoded)
-        return { records, fileBytes: bytes.length, problemAt: at, problem: decoded.problem };
+      if ("problem" in decoded) {
+        // Only zeros from here on: the zeroed tail kept ahead of the appends, not a record.
+        const dataEnd = endBeforeZeroTail(bytes, at);
+        if (dataEnd === at) return { records, fileBytes: bytes.length, dataEnd };
+        return { records, fileBytes: bytes.length, dataEnd, problemAt: at, problem: decoded.problem };
+      }
       visit(decoded.entry);
       records += 1;
       at += decoded.recordBytes;
     }
-    return { records, fileBytes: bytes.length };
+    return { records, fileBytes: bytes.length, dataEnd: bytes.length };
   }
 
   private async truncateTail(file: number, at: number, problem: string | undefined): Promise<void> {
@@ -248,10 +262,19 @@ export class WriteAheadLog {
     const handle = await fsp
       .open(path, WAL_OPEN_FLAGS)
       .catch((err: unknown) => Promise.reject(undoneIfFull(err)));
+    let zeroFill: ZeroFill | undefined;
     try {
+      // The first zeros ahead of the appends go with the header (see ZeroFill).
+      const chunk = engineLimits.zeroFillChunkBytes;
       await writeFully(handle, encodeWalFileHeader(file), 0);
+      const zeroed = await writeFirstZeros(handle, WAL_FILE_HEADER_BYTES, chunk);
       await handle.sync();
       await fsyncDirectory(this.options.dir);
+      // Records are written O_DSYNC, each reporting its own failure: a failed fill (of
+      // zeros alone) is only logged.
+      const onError = (err: unknown): void =>
+        this.options.logger.warn({ err, walFile: file }, "zeroing ahead of the WAL failed; appends go on");
+      if (zeroed) zeroFill = await ZeroFill.open(path, WAL_FILE_HEADER_BYTES + chunk, chunk, onError);
     } catch (err) {
       await handle.close();
       // Out of space: the new file goes (removing needs no room), the current one stays.
@@ -259,10 +282,13 @@ export class WriteAheadLog {
       throw undoneIfFull(err);
     }
     const previous = this.handle;
+    const previousFill = this.zeroFill;
     this.handle = handle;
+    this.zeroFill = zeroFill;
     this.tailFile = file;
     this.tailOffset = WAL_FILE_HEADER_BYTES;
     this.files.push(file);
+    await previousFill?.close();
     await previous?.close();
   }
 
@@ -366,6 +392,8 @@ export class WriteAheadLog {
       }
       const handle = this.handle;
       assert(handle !== undefined, "WAL open");
+      const fill = this.zeroFill?.before(this.tailOffset, this.tailOffset + bytes.length);
+      if (fill !== undefined) await fill;
       const startedAt = performance.now();
       const walWritten = this.writeDurably(handle, bytes).then(() => {
         fsyncSeconds = (performance.now() - startedAt) / 1000;
@@ -387,6 +415,7 @@ export class WriteAheadLog {
       this.tailOffset += item.bytes.length;
       item.apply({ file: this.tailFile, offset: this.tailOffset });
     }
+    this.zeroFill?.advance(this.tailOffset);
     this.options.onFlush?.(batch.length, fsyncSeconds);
   }
 
@@ -412,6 +441,7 @@ export class WriteAheadLog {
     }
     if (wal?.status === "rejected") throw wal.reason;
     if (full === undefined) return;
+    this.zeroFill?.cutAt(this.tailOffset);
     await handle.truncate(this.tailOffset);
     await handle.datasync();
     throw new UndoneWrite(diskError(full, "writing segment records failed"));
@@ -427,6 +457,7 @@ export class WriteAheadLog {
       // what reached the file past the tail is cut (replay would cut it as a torn tail
       // anyway), and the WAL takes the next batch once there is room (a full disk is not a
       // broken one).
+      this.zeroFill?.cutAt(this.tailOffset);
       await handle.truncate(this.tailOffset);
       throw new UndoneWrite(diskError(err, "WAL write failed"));
     }
@@ -444,6 +475,8 @@ export class WriteAheadLog {
 
   async close(): Promise<void> {
     this.broken ??= new MinikvError(ErrorCode.SHUTTING_DOWN, "the WAL is closed");
+    await this.zeroFill?.close();
+    this.zeroFill = undefined;
     await this.handle?.close();
     this.handle = undefined;
   }
