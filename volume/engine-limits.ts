@@ -10,6 +10,11 @@ export const engineLimits = {
   txidBytesMax: 256,
   /** A WAL file is rolled once it passes this size; whole files are retired after a snapshot. */
   walFileBytesMax: 64 * 1024 * 1024,
+  /**
+   * More WAL records than this waiting: a group-commit round takes the older half, so that
+   * writers and the disk overlap (volume/group-commit.ts).
+   */
+  walHalveBatchAbove: 32,
   /** Committed and aborted txids remembered for idempotent commit/abort and txid-reuse checks. */
   recentDecisionsMax: 65_536,
   /** Records in one segment whose keys a bloom filter is sized for, at least. */

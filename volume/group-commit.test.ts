@@ -28,6 +28,33 @@ describe("GroupCommitQueue", () => {
     expect(batches.length).toBeLessThan(10);
   });
 
+  it("takes the older half of the waiting items when more than halveAbove wait", async () => {
+    const batches: number[][] = [];
+    let release: (() => void) | undefined;
+    const queue = new GroupCommitQueue<number>(
+      async (batch) => {
+        batches.push([...batch]);
+        if (batches.length === 1) await new Promise<void>((resolve) => (release = resolve));
+      },
+      100,
+      50,
+      8,
+    );
+    const all = [queue.enqueue(0)];
+    // 20 items queue behind the first batch, which is still on the disk.
+    for (let i = 1; i <= 20; i++) all.push(queue.enqueue(i));
+    release?.();
+    await Promise.all(all);
+    // 20 wait (more than 8): the older 10 go first. 10 are left, still more than 8: 5 go,
+    // then the last 5 together.
+    expect(batches).toEqual([
+      [0],
+      [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+      [11, 12, 13, 14, 15],
+      [16, 17, 18, 19, 20],
+    ]);
+  });
+
   it("answers OVERLOADED when the queue is full, and rejects a failed batch's items", async () => {
     let fail = false;
     const queue = new GroupCommitQueue<number>(

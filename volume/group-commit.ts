@@ -14,6 +14,11 @@ interface Waiter<T> {
  * `flush` receives items in arrival order and resolves once they are durable; an item's
  * promise resolves after that, so anything `flush` does per item happens before its waiter
  * sees the result.
+ *
+ * `halveAbove`: when more items than this wait, a batch takes the older half of them. The
+ * writers of one batch then run (their next records are built) while the other half's batch
+ * is on the disk, instead of every writer waiting for one batch and the disk then waiting
+ * for every writer: concurrent writers settle into two groups that take turns on the disk.
  */
 export class GroupCommitQueue<T> {
   private readonly waiting: Waiter<T>[] = [];
@@ -23,6 +28,7 @@ export class GroupCommitQueue<T> {
     private readonly flush: (batch: readonly T[]) => Promise<void>,
     private readonly depthMax: number,
     private readonly batchMax: number,
+    private readonly halveAbove = Number.POSITIVE_INFINITY,
   ) {}
 
   get depth(): number {
@@ -45,7 +51,9 @@ export class GroupCommitQueue<T> {
     this.flushing = true;
     try {
       while (this.waiting.length > 0) {
-        const batch = this.waiting.splice(0, this.batchMax);
+        const waiting = this.waiting.length;
+        const take = waiting > this.halveAbove ? Math.ceil(waiting / 2) : waiting;
+        const batch = this.waiting.splice(0, Math.min(take, this.batchMax));
         try {
           await this.flush(batch.map((waiter) => waiter.item));
           for (const waiter of batch) waiter.resolve();

@@ -157,6 +157,7 @@ export class WriteAheadLog {
       (batch) => this.flush(batch),
       limits.walQueueDepthMax,
       limits.walGroupRecordsMax,
+      engineLimits.walHalveBatchAbove,
     );
   }
 
