@@ -9,8 +9,9 @@ import type { SegmentFile } from "./segment-file.js";
 import type { SegmentSet } from "./segment-set.js";
 
 /**
- * The bloom filters of a volume's sealed segments: loaded at open, built from the active
- * segment's key hashes when it is sealed, rebuilt by scanning record heads when a file is
+ * The bloom filters of a volume's sealed segments: loaded at open, the active segment's own
+ * filter adopted when it is sealed and then replaced by a compact one built from its key
+ * hashes, rebuilt by scanning record heads when a file is
  * missing or corrupt. A segment without a filter (yet) answers "may contain" for every key:
  * the filters only ever make compaction drop more, never wrongly.
  */

@@ -142,7 +142,7 @@ export class DiskStore implements VolumeStore {
         this.metrics.segmentFsyncs.inc();
         segmentFsyncSeconds.observe(seconds);
       },
-      onSealed: (segment, keys) => this.maintenance.onSealed(segment, keys),
+      onSealed: (segment, keys, filter) => this.maintenance.onSealed(segment, keys, filter),
       bloomFalsePositiveRate: policy.bloomFalsePositiveRate,
     });
     this.blooms = new BloomRegistry(

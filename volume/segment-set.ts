@@ -33,8 +33,11 @@ export interface SegmentSetOptions {
   readonly logger: Logger;
   /** Called after each shared segment fsync with its duration. */
   readonly onSegmentSync: (seconds: number) => void;
-  /** Called (not awaited) when a segment stops taking records, with its keys' hashes. */
-  readonly onSealed: (segment: SegmentFile, keys: KeyHashList) => void;
+  /**
+   * Called (not awaited) when a segment stops taking records, with its keys' hashes and a
+   * filter of them to use until a compact one is built from the hashes.
+   */
+  readonly onSealed: (segment: SegmentFile, keys: KeyHashList, filter: BloomFilter) => void;
   readonly bloomFalsePositiveRate: number;
 }
 
@@ -101,15 +104,16 @@ export class SegmentSet {
     const segment = await SegmentFile.create(path, number, this.options.onSegmentSync, 0, zeroFillBytes);
     const previous = this.activeSegment;
     const previousKeys = this.activeKeys;
+    const previousFilter = this.activeFilter;
     this.byNumber.set(number, segment);
     this.activeSegment = segment;
     this.activeKeys = new KeyHashList();
     // Sized for the most records a segment can hold, so it never needs to grow.
     const recordsMax = Math.ceil(this.options.segmentBytesMax / (RECORD_FIXED_HEADER_BYTES + 8));
     this.activeFilter = BloomFilter.create(recordsMax, this.options.bloomFalsePositiveRate);
-    if (previous !== undefined) {
+    if (previous !== undefined && previousFilter !== undefined) {
       previous.sealed = true;
-      this.options.onSealed(previous, previousKeys);
+      this.options.onSealed(previous, previousKeys, previousFilter);
     }
   }
 
@@ -192,7 +196,9 @@ export class SegmentSet {
     this.byNumber.set(segment.number, segment);
     const keys = new KeyHashList();
     keys.push(hashKey(key));
-    this.options.onSealed(segment, keys);
+    const filter = BloomFilter.create(1, this.options.bloomFalsePositiveRate);
+    filter.add(key);
+    this.options.onSealed(segment, keys, filter);
   }
 
   /** Deletes a streaming segment that will not be adopted (the prepare failed). */

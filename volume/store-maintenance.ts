@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 import { ErrorCode, MinikvError, isMinikvError } from "../common/errors.js";
 import { SHARD_COUNT } from "../common/hashing.js";
-import type { KeyHashList } from "./bloom-filter.js";
+import type { BloomFilter, KeyHashList } from "./bloom-filter.js";
 import type { BloomRegistry } from "./bloom-registry.js";
 import { compactSegments, compactable } from "./compaction.js";
 import type { CompactionHost, CompactionStep } from "./compaction.js";
@@ -95,7 +95,10 @@ export class StoreMaintenance {
   }
 
   /** A sealed segment: fsync it whole and persist its bloom filter, in the background. */
-  onSealed(segment: SegmentFile, keys: KeyHashList): void {
+  onSealed(segment: SegmentFile, keys: KeyHashList, filter: BloomFilter): void {
+    // Compactions consult this filter at once; a compact one built from the hashes and
+    // persisted replaces it once the segment is fsynced.
+    this.ctx.blooms.adopt(segment.number, filter);
     this.inBackground(
       (async () => {
         while (segment.writersInProgress > 0) await new Promise((resolve) => setTimeout(resolve, 5));
