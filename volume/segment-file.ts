@@ -268,10 +268,15 @@ export class SegmentFile {
    */
   async trimZeroFill(): Promise<void> {
     const fill = this.zeroFill;
-    if (fill === undefined) return;
+    // A segment retired meanwhile (compacted away) has nothing left to trim.
+    if (fill === undefined || !this.acquire()) return;
     this.zeroFill = undefined;
-    await fill.close();
-    await this.handle.truncate(this.endOffset);
+    try {
+      await fill.close();
+      await this.handle.truncate(this.endOffset);
+    } finally {
+      await this.release();
+    }
   }
 
   async write(data: Uint8Array, position: number): Promise<void> {
@@ -449,7 +454,9 @@ export class SegmentFile {
     this.refs -= 1;
     assert(this.refs >= 0, "segment reference count below zero");
     if (this.refs > 0) return;
-    await this.zeroFill?.close();
+    const fill = this.zeroFill;
+    this.zeroFill = undefined;
+    await fill?.close();
     await this.durableHandle?.close();
     await this.handle.close();
   }
