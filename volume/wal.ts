@@ -177,8 +177,9 @@ export class WriteAheadLog {
   /**
    * Visits every valid record from `from` (or the oldest file) in order, truncates a torn
    * tail, then starts a new file for appends. A record that fails its checks ends its file:
-   * in the newest file that is a torn write (cut off); in an older one it is corruption
-   * (logged, the rest of that file skipped).
+   * in the newest file that is the zeroed tail when only zeros follow, else a torn write
+   * (either is cut off); in an older one it is corruption (logged, the rest of that file
+   * skipped), zeros included: a file is cut at its last record before the next one starts.
    */
   async replay(from: WalPosition | undefined, visit: (entry: WalEntry) => void): Promise<WalReplayStats> {
     assert(this.handle === undefined, "replay runs once, before appends");
@@ -192,14 +193,19 @@ export class WriteAheadLog {
       const result = await this.replayFile(file, start, visit);
       records += result.records;
       if (result.problemAt === undefined) continue;
+      const zeroTail = result.dataEnd === result.problemAt;
       if (file === last) {
         // The zeros after a torn record are the zeroed tail, not torn bytes.
         tornBytes = result.dataEnd - result.problemAt;
-        await this.truncateTail(file, result.problemAt, result.problem);
+        await this.truncateTail(file, result.problemAt, zeroTail ? undefined : result.problem);
       } else {
         corruptFiles.push(file);
         this.options.logger.error(
-          { walFile: file, offset: result.problemAt, problem: result.problem },
+          {
+            walFile: file,
+            offset: result.problemAt,
+            problem: zeroTail ? "only zeros from here on (blocks lost)" : result.problem,
+          },
           "corrupt WAL record in a sealed WAL file; skipping the rest of the file",
         );
       }
@@ -228,9 +234,8 @@ export class WriteAheadLog {
     while (at < bytes.length) {
       const decoded = decodeWalRecord(bytes, at);
       if ("problem" in decoded) {
-        // Only zeros from here on: the zeroed tail kept ahead of the appends, not a record.
+        // Where the bytes end before an all-zero tail (the zeros kept ahead of the appends).
         const dataEnd = endBeforeZeroTail(bytes, at);
-        if (dataEnd === at) return { records, fileBytes: bytes.length, dataEnd };
         return { records, fileBytes: bytes.length, dataEnd, problemAt: at, problem: decoded.problem };
       }
       visit(decoded.entry);
@@ -240,9 +245,11 @@ export class WriteAheadLog {
     return { records, fileBytes: bytes.length, dataEnd: bytes.length };
   }
 
+  /** Cuts the newest file at `at`: a torn tail (`problem`), or only its zeroed tail. */
   private async truncateTail(file: number, at: number, problem: string | undefined): Promise<void> {
     const path = join(this.options.dir, walFileName(file));
-    this.options.logger.warn({ walFile: file, offset: at, problem }, "torn WAL tail truncated");
+    if (problem === undefined) this.options.logger.info({ walFile: file, offset: at }, "zeroed WAL tail cut");
+    else this.options.logger.warn({ walFile: file, offset: at, problem }, "torn WAL tail truncated");
     if (at < WAL_FILE_HEADER_BYTES) {
       await fsp.unlink(path);
       this.files = this.files.filter((f) => f !== file);
@@ -259,6 +266,7 @@ export class WriteAheadLog {
   }
 
   private async startFile(file: number): Promise<void> {
+    await this.cutZeroedTail();
     const path = join(this.options.dir, walFileName(file));
     const handle = await fsp
       .open(path, WAL_OPEN_FLAGS)
@@ -283,14 +291,28 @@ export class WriteAheadLog {
       throw undoneIfFull(err);
     }
     const previous = this.handle;
-    const previousFill = this.zeroFill;
     this.handle = handle;
     this.zeroFill = zeroFill;
     this.tailFile = file;
     this.tailOffset = WAL_FILE_HEADER_BYTES;
     this.files.push(file);
-    await previousFill?.close();
     await previous?.close();
+  }
+
+  /**
+   * Cuts the file being appended to at its last record, durably, before another starts:
+   * only the newest WAL file ever ends in zeros, so zeros at the end of an older one are
+   * lost blocks, which replay reports. A file refused its successor (a full disk) goes on
+   * without zeros ahead.
+   */
+  private async cutZeroedTail(): Promise<void> {
+    const handle = this.handle;
+    const fill = this.zeroFill;
+    if (handle === undefined || fill === undefined) return;
+    this.zeroFill = undefined;
+    await fill.close();
+    await handle.truncate(this.tailOffset);
+    await handle.datasync();
   }
 
   /** Where the next record goes; every record before it is durable and applied. */

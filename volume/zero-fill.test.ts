@@ -2,11 +2,14 @@ import { mkdtemp, open as openFile, readdir, readFile, rm, stat, unlink, writeFi
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { createLogger } from "../common/logger.js";
 import type { DiskStore } from "./disk-store.js";
 import { SNAPSHOT_FILE } from "./index-snapshot.js";
 import { SEGMENT_FILE_HEADER_BYTES } from "./segment-file.js";
 import { putValue, readAll, seededBytes, tempVolume } from "./store-test-support.js";
 import type { TempVolume } from "./store-test-support.js";
+import { WriteAheadLog, walFileName } from "./wal.js";
+import type { WalEntry } from "./wal-record.js";
 import { ZeroFill, endBeforeZeroTail } from "./zero-fill.js";
 
 // The WAL and the active segment keep zeros ahead of their end (volume/zero-fill.ts): the
@@ -123,6 +126,37 @@ describe("zeros kept ahead of the WAL and the active segment", () => {
     const again = await start(volume);
     expect(again.recovery?.mode).toBe("snapshot");
     expect(again.describeIndex()).toEqual(rebuilt);
+  });
+
+  it("a WAL file is cut at its last record before the next starts: zeros at the end of an older one are lost blocks", async () => {
+    scratch = await mkdtemp(join(tmpdir(), "minikv-zero-fill-"));
+    const logger = createLogger("test");
+    const commit = (txid: string): WalEntry => ({ type: "commit", txid, version: 1, atMs: 1 });
+    const wal = await WriteAheadLog.open({ dir: scratch, logger });
+    await wal.replay(undefined, () => undefined);
+    await wal.append(commit("a"), () => undefined);
+    const afterA = wal.position;
+    await wal.append(commit("b"), () => undefined);
+    const end = wal.position.offset;
+    await wal.rollAt(() => undefined);
+    await wal.append(commit("c"), () => undefined);
+    await wal.close();
+    const older = join(scratch, walFileName(afterA.file));
+    expect(await sizeOf(older)).toBe(end);
+
+    // Record "b" lost to zeros: not the zeroed tail of the newest file, but corruption.
+    const handle = await openFile(older, "r+");
+    await handle.write(Buffer.alloc(end - afterA.offset), 0, end - afterA.offset, afterA.offset);
+    await handle.close();
+    const reopened = await WriteAheadLog.open({ dir: scratch, logger });
+    const seen: string[] = [];
+    const stats = await reopened.replay(undefined, (entry) =>
+      seen.push(entry.type === "commit" ? entry.txid : "?"),
+    );
+    await reopened.close();
+    expect(seen).toEqual(["a", "c"]);
+    expect(stats.corruptFiles).toEqual([afterA.file]);
+    expect(stats.tornBytes).toBe(0);
   });
 
   it("a write into the region a fill is zeroing waits for the fill, so the fill never overwrites it", async () => {
