@@ -1,6 +1,6 @@
 import { promises as fsp } from "node:fs";
 import { isOutOfSpace } from "../common/errors.js";
-import { writeFully } from "./durable-fs.js";
+import { writevFully } from "./durable-fs.js";
 
 /**
  * Zeros written and fsynced ahead of the end of a file that grows at its end (the WAL, the
@@ -76,7 +76,7 @@ export class ZeroFill {
 
   private async fill(from: number, to: number, generation: number): Promise<void> {
     try {
-      await writeFully(this.handle, zeros(to - from), from);
+      await writeZeros(this.handle, from, to - from);
       await this.handle.datasync();
       if (generation === this.generation) this.filledTo = Math.max(this.filledTo, to);
     } catch (err) {
@@ -94,7 +94,7 @@ export class ZeroFill {
  */
 export async function writeFirstZeros(handle: fsp.FileHandle, from: number, bytes: number): Promise<boolean> {
   try {
-    await writeFully(handle, zeros(bytes), from);
+    await writeZeros(handle, from, bytes);
     return true;
   } catch (err) {
     if (isOutOfSpace(err)) return false;
@@ -102,12 +102,16 @@ export async function writeFirstZeros(handle: fsp.FileHandle, from: number, byte
   }
 }
 
-let zeroBuffer: Buffer | undefined;
+/** One block of zeros, never written to: a fill writes it as many times as it needs. */
+const ZERO_BLOCK = Buffer.alloc(64 * 1024);
 
-/** `bytes` zeros (a view of one shared buffer: never written to). */
-export function zeros(bytes: number): Buffer {
-  if (zeroBuffer === undefined || zeroBuffer.length < bytes) zeroBuffer = Buffer.alloc(bytes);
-  return zeroBuffer.subarray(0, bytes);
+/** Writes `bytes` zeros at `from` with one writev of the shared zero block (no large buffer). */
+async function writeZeros(handle: fsp.FileHandle, from: number, bytes: number): Promise<void> {
+  const blocks: Buffer[] = [];
+  for (let left = bytes; left > 0; left -= ZERO_BLOCK.length) {
+    blocks.push(left >= ZERO_BLOCK.length ? ZERO_BLOCK : ZERO_BLOCK.subarray(0, left));
+  }
+  await writevFully(handle, blocks, from);
 }
 
 /** Where the bytes of `bytes` from `from` on end once an all-zero tail is left off. */
