@@ -104,12 +104,12 @@ export function toMinikvError(err: unknown, fallback: ErrorCode = ErrorCode.INTE
   return new MinikvError(isOutOfSpace(err) ? ErrorCode.DISK_FULL : fallback, message, { cause: err });
 }
 
-/** A system error saying the disk (or the quota) is full: ENOSPC or EDQUOT. */
 /** `err` as an Error (a thrown non-Error becomes one with its text). */
 export function asError(err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err));
 }
 
+/** A system error saying the disk (or the quota) is full: ENOSPC or EDQUOT. */
 export function isOutOfSpace(err: unknown): boolean {
   const errno = (err as { code?: unknown } | null)?.code;
   return errno === "ENOSPC" || errno === "EDQUOT";

@@ -470,17 +470,11 @@ async function cutTornTails(
       lastRecord === undefined ? 0 : lastRecord.offset + lastRecord.recordBytes,
     );
     if (segment.end > keep) {
-      if (await zeroFrom(segment, keep)) {
-        ctx.logger.info(
-          { segment: segment.number, from: keep, bytes: segment.end - keep },
-          "zeroed tail cut",
-        );
-      } else {
-        ctx.logger.warn(
-          { segment: segment.number, from: keep, bytes: segment.end - keep },
-          "torn segment tail truncated",
-        );
-        truncated += segment.end - keep;
+      const cut = { segment: segment.number, from: keep, bytes: segment.end - keep };
+      if (await zeroFrom(segment, keep)) ctx.logger.info(cut, "zeroed tail cut");
+      else {
+        ctx.logger.warn(cut, "torn segment tail truncated");
+        truncated += cut.bytes;
       }
       await segment.truncate(keep);
     }

@@ -132,6 +132,17 @@ function walFileHeaderProblem(bytes: Buffer, file: number): string | undefined {
   return undefined;
 }
 
+/** What replaying one file found: its records, and where a record first failed, if one did. */
+type FileReplay =
+  | { readonly records: number; readonly problemAt?: undefined }
+  | {
+      readonly records: number;
+      readonly problemAt: number;
+      /** Where the file's bytes end once an all-zero tail is left off. */
+      readonly dataEnd: number;
+      readonly problem: string;
+    };
+
 export interface WalOptions {
   readonly dir: string;
   readonly logger: Logger;
@@ -218,17 +229,11 @@ export class WriteAheadLog {
     file: number,
     start: number,
     visit: (entry: WalEntry) => void,
-  ): Promise<{ records: number; fileBytes: number; dataEnd: number; problemAt?: number; problem?: string }> {
+  ): Promise<FileReplay> {
     const bytes = await fsp.readFile(join(this.options.dir, walFileName(file)));
     const headerProblem = walFileHeaderProblem(bytes, file);
     if (headerProblem !== undefined)
-      return {
-        records: 0,
-        fileBytes: bytes.length,
-        dataEnd: bytes.length,
-        problemAt: 0,
-        problem: headerProblem,
-      };
+      return { records: 0, problemAt: 0, dataEnd: bytes.length, problem: headerProblem };
     let at = Math.min(start, bytes.length);
     let records = 0;
     while (at < bytes.length) {
@@ -236,13 +241,13 @@ export class WriteAheadLog {
       if ("problem" in decoded) {
         // Where the bytes end before an all-zero tail (the zeros kept ahead of the appends).
         const dataEnd = endBeforeZeroTail(bytes, at);
-        return { records, fileBytes: bytes.length, dataEnd, problemAt: at, problem: decoded.problem };
+        return { records, problemAt: at, dataEnd, problem: decoded.problem };
       }
       visit(decoded.entry);
       records += 1;
       at += decoded.recordBytes;
     }
-    return { records, fileBytes: bytes.length, dataEnd: bytes.length };
+    return { records };
   }
 
   /** Cuts the newest file at `at`: a torn tail (`problem`), or only its zeroed tail. */
