@@ -86,6 +86,34 @@ async function repeat(times: number, sample: (rep: number) => Promise<number> | 
   return statOf(samples);
 }
 
+/** Small-write rates at one concurrency, each repetition beside its own raw fsync sample. */
+interface PairedOps {
+  readonly ops: Stat;
+  /** The raw append+fdatasync rate, sampled right before each repetition. */
+  readonly raw: Stat;
+  /** Each repetition's rate over the raw rate sampled right before it. */
+  readonly ratio: Stat;
+}
+
+/**
+ * Repeats `sample`, each time right after a raw fsync sample: this VM's disk and CPU speed
+ * drift within minutes, so a ratio against a baseline taken minutes earlier measures the
+ * drift as much as the engine.
+ */
+async function pairedWithRaw(sample: (rep: number) => Promise<number>): Promise<PairedOps> {
+  const ops: number[] = [];
+  const raw: number[] = [];
+  for (let rep = 0; rep < bench.repetitions; rep++) {
+    raw.push(rawFsyncOpsPerSecond());
+    ops.push(await sample(rep));
+  }
+  return {
+    ops: statOf(ops),
+    raw: statOf(raw),
+    ratio: statOf(ops.map((rate, rep) => rate / (raw[rep] ?? rate))),
+  };
+}
+
 function progress(message: string): void {
   process.stderr.write(`bench-volume: ${message}\n`);
 }
@@ -531,8 +559,8 @@ interface Results {
   readonly rawGrpcCalls: Stat;
   readonly ddWrite: Stat;
   readonly ddRead: Stat;
-  readonly engineOps: ReadonlyMap<number, Stat>;
-  readonly grpcOps: ReadonlyMap<number, Stat>;
+  readonly engineOps: ReadonlyMap<number, PairedOps>;
+  readonly grpcOps: ReadonlyMap<number, PairedOps>;
   readonly engineLarge: LargeResult;
   readonly grpcLarge: LargeResult;
   readonly restart: RestartResult;
@@ -574,14 +602,17 @@ async function withFreshStore<T>(name: string, work: (store: DiskStore) => Promi
   }
 }
 
+function engineOpsAt(concurrency: number): Promise<PairedOps> {
+  return pairedWithRaw((rep) =>
+    withFreshStore("ops", (store) => opsPerSecond(enginePut(store), concurrency, `e${rep}`)),
+  );
+}
+
 async function measureEngine(): Promise<Pick<Results, "engineOps" | "engineLarge">> {
-  const engineOps = new Map<number, Stat>();
+  const engineOps = new Map<number, PairedOps>();
   for (const concurrency of bench.concurrencies) {
     progress(`engine 4 KiB prepare+commit at concurrency ${concurrency}`);
-    const stat = await repeat(bench.repetitions, (rep) =>
-      withFreshStore("ops", (store) => opsPerSecond(enginePut(store), concurrency, `e${rep}`)),
-    );
-    engineOps.set(concurrency, stat);
+    engineOps.set(concurrency, await engineOpsAt(concurrency));
   }
   progress(`engine ${bench.largeBytes / MIB} MiB blobs`);
   const engineLarge = await withFreshStore("large", largeEngine);
@@ -592,13 +623,13 @@ async function measureGrpc(): Promise<Pick<Results, "grpcOps" | "grpcLarge">> {
   const volume = await startVolumeProcess();
   const client = new VolumeClient(volume.grpc, { unaryDeadlineMs: 60_000 });
   try {
-    const grpcOps = new Map<number, Stat>();
+    const grpcOps = new Map<number, PairedOps>();
     for (const concurrency of bench.concurrencies) {
       progress(`gRPC 4 KiB prepare+commit at concurrency ${concurrency}`);
-      const stat = await repeat(bench.repetitions, (rep) =>
+      const paired = await pairedWithRaw((rep) =>
         opsPerSecond(grpcPut(client), concurrency, `g${concurrency}-${rep}`),
       );
-      grpcOps.set(concurrency, stat);
+      grpcOps.set(concurrency, paired);
     }
     progress(`gRPC ${bench.largeBytes / MIB} MiB blobs`);
     return { grpcOps, grpcLarge: await largeGrpc(client) };
@@ -628,28 +659,25 @@ function percent(part: number, whole: number): string {
 }
 
 function opsRows(r: Results): string[][] {
-  const single = r.rawFsync.median;
-  const e1 = r.engineOps.get(1)?.median ?? 0;
-  const e64 = r.engineOps.get(64)?.median ?? 0;
-  const g64 = r.grpcOps.get(64)?.median ?? 0;
+  const e1 = r.engineOps.get(1)?.ops.median ?? 0;
   const rows = bench.concurrencies.map((c) => {
     const e = r.engineOps.get(c);
     const g = r.grpcOps.get(c);
-    const ratio =
-      c === 64
-        ? `engine ${(e64 / single).toFixed(2)}×, gRPC ${(g64 / single).toFixed(2)}× raw; engine ${(e64 / e1).toFixed(1)}× its c=1`
-        : `engine ${((e?.median ?? 0) / single).toFixed(2)}× raw`;
+    const e64 = c === 64 && e !== undefined ? e : undefined;
+    const ratio = `engine ${ratioText(e)}, gRPC ${ratioText(g)} raw${
+      e64 === undefined ? "" : `; engine ${(e64.ops.median / e1).toFixed(1)}× its c=1`
+    }`;
     return [
       `4 KiB prepare+commit, fsynced, c=${c} (ops/s)`,
-      e === undefined ? "" : fmt(e),
-      g === undefined ? "" : fmt(g),
-      `append+fdatasync ${fmt(r.rawFsync)}`,
+      e === undefined ? "" : fmt(e.ops),
+      g === undefined ? "" : fmt(g.ops),
+      e === undefined ? "" : `append+fdatasync ${fmt(e.raw)}, beside the engine's runs`,
       ratio,
-      c === 64 ? `≥ 5× raw fsync rate: ${verdict(e64 >= 5 * single)}` : "",
+      e64 === undefined ? "" : `≥ 5× raw fsync rate: ${verdict(e64.ratio.median >= 5)}`,
     ];
   });
   rows.push(zeroedRow(r.rawZeroedDsync, r.rawFsync, 2, 1));
-  const g1 = r.grpcOps.get(1)?.median ?? 0;
+  const g1 = r.grpcOps.get(1)?.ops.median ?? 0;
   rows.push([
     "unary gRPC call, c=1, grpc-js echo (calls/s)",
     "",
@@ -659,6 +687,14 @@ function opsRows(r: Results): string[][] {
     "",
   ]);
   return rows;
+}
+
+/** A paired rate's ratio to its raw samples: median (min–max) over the repetitions. */
+function ratioText(paired: PairedOps | undefined): string {
+  if (paired === undefined) return "–";
+  const { median, min, max } = paired.ratio;
+  const f = (x: number): string => `${x.toFixed(2)}×`;
+  return min === max ? f(median) : `${f(median)} (${f(min)}–${f(max)})`;
 }
 
 function largeRows(r: Results): string[][] {
@@ -743,14 +779,12 @@ async function engineOpsOnly(): Promise<void> {
   const rows: string[][] = [];
   for (const concurrency of bench.concurrencies) {
     progress(`engine 4 KiB prepare+commit at concurrency ${concurrency}`);
-    const stat = await repeat(bench.repetitions, (rep) =>
-      withFreshStore("ops", (store) => opsPerSecond(enginePut(store), concurrency, `e${rep}`)),
-    );
+    const paired = await engineOpsAt(concurrency);
     rows.push([
       `4 KiB prepare+commit, fsynced, c=${concurrency} (ops/s)`,
-      fmt(stat),
-      `append+fdatasync ${fmt(rawFsync)}`,
-      `engine ${(stat.median / rawFsync.median).toFixed(2)}× raw`,
+      fmt(paired.ops),
+      `append+fdatasync ${fmt(paired.raw)}, beside the engine's runs`,
+      `engine ${ratioText(paired)} raw`,
     ]);
   }
   rows.push(zeroedRow(rawZeroedDsync, rawFsync, 1, 0));
