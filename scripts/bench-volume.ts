@@ -98,11 +98,12 @@ interface PairedOps {
 /**
  * Repeats `sample`, each time right after a raw fsync sample: this VM's disk and CPU speed
  * drift within minutes, so a ratio against a baseline taken minutes earlier measures the
- * drift as much as the engine.
+ * drift as much as the engine. One run before them warms up (JIT) and is not counted.
  */
 async function pairedWithRaw(sample: (rep: number) => Promise<number>): Promise<PairedOps> {
   const ops: number[] = [];
   const raw: number[] = [];
+  await sample(bench.repetitions);
   for (let rep = 0; rep < bench.repetitions; rep++) {
     raw.push(rawFsyncOpsPerSecond());
     ops.push(await sample(rep));
