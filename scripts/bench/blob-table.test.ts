@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { goalTable, goals, measurementTable, median, parseResults } from "./blob-table.js";
+import { goalTable, goals, measurementTable, median, opsPerSecond, parseResults } from "./blob-table.js";
+import type { WrkResult } from "./blob-table.js";
 
 /** The benchmark's table and the goals of issue 4 §7 (c64 ratios against etcd, nginx and the disk). */
 
@@ -29,6 +30,17 @@ describe("blob-table (issue 4 §7 goals)", () => {
     expect(table).toContain(
       "| minikv put 4KiB c64 | 3 | 2500 (2000–3000) | 1.00 (1.00–1.00) | 2.0 (2.0–2.0) | 3.0 (3.0–3.0) | 10.2 (8.2–12.3) | other load up to 12% CPU |",
     );
+  });
+
+  it("takes a run's rate from its answered requests and seconds when the line has them", () => {
+    const base: WrkResult = { label: "x", ops_per_s: 1, p50_ms: 1, p99_ms: 2, p999_ms: 3, size: 1, err: 0 };
+    // 16 answers in 15 s print as ops_per_s 1.1 (one decimal): 16/15 is what the run did.
+    expect(opsPerSecond({ ...base, ops_per_s: 1.1, ok: 16, secs: 15 })).toBeCloseTo(16 / 15, 10);
+    expect(opsPerSecond({ ...base, ops_per_s: 1.1 })).toBe(1.1);
+    expect(opsPerSecond({ ...base, ops_per_s: 1.1, ok: 16, secs: 0 })).toBe(1.1);
+    const large = run("minikv put 64MiB c4", 1.1, 64 * 1024 * 1024, { ok: 16, secs: 15 });
+    const table = measurementTable(parseResults([large]));
+    expect(table).toContain("| minikv put 64MiB c4 | 1 | 1.07 | 1.00 | 2.0 | 3.0 | 71.6 |  |");
   });
 
   it("computes each goal as a fraction of its reference", () => {
