@@ -211,7 +211,10 @@ describe(`operator round trip with real processes, ${KEY_COUNT} keys (issue 5 §
         if (copies > 0 || view.state !== "running" || Date.now() >= deadline) break;
       }
       if (copies > 0 || view.state === "running") break;
-      console.log(`rebalance ended before a copy, attempt ${attempt}: ${JSON.stringify(view)}`);
+      const { volumes } = await httpJson<{ volumes: unknown }>(`${runner.httpUrl}/v1/cluster`);
+      console.log(
+        `rebalance ended before a copy, attempt ${attempt}: ${JSON.stringify(view)}; volumes now: ${JSON.stringify(volumes)}`,
+      );
     }
     await cluster.kill9(runner.name);
     expect(copies, `the job had started copying when it was killed: ${JSON.stringify(view)}`).toBeGreaterThan(
