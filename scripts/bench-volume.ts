@@ -571,12 +571,17 @@ async function stopVolumeProcess(volume: VolumeProcess): Promise<void> {
 
 // ---- the table -------------------------------------------------------------------------
 
-function fmt(stat: Stat, digits = 0): string {
-  const f = (n: number): string =>
-    n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
+/** `stat` as median (min–max), each number written by `f`; the median alone for a single run. */
+function spread(stat: Stat, f: (n: number) => string): string {
   return bench.repetitions === 1 && stat.min === stat.max
     ? f(stat.median)
     : `${f(stat.median)} (${f(stat.min)}–${f(stat.max)})`;
+}
+
+function fmt(stat: Stat, digits = 0): string {
+  return spread(stat, (n) =>
+    n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits }),
+  );
 }
 
 function verdict(met: boolean): string {
@@ -713,16 +718,7 @@ function opsRows(r: Results): string[][] {
 
 /** A paired rate's ratio to its raw samples: median (min–max) over the repetitions. */
 function ratioText(paired: PairedOps | undefined): string {
-  if (paired === undefined) return "–";
-  const { median, min, max } = paired.ratio;
-  const f = (x: number): string => `${x.toFixed(2)}×`;
-  return min === max ? f(median) : `${f(median)} (${f(min)}–${f(max)})`;
-}
-
-/** Ratios as percentages: median (min–max). */
-function percentRange(ratio: Stat): string {
-  const f = (x: number): string => `${(x * 100).toFixed(0)}%`;
-  return ratio.min === ratio.max ? f(ratio.median) : `${f(ratio.median)} (${f(ratio.min)}–${f(ratio.max)})`;
+  return paired === undefined ? "–" : spread(paired.ratio, (x) => `${x.toFixed(2)}×`);
 }
 
 function largeRows(r: Results): string[][] {
@@ -734,7 +730,7 @@ function largeRows(r: Results): string[][] {
       fmt(e.write),
       fmt(g.write),
       `dd conv=fdatasync ${fmt(e.ddWrite)}, beside the engine's runs`,
-      `engine ${percentRange(e.writeRatio)}, gRPC ${percent(g.write.median, e.ddWrite.median)}`,
+      `engine ${spread(e.writeRatio, (x) => `${(x * 100).toFixed(0)}%`)}, gRPC ${percent(g.write.median, e.ddWrite.median)}`,
       `≥ 70% of dd: ${verdict(e.writeRatio.median >= 0.7)}`,
     ],
     [

@@ -92,6 +92,10 @@ export function opsPerSecond(run: WrkResult): number {
   return ok !== undefined && secs !== undefined && secs > 0 ? ok / secs : run.ops_per_s;
 }
 
+function mbPerSecond(run: WrkResult): number {
+  return (opsPerSecond(run) * run.size) / BYTES_PER_MB;
+}
+
 /** Whole operations per second, except for rates too low to read that way (large blobs). */
 function opsDigits(runs: readonly WrkResult[]): number {
   return median(runs.map(opsPerSecond)) < 10 ? 2 : 0;
@@ -115,13 +119,7 @@ export function measurementTable(results: Results): string[] {
   ];
   for (const [label, runs] of results.runs) {
     const size = runs[0]?.size ?? 0;
-    const rate =
-      size >= 4096
-        ? cell(
-            runs.map((r) => (opsPerSecond(r) * size) / BYTES_PER_MB),
-            1,
-          )
-        : "–";
+    const rate = size >= 4096 ? cell(runs.map(mbPerSecond), 1) : "–";
     const cells = [
       label,
       String(runs.length),
@@ -173,7 +171,7 @@ function medianOps(results: Results, label: string): number | undefined {
 
 function medianMBps(results: Results, label: string): number | undefined {
   const runs = results.runs.get(label);
-  return runs === undefined ? undefined : median(runs.map((r) => (opsPerSecond(r) * r.size) / BYTES_PER_MB));
+  return runs === undefined ? undefined : median(runs.map(mbPerSecond));
 }
 
 /**
