@@ -44,6 +44,11 @@ export const engineLimits = {
    * ahead of their end (volume/zero-fill.ts), written one at a time.
    */
   zeroFillChunkBytes: 1024 * 1024,
+  /**
+   * Reads of at most this many bytes (a small record read whole, a record's head) are
+   * blocking preads on the event loop rather than thread-pool reads (durable-fs.ts readAtNow).
+   */
+  syncReadBytesMax: 64 * 1024,
   /** Bytes read at once while scanning a segment's records. */
   scanReadBytes: 1024 * 1024,
 } as const;

@@ -2,6 +2,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { engineLimits } from "./engine-limits.js";
 import { SEGMENT_FILE_HEADER_BYTES, SegmentFile } from "./segment-file.js";
 import { seededBytes, seededRandom } from "./store-test-support.js";
 
@@ -61,5 +62,24 @@ describe("segment file shared writes and reads", () => {
     expect(past?.length).toBe(0);
     expect(offset).toBe(SEGMENT_FILE_HEADER_BYTES);
     await segment.retire();
+  });
+
+  it("read() gives the same bytes below and above the blocking-read size, and short at the end", async () => {
+    const { segment, path } = await newSegment();
+    const bytes = seededBytes(11, 3 * engineLimits.syncReadBytesMax);
+    const offset = segment.reserve(bytes.length);
+    await segment.write(bytes, offset);
+    const file = await readFile(path);
+    const sizes = [1, 4096, engineLimits.syncReadBytesMax, engineLimits.syncReadBytesMax + 1, bytes.length];
+    for (const length of sizes) {
+      const read = await segment.read(offset, length);
+      expect(read.equals(file.subarray(offset, offset + length)), `length ${length}`).toBe(true);
+    }
+    for (const length of [512, engineLimits.syncReadBytesMax + 1]) {
+      const tail = await segment.read(file.length - 100, length);
+      expect(tail.equals(file.subarray(file.length - 100)), `tail of ${length}`).toBe(true);
+    }
+    await segment.retire();
+    await expect(segment.read(offset, 4096)).rejects.toThrow();
   });
 });

@@ -3,7 +3,8 @@ import { randomInt } from "node:crypto";
 import { join } from "node:path";
 import { asError, assert, isOutOfSpace } from "../common/errors.js";
 import { crc32c } from "../common/hashing.js";
-import { fsyncDirectory, readAt, writeFully, writevFully } from "./durable-fs.js";
+import { fsyncDirectory, readAt, readAtNow, writeFully, writevFully } from "./durable-fs.js";
+import { engineLimits } from "./engine-limits.js";
 import { decodeRecordHead, parseFixedHeader, readU64, writeU64 } from "./record-codec.js";
 import type { DecodedHead } from "./record-codec.js";
 import { limits } from "../common/limits.js";
@@ -347,6 +348,7 @@ export class SegmentFile {
   }
 
   read(position: number, length: number): Promise<Buffer> {
+    if (length <= engineLimits.syncReadBytesMax) return readAtNow(this.handle, position, length);
     return readAt(this.handle, position, length);
   }
 
