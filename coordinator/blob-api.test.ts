@@ -38,6 +38,7 @@ describe("blob API (issue 4 §3–§5)", () => {
       heartbeatIntervalMs: 50,
       snapshotThresholdEntries: 10_000,
       syncApply: true,
+      leaseReads: true,
     },
     orphanGraceMs: 600_000,
     rebalanceBytesPerSecond: 64 * 1024 * 1024,

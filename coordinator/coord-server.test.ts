@@ -48,6 +48,7 @@ describe("startCoordinator (issue 3 §4)", () => {
         heartbeatIntervalMs: 50,
         snapshotThresholdEntries: 1000,
         syncApply: true,
+        leaseReads: true,
       },
       orphanGraceMs: 600_000,
       rebalanceBytesPerSecond: 64 * 1024 * 1024,

@@ -308,10 +308,10 @@ async function openDriver(
   logger: Logger,
   hooks: CoordinatorHooks,
 ): Promise<OpenDriver> {
-  const { tickIntervalMs, electionTimeoutMs, heartbeatIntervalMs, snapshotThresholdEntries, syncApply } =
-    options.raft;
+  const tuning = options.raft;
+  const { tickIntervalMs } = tuning;
   const stateMachine = await LevelStateMachine.open(join(options.dbDir, "state"), coordCommandHandler, {
-    syncApply,
+    syncApply: tuning.syncApply,
   });
   const storage = await LevelRaftStore.open(join(options.dbDir, "raft")).catch(async (err: unknown) => {
     await stateMachine.close();
@@ -329,9 +329,10 @@ async function openDriver(
       bootstrapMembers: [options.id, ...Object.keys(peers)].sort(),
       peers,
       tickMs: tickIntervalMs,
-      electionTicks: Math.round(electionTimeoutMs / tickIntervalMs),
-      heartbeatTicks: Math.max(1, Math.round(heartbeatIntervalMs / tickIntervalMs)),
-      snapshotThresholdEntries,
+      electionTicks: Math.round(tuning.electionTimeoutMs / tickIntervalMs),
+      heartbeatTicks: Math.max(1, Math.round(tuning.heartbeatIntervalMs / tickIntervalMs)),
+      leaseRead: tuning.leaseReads,
+      snapshotThresholdEntries: tuning.snapshotThresholdEntries,
       // A read barrier that cannot be confirmed answers 503 before a client's usual timeout.
       readTimeoutMs: 2_000,
       logger,

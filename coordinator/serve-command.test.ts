@@ -53,6 +53,7 @@ describe("minikv-coord serve flags", () => {
         heartbeatIntervalMs: 50,
         snapshotThresholdEntries: 50_000,
         syncApply: true,
+        leaseReads: true,
       },
       orphanGraceMs: 600_000,
       rebalanceBytesPerSecond: 64 * 1024 * 1024,
@@ -73,6 +74,7 @@ describe("minikv-coord serve flags", () => {
       MINIKV_HEARTBEAT_INTERVAL: "100ms",
       MINIKV_SNAPSHOT_THRESHOLD: "50",
       MINIKV_SYNC_APPLY: "off",
+      MINIKV_LEASE_READS: "off",
     });
     const { options } = await parse([]);
     expect(options).toMatchObject({
@@ -90,6 +92,8 @@ describe("minikv-coord serve flags", () => {
         electionTimeoutMs: 1000,
         heartbeatIntervalMs: 100,
         snapshotThresholdEntries: 50,
+        syncApply: false,
+        leaseReads: false,
       },
     });
   });
@@ -114,6 +118,7 @@ describe("minikv-coord serve flags", () => {
     [["--id", "c1", "--db", "d", "--snapshot-threshold", "1"], /--snapshot-threshold/],
     [["--id", "c1", "--db", "d", "--advertise", "a b"], /--advertise/],
     [["--id", "c1", "--db", "d", "--sync-apply", "maybe"], /--sync-apply/],
+    [["--id", "c1", "--db", "d", "--lease-reads", "sometimes"], /--lease-reads/],
     [["--id", "c1", "--db", "d", "--frobnicate"], /unknown option/],
   ])("refuses %j with one error line and exit status 2", async (args, message) => {
     const { exitCode, stderr, options } = await parse(args);

@@ -25,6 +25,12 @@ export interface RaftTuning {
    * crash) may lose the last applied batches; they are applied again from the fsynced log.
    */
   readonly syncApply: boolean;
+  /**
+   * The leader answers linearizable reads from its check-quorum lease while it holds one
+   * (DESIGN.md §2 allows ReadIndex or a leader lease); off, every read takes a ReadIndex
+   * heartbeat round. The lease assumes the members' clocks run at about the same rate.
+   */
+  readonly leaseReads: boolean;
 }
 
 /** A validated `minikv-coord serve` configuration (DESIGN.md §3). */
@@ -119,7 +125,15 @@ function toRaftTuning(raw: RawServeFlags): RaftTuning {
     return parseIntInRange(required(raw, "snapshot-threshold"), min, max, "--snapshot-threshold");
   });
   const syncApply = flag("sync-apply", () => parseOnOff(required(raw, "sync-apply")));
-  return { tickIntervalMs, electionTimeoutMs, heartbeatIntervalMs, snapshotThresholdEntries, syncApply };
+  const leaseReads = flag("lease-reads", () => parseOnOff(required(raw, "lease-reads")));
+  return {
+    tickIntervalMs,
+    electionTimeoutMs,
+    heartbeatIntervalMs,
+    snapshotThresholdEntries,
+    syncApply,
+    leaseReads,
+  };
 }
 
 function parseOnOff(value: string): boolean {
@@ -213,6 +227,13 @@ export function createCoordProgram(
       envOption(
         "--sync-apply <on|off>",
         "fsync the state machine after each applied batch (off: the fsynced Raft log alone makes commits durable)",
+        "on",
+      ),
+    )
+    .addOption(
+      envOption(
+        "--lease-reads <on|off>",
+        "the leader answers linearizable reads from its lease, without a heartbeat round (off: ReadIndex for every read)",
         "on",
       ),
     )

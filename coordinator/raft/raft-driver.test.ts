@@ -1,8 +1,16 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { describeDriverScenarios } from "./driver-scenarios.js";
-import { TestCluster, putCommand } from "./driver-test-cluster.js";
+import { TestCluster, putCommand, type KvDriver } from "./driver-test-cluster.js";
 
 describeDriverScenarios("memory");
+
+/** "served" when a read barrier resolves, else the error code it failed with. */
+function readOutcome(driver: KvDriver): Promise<string> {
+  return driver.readIndex().then(
+    () => "served",
+    (err: { code: string }) => err.code,
+  );
+}
 
 describe("RaftDriver under partitions (memory network)", () => {
   let cluster: TestCluster | undefined;
@@ -21,13 +29,7 @@ describe("RaftDriver under partitions (memory network)", () => {
     const leader = await c.leader();
     await c.put(leader, "k", "before");
     c.isolate(leader);
-    const read = c
-      .driver(leader)
-      .readIndex()
-      .then(
-        () => "served",
-        (err: { code: string }) => err.code,
-      );
+    const read = readOutcome(c.driver(leader));
     const write = c
       .driver(leader)
       .propose(putCommand("k", "during"))
@@ -41,6 +43,49 @@ describe("RaftDriver under partitions (memory network)", () => {
     const newLeader = await c.leader();
     const after = await c.put(newLeader, "k", "after");
     expect(after.result).toEqual({ existed: [true] });
+  });
+
+  /**
+   * A leaseRead cluster with a 500 ms election timeout (a 250 ms lease from the quorum's
+   * last acknowledgement) whose leader has written once; returns the leader.
+   */
+  async function leaseCluster(): Promise<{ c: TestCluster; leader: string }> {
+    cluster = await TestCluster.start("memory", ["n1", "n2", "n3"], {
+      leaseRead: true,
+      electionTicks: 50,
+      readTimeoutMs: 600,
+    });
+    const leader = await cluster.leader();
+    await cluster.put(leader, "k", "v");
+    return { c: cluster, leader };
+  }
+
+  /** Lets heartbeat rounds be acknowledged, so that the leader holds a lease, then cuts it off. */
+  async function isolateWithLease(c: TestCluster, leader: string): Promise<void> {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    c.isolate(leader);
+  }
+
+  it("with leaseRead, a leader serves reads from its lease, without its followers (§6.4.1)", async () => {
+    const { c, leader } = await leaseCluster();
+    // Bounded retries: on a starved machine the lease may run out before the read is issued.
+    const outcomes: string[] = [];
+    for (let attempt = 0; attempt < 5 && !outcomes.includes("served"); attempt++) {
+      c.heal();
+      await isolateWithLease(c, leader);
+      outcomes.push(await readOutcome(c.driver(leader)));
+    }
+    expect(outcomes).toContain("served");
+  });
+
+  it("with leaseRead, a leader whose event loop stalled past its lease serves no read from it", async () => {
+    const { c, leader } = await leaseCluster();
+    await isolateWithLease(c, leader);
+    // A stall far longer than the lease and than the ticks a timer could deliver after it.
+    // No timer runs meanwhile: only the wall clock tells the driver it happened.
+    const stallUntil = performance.now() + 1000;
+    while (performance.now() < stallUntil) continue;
+    expect(await readOutcome(c.driver(leader))).toBe("NO_QUORUM");
   });
 
   it("answers OVERLOADED when the proposal table is full, and NOT_LEADER when forwarding is off", async () => {

@@ -1,6 +1,8 @@
 /**
  * The Raft driver: owns one pure core (core/raft-node.ts) and does its I/O. A timer ticks
- * the core; one loop takes each Ready (core/types.ts) and:
+ * the core with every tick of wall-clock time elapsed, also those a stalled event loop
+ * missed (catchUpTicks: a leader's lease is counted in ticks); one loop takes each Ready
+ * (core/types.ts) and:
  *   1. persists hard state, entries and any received snapshot in ONE storage batch,
  *      fsynced when the Ready says so (term, vote, entries, snapshot);
  *   2. sends the messages (snapshots stream beside their message): a leader's before or
@@ -69,6 +71,11 @@ export interface RaftDriverConfig {
   readonly heartbeatTicks: number;
   readonly preVote: boolean;
   readonly checkQuorum: boolean;
+  /**
+   * The leader answers reads from its check-quorum lease (dissertation §6.4.1) while it
+   * holds one, without a heartbeat round; the lease is half an election timeout from the
+   * quorum's oldest acknowledged heartbeat. Sound while clocks run at about the same rate.
+   */
   readonly leaseRead: boolean;
   readonly maxMsgBytes: number;
   readonly maxInflightMsgs: number;
@@ -207,6 +214,9 @@ export class RaftDriver<Result = unknown> {
   private snapshotting = false;
   private pendingCompaction: SnapshotMeta | null = null;
   private timer: NodeJS.Timeout | null = null;
+  /** When ticking started (performance.now()) and the ticks handed to the core since. */
+  private tickOrigin = 0;
+  private ticksDelivered = 0;
   private scheduled = false;
   private running: Promise<void> | null = null;
   private stopped = false;
@@ -244,6 +254,7 @@ export class RaftDriver<Result = unknown> {
       onSnapshot: (message, addresses, chunks) => this.onSnapshot(message, addresses, chunks),
       onUnreachable: (id) => this.node?.reportUnreachable(id),
     });
+    this.tickOrigin = performance.now();
     this.timer = setInterval(() => this.onTick(), this.config.tickMs);
     this.schedule();
   }
@@ -541,13 +552,27 @@ export class RaftDriver<Result = unknown> {
 
   private onTick(): void {
     if (this.node === null || this.stopped) return;
-    this.node.tick();
+    this.catchUpTicks(this.node);
     this.proposals.sweep(performance.now(), (what) => timeoutError(what, this.leader));
     this.reads.sweep(Date.now(), this.electionTimeoutMs(), () =>
       failure(ErrorCode.NO_QUORUM, "read index not confirmed in time"),
     );
     // Most ticks change nothing (no heartbeat or election due): then the loop has no work.
     if (this.node.hasReady() || this.reads.hasQueued() || this.pendingCompaction !== null) this.schedule();
+  }
+
+  /**
+   * Ticks the core for the wall-clock time elapsed since the last tick. setInterval skips
+   * the ticks of a stalled event loop (GC, a busy machine), and a leader that missed them
+   * would count its lease from a clock that stood still. At most two election timeouts are
+   * delivered at once: enough to end any lease and to time out any election, without a
+   * long stall turning into thousands of heartbeats.
+   */
+  private catchUpTicks(node: RawNode): void {
+    const due = Math.floor((performance.now() - this.tickOrigin) / this.config.tickMs);
+    const missed = due - this.ticksDelivered;
+    for (let i = 0; i < Math.min(missed, 2 * this.config.electionTicks + 1); i++) node.tick();
+    if (missed > 0) this.ticksDelivered = due;
   }
 
   private onMessage(message: Message): void {
@@ -642,6 +667,8 @@ export class RaftDriver<Result = unknown> {
     this.nonce.copy(context, 0);
     context.writeBigUInt64BE(BigInt(this.readSeq), 8);
     this.reads.issue(context.toString("hex"), Date.now());
+    // The core may answer from its lease: let it know how much time has passed.
+    if (this.config.leaseRead) this.catchUpTicks(node);
     node.readIndex(context);
   }
 
