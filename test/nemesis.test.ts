@@ -38,15 +38,21 @@ function failedChecks(report: NemesisReport): string {
  * --deep/repair clean, memory and descriptors bounded. A failure prints the seed and the
  * schedule; NEMESIS_SEED=<seed> replays it.
  */
+/** NEMESIS_FAULT_PHASE_MS: a replay of a HEAVY seed needs HEAVY's fault phase (its schedule). */
+const faultPhaseMs = Number(process.env["NEMESIS_FAULT_PHASE_MS"] ?? nemesisDefaults.faultPhaseMs);
+if (!Number.isSafeInteger(faultPhaseMs) || faultPhaseMs < 1_000 || faultPhaseMs > 3_600_000) {
+  throw new Error(`NEMESIS_FAULT_PHASE_MS must be 1000–3600000, got ${String(faultPhaseMs)}`);
+}
+
 describe("nemesis", () => {
   it(
     "keeps every guarantee of DESIGN.md §2 under a seeded fault schedule",
     async () => {
       const seed = seedFromEnv();
-      const report = await runNemesisOnce({ ...nemesisDefaults, seed, tolerated }, print);
+      const report = await runNemesisOnce({ ...nemesisDefaults, seed, faultPhaseMs, tolerated }, print);
       expect(report.ok, `nemesis seed ${seed} failed: ${failedChecks(report)}`).toBe(true);
     },
-    nemesisDefaults.faultPhaseMs + RUN_OVERHEAD_MS,
+    faultPhaseMs + RUN_OVERHEAD_MS,
   );
 
   it.runIf(HEAVY)(

@@ -65,6 +65,8 @@ export interface NemesisReport {
   readonly elapsedMs: number;
   /** performance.now() when clients and nemesis started; report times are relative to it. */
   readonly faultPhaseStartMs: number;
+  /** The fault phase's length: the schedule depends on it as on the seed. */
+  readonly faultPhaseMs: number;
 }
 
 /** The report as text: seed and replay command first, then schedule, outcomes and checks. */
@@ -72,7 +74,7 @@ export function formatReport(report: NemesisReport, logTails?: string): string {
   const t0 = report.faultPhaseStartMs;
   const lines = [
     `nemesis seed ${report.seed}: ${report.ok ? "PASSED" : "FAILED"} (${report.records} requests, ${(report.elapsedMs / 1000).toFixed(1)} s)`,
-    `replay: NEMESIS_SEED=${report.seed} npx vitest run test/nemesis.test.ts`,
+    `replay: NEMESIS_SEED=${report.seed}${report.faultPhaseMs === nemesisDefaults.faultPhaseMs ? "" : ` NEMESIS_FAULT_PHASE_MS=${report.faultPhaseMs}`} npx vitest run test/nemesis.test.ts`,
     ...report.notes.map((n) => `note: ${n}`),
     "schedule as executed:",
     ...report.executed.map(
@@ -201,6 +203,7 @@ export async function runNemesisOnce(
     records: history.records.length,
     elapsedMs: performance.now() - startMs,
     faultPhaseStartMs,
+    faultPhaseMs: config.faultPhaseMs,
   };
   const text = formatReport(report, report.ok ? undefined : cluster.logTails(15));
   log(text);
