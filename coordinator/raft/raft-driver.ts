@@ -1,8 +1,7 @@
 /**
  * The Raft driver: owns one pure core (core/raft-node.ts) and does its I/O. A timer ticks
- * the core with every tick of wall-clock time elapsed, also those a stalled event loop
- * missed (catchUpTicks: a leader's lease is counted in ticks); one loop takes each Ready
- * (core/types.ts) and:
+ * the core, and the leader's lease clock also counts the ticks a stalled event loop missed
+ * (catchUpLeaseClock); one loop takes each Ready (core/types.ts) and:
  *   1. persists hard state, entries and any received snapshot in ONE storage batch,
  *      fsynced when the Ready says so (term, vote, entries, snapshot);
  *   2. sends the messages (snapshots stream beside their message): a leader's before or
@@ -552,7 +551,9 @@ export class RaftDriver<Result = unknown> {
 
   private onTick(): void {
     if (this.node === null || this.stopped) return;
-    this.catchUpTicks(this.node);
+    this.node.tick();
+    this.ticksDelivered += 1;
+    this.catchUpLeaseClock(this.node);
     this.proposals.sweep(performance.now(), (what) => timeoutError(what, this.leader));
     this.reads.sweep(Date.now(), this.electionTimeoutMs(), () =>
       failure(ErrorCode.NO_QUORUM, "read index not confirmed in time"),
@@ -562,17 +563,17 @@ export class RaftDriver<Result = unknown> {
   }
 
   /**
-   * Ticks the core for the wall-clock time elapsed since the last tick. setInterval skips
-   * the ticks of a stalled event loop (GC, a busy machine), and a leader that missed them
-   * would count its lease from a clock that stood still. At most two election timeouts are
-   * delivered at once: enough to end any lease and to time out any election, without a
-   * long stall turning into thousands of heartbeats.
+   * Moves the leader's lease clock up to the wall-clock time elapsed (monotonic). setInterval
+   * skips the ticks of a stalled event loop (GC, a busy machine), and a leader that missed
+   * them would count its lease from a clock that stood still. Only the lease clock catches
+   * up: heartbeats, check-quorum and election timers keep one tick per timer, so a stall
+   * during which the peers' answers waited unread does not depose a leader.
    */
-  private catchUpTicks(node: RawNode): void {
+  private catchUpLeaseClock(node: RawNode): void {
     const due = Math.floor((performance.now() - this.tickOrigin) / this.config.tickMs);
-    const missed = due - this.ticksDelivered;
-    for (let i = 0; i < Math.min(missed, 2 * this.config.electionTicks + 1); i++) node.tick();
-    if (missed > 0) this.ticksDelivered = due;
+    if (due <= this.ticksDelivered) return;
+    node.advanceLeaseClock(due - this.ticksDelivered);
+    this.ticksDelivered = due;
   }
 
   private onMessage(message: Message): void {
@@ -668,7 +669,7 @@ export class RaftDriver<Result = unknown> {
     context.writeBigUInt64BE(BigInt(this.readSeq), 8);
     this.reads.issue(context.toString("hex"), Date.now());
     // The core may answer from its lease: let it know how much time has passed.
-    if (this.config.leaseRead) this.catchUpTicks(node);
+    if (this.config.leaseRead) this.catchUpLeaseClock(node);
     node.readIndex(context);
   }
 

@@ -57,6 +57,10 @@ class RawNodeImpl implements RawNode {
     this.raft.tick();
   }
 
+  advanceLeaseClock(ticks: number): void {
+    if (this.raft.role === "leader" && ticks > 0) this.raft.leaderTicks += ticks;
+  }
+
   step(message: Message): void {
     if (message.from === this.raft.id || message.to !== this.raft.id || !isWellFormed(message)) return;
     this.raft.step(message);

@@ -132,6 +132,25 @@ describe("dissertation §6.4 ReadIndex", () => {
     expect(net.get("a").readStates.map((r) => text(r.context))).toEqual(["expired"]);
   });
 
+  it("§6.4.1: time on the lease clock alone ends the lease, and deposes no leader", () => {
+    const net = new TestNetwork({ voters: ["a", "b", "c"], config: { checkQuorum: true, leaseRead: true } });
+    net.elect("a");
+    net.tickAll(1);
+    // A stall of three election timeouts, its answers still unread: the lease is over...
+    net.raw("a").advanceLeaseClock(3 * defaultTestConfig.electionTicks);
+    net.raw("a").readIndex(bytes("after-stall"));
+    net.process("a");
+    expect(net.get("a").readStates).toEqual([]);
+    expect(net.queue.some((m) => m.type === "heartbeat" && text(m.context) === "after-stall")).toBe(true);
+    // ...but no check-quorum round ran meanwhile: still leader, and the round answers the read.
+    expect(net.raw("a").status().role).toBe("leader");
+    net.stabilize();
+    expect(net.get("a").readStates.map((r) => text(r.context))).toEqual(["after-stall"]);
+    // A follower's lease clock does not exist: the call changes nothing there.
+    net.raw("b").advanceLeaseClock(1000);
+    expect(net.raw("b").status().role).toBe("follower");
+  });
+
   it("§6.4.1 + §3.10: after sending timeoutNow a leader no longer trusts its lease", () => {
     const net = new TestNetwork({ voters: ["a", "b", "c"], config: { checkQuorum: true, leaseRead: true } });
     net.elect("a");

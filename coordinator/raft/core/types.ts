@@ -280,6 +280,13 @@ export interface Status {
  */
 export interface RawNode {
   tick(): void;
+  /**
+   * Leader: `ticks` more ticks of elapsed time on its lease clock alone — no heartbeat,
+   * check-quorum or election timer moves. For a driver whose timer missed ticks (a stalled
+   * process): a lease must not outlive the time that really passed, while check-quorum
+   * should not count a stall during which answers were waiting unread as silence.
+   */
+  advanceLeaseClock(ticks: number): void;
   /** Feeds a message from a peer. Malformed or stale messages are ignored. */
   step(message: Message): void;
   /**

@@ -24,6 +24,7 @@ function wrap(inner: RawNode, tamper: Tamper, localReads: boolean): RawNode {
   const pendingReads: ReadState[] = [];
   const node: RawNode = {
     tick: () => inner.tick(),
+    advanceLeaseClock: (ticks) => inner.advanceLeaseClock(ticks),
     step: (m) => inner.step(m),
     propose: (data) => inner.propose(data),
     proposeConfChange: (change) => inner.proposeConfChange(change),
