@@ -148,7 +148,7 @@ async function start(
   registryTimer.unref();
   undo.push(() => Promise.resolve(clearInterval(registryTimer)));
   const abortPruner = new AbortPruner({
-    isLeader: () => driver.raft.status().role === "leader",
+    isLeader: () => driver.raft.isLeader(),
     state: driver.reader,
     store: cluster.store,
     now: Date.now,
@@ -216,8 +216,7 @@ async function start(
     status: () => node.status(),
     httpUrl: node.httpUrl,
     grpcAddress,
-    liveVolumes: () =>
-      driver.raft.status().role === "leader" ? cluster.liveness.ownView(cluster.pool.records()) : [],
+    liveVolumes: () => (driver.raft.isLeader() ? cluster.liveness.ownView(cluster.pool.records()) : []),
   };
 
   let closing: Promise<void> | undefined;
@@ -284,7 +283,7 @@ async function identify(address: string, transport: GrpcTransport, logger: Logge
 /** The blob side of a coordinator: metadata over Raft, volume liveness, volume clients. */
 function blobCluster(driver: OpenDriver, peers: PeerStatusClient): ClusterState {
   const liveness = new VolumeLiveness({
-    isLeader: () => driver.raft.status().role === "leader",
+    isLeader: () => driver.raft.isLeader(),
     askLeader: async () => {
       const address = driver.raft.status().leaderAddress;
       return address === null ? null : peers.status(address, livenessAskTimeoutMs);

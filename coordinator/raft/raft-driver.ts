@@ -414,6 +414,14 @@ export class RaftDriver<Result = unknown> {
     };
   }
 
+  /**
+   * Whether this node leads, as of the last Ready handled: status().role without building
+   * the whole status (every request's liveness view asks).
+   */
+  isLeader(): boolean {
+    return this.role === "leader";
+  }
+
   /** A copy of the counters. */
   counters(): RaftDriverCounters {
     return { ...this.stats, proposalsFailed: this.proposals.rejected };
