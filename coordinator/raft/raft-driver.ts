@@ -213,7 +213,10 @@ export class RaftDriver<Result = unknown> {
   private snapshotting = false;
   private pendingCompaction: SnapshotMeta | null = null;
   private timer: NodeJS.Timeout | null = null;
-  /** When ticking started (performance.now()) and the ticks handed to the core since. */
+  /**
+   * When ticking started (performance.now()), and the ticks of time the lease clock has
+   * counted since: one per timer, plus those catchUpLeaseClock added.
+   */
   private tickOrigin = 0;
   private ticksDelivered = 0;
   private scheduled = false;
