@@ -11,7 +11,7 @@
  * The file lives in a temporary directory that is removed at the end.
  */
 import { readSync } from "node:fs";
-import { mkdtemp, open, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, open, rm, writeFile, type FileHandle } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spread } from "./bench/closed-loop.js";
@@ -23,16 +23,17 @@ const PAGE = 4096;
 
 interface Way {
   readonly name: string;
+  readonly blocking: boolean;
   /** Readers with one read in flight each (a blocking pread has one by nature). */
   readonly concurrency: number;
-  readonly sizes: readonly number[];
 }
 
 const WAYS: readonly Way[] = [
-  { name: "thread pool, 1 in flight", concurrency: 1, sizes: [4096, 65536] },
-  { name: "thread pool, 8 in flight", concurrency: 8, sizes: [4096, 65536] },
-  { name: "blocking pread", concurrency: 1, sizes: [4096, 65536] },
+  { name: "thread pool, 1 in flight", blocking: false, concurrency: 1 },
+  { name: "thread pool, 8 in flight", blocking: false, concurrency: 8 },
+  { name: "blocking pread", blocking: true, concurrency: 1 },
 ];
+const SIZES = [4096, 65536];
 
 interface Sample {
   readonly perSecond: number;
@@ -40,14 +41,14 @@ interface Sample {
   readonly systemUs: number;
 }
 
-async function run(fd: number, handle: Awaited<ReturnType<typeof open>>, way: Way, size: number) {
+async function run(handle: FileHandle, way: Way, size: number): Promise<Sample> {
   const slots = Math.floor((FILE_BYTES - size) / PAGE);
   const offset = (): number => Math.floor(Math.random() * slots) * PAGE;
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  if (way.name === "blocking pread") {
+  if (way.blocking) {
     const buffer = Buffer.allocUnsafe(size);
-    for (let i = 0; i < READS; i++) readSync(fd, buffer, 0, size, offset());
+    for (let i = 0; i < READS; i++) readSync(handle.fd, buffer, 0, size, offset());
   } else {
     let issued = 0;
     const reader = async (): Promise<void> => {
@@ -75,10 +76,10 @@ async function main(): Promise<void> {
       // Interleaved: every way and size once per repetition, so drift hits all alike.
       for (let r = 0; r < REPETITIONS; r++) {
         for (const way of WAYS) {
-          for (const size of way.sizes) {
+          for (const size of SIZES) {
             const key = `${way.name}|${size}`;
             const list = samples.get(key) ?? [];
-            list.push(await run(handle.fd, handle, way, size));
+            list.push(await run(handle, way, size));
             samples.set(key, list);
           }
         }
@@ -92,7 +93,7 @@ async function main(): Promise<void> {
     console.log("| read | size | reads/s | user CPU µs/read | system CPU µs/read |");
     console.log("|---|---|---|---|---|");
     for (const way of WAYS) {
-      for (const size of way.sizes) {
+      for (const size of SIZES) {
         const list = samples.get(`${way.name}|${size}`) ?? [];
         console.log(
           `| ${way.name} | ${size / 1024} KiB | ${spread(list.map((s) => s.perSecond))} | ` +

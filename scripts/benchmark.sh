@@ -90,19 +90,8 @@ stage() {
   return "$rc"
 }
 
-port_taken() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-# free_base COUNT OFFSET: an even port P with P..P+COUNT-1 and P+OFFSET..P+OFFSET+COUNT-1 free.
-free_base() {
-  local base p ok
-  for _ in $(seq 1 50); do
-    base=$((20000 + 2 * (RANDOM % 10000))) ok=1
-    for p in $(seq "$base" $((base + $1 - 1))) $(seq $((base + $2)) $((base + $2 + $1 - 1))); do
-      port_taken "$p" && { ok=0; break; }
-    done
-    [ $ok = 1 ] && { echo "$base"; return 0; }
-  done
-  die "no free port range found"
-}
+# port_taken, free_base COUNT OFFSET
+. "$ROOT/scripts/lib/free-ports.sh"
 
 blob_bench() { # TAG URL SIZE:COUNT CONCS
   stage "$PEERS/loadgen/blob-bench.sh" -T "$1" -r "$RUNS" -c "$4" -S "$3" -o "$RES/$1.jsonl" "$2" \
@@ -122,7 +111,7 @@ if [ $DISK = 1 ]; then
 fi
 
 if [ $MINIKV = 1 ]; then
-  base=$(free_base 6 1000)
+  base=$(free_base 6 1000) || die "no free port range for the cluster"
   log "minikv: 3 coordinators, 3 volumes, N=$REPLICAS, ports $base.. and $((base + 1000)).."
   "$ROOT/scripts/cluster-up.sh" --dir "$TMP/cluster" --coordinators 3 --volumes 3 --replicas "$REPLICAS" \
     --base-port "$base" --nice "$BENCH_NICE" --timeout 120 >&2
@@ -154,7 +143,7 @@ print(next((x.get("httpUrl") for x in c["coordinators"] if x["id"] == c["leader"
 fi
 
 if [ $NGINX = 1 ]; then
-  port=$(free_base 1 0)
+  port=$(free_base 1 0) || die "no free port for nginx"
   log "nginx on port $port"
   NGINX_PORT=$port "$PEERS/nginx/start.sh" >&2
   blob_bench nginx "http://127.0.0.1:$port/blobs/" "$SMALL_SIZE:$SMALL_COUNT" "$CONCS"

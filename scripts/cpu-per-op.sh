@@ -43,16 +43,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-port_taken() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-base=""
-for _ in $(seq 1 50); do
-  candidate=$((20000 + 2 * (RANDOM % 10000))) ok=1
-  for p in $(seq "$candidate" $((candidate + 5))) $(seq $((candidate + 1000)) $((candidate + 1005))); do
-    port_taken "$p" && { ok=0; break; }
-  done
-  [ $ok = 1 ] && { base=$candidate; break; }
-done
-[ -n "$base" ] || { echo "cpu-per-op: no free port range found" >&2; exit 1; }
+# port_taken, free_base COUNT OFFSET
+. "$ROOT/scripts/lib/free-ports.sh"
+base=$(free_base 6 1000) || exit 1
 
 "$ROOT/scripts/cluster-up.sh" --dir "$TMP/cluster" --base-port "$base" --nice "$BENCH_NICE" >"$TMP/up.log" 2>&1 ||
   { cat "$TMP/up.log" >&2; exit 1; }

@@ -86,8 +86,8 @@ export async function readAt(handle: fsp.FileHandle, position: number, length: n
 /**
  * readAt() without the thread pool: a blocking pread on the calling thread. For small
  * reads, which the page cache usually holds: handing a read to libuv's thread pool and
- * back costs 13–43 µs of CPU per read on a 2-vCPU VM (thread wake-ups), a 4 KiB pread from
- * the page cache 1–2 µs (docs/BENCHMARKS.md, "Small reads"). A read the cache does not hold
+ * back costs 12–44 µs of CPU per read on a 2-vCPU VM (thread wake-ups), a 4 KiB pread from
+ * the page cache about 1.3 µs (docs/BENCHMARKS.md, "Small reads"). A read the cache does not hold
  * blocks the event loop for one disk read, so keep `length` small. Errors reject, as
  * readAt()'s do.
  */
