@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../common/logger.js";
 import { httpJson, httpRequest } from "../test/support/http-client.js";
-import { freePorts } from "../test/support/ports.js";
+import { freePorts } from "../common/free-ports.js";
 import { waitFor } from "../test/support/wait.js";
 import { startCoordinator, type CoordinatorHandle } from "./coord-server.js";
 import type { ServeOptions } from "./serve-command.js";

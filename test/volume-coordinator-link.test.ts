@@ -9,7 +9,7 @@ import type { ProtoGrpcType } from "../proto/generated/coordinator.js";
 import type { VolumeInfo__Output } from "../proto/generated/minikv/coordinator/v1/VolumeInfo.js";
 import type { ResolveTransactionRequest__Output } from "../proto/generated/minikv/coordinator/v1/ResolveTransactionRequest.js";
 import type { ResolveTransactionReply } from "../proto/generated/minikv/coordinator/v1/ResolveTransactionReply.js";
-import { freePorts } from "./support/ports.js";
+import { freePorts } from "../common/free-ports.js";
 import { waitFor } from "./support/wait.js";
 import {
   chunksOf,

@@ -9,6 +9,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { NodeId } from "./core/types.js";
+import { freePorts } from "../../common/free-ports.js";
 import { FileSnapshotStore } from "./file-snapshot-store.js";
 import { GrpcTransport, startGrpcServer, stopGrpcServer } from "./grpc-transport.js";
 import type { KvReader, KvResult } from "./kv-commands.js";
@@ -230,7 +231,7 @@ export class TestCluster {
 
 /** A free loopback port (bound and released), so a node keeps its address across restarts. */
 async function freePort(): Promise<number> {
-  const { server, port } = await startGrpcServer("127.0.0.1:0", () => undefined);
-  await stopGrpcServer(server, 0);
+  const [port] = await freePorts(1);
+  if (port === undefined) throw new Error("no free port");
   return port;
 }

@@ -6,7 +6,7 @@ import { promisify } from "node:util";
 import { COORD_SCRIPT, type ClusterJson, type HealthJson } from "./coord-cluster.js";
 import { FaultProxy, PASS, type LinkMode } from "./fault-proxy.js";
 import { httpJson } from "./http-client.js";
-import { freePorts } from "./ports.js";
+import { freePorts } from "../../common/free-ports.js";
 import { ProcessHarness, type ManagedProcess } from "./process-harness.js";
 import { waitFor, type WaitResult } from "./wait.js";
 

@@ -1,5 +1,5 @@
 import type { Agent } from "node:http";
-import { freePorts } from "./ports.js";
+import { freePorts } from "../../common/free-ports.js";
 import { httpJson, httpRequest } from "./http-client.js";
 import type { ManagedProcess, ProcessHarness } from "./process-harness.js";
 import { waitFor, type WaitResult } from "./wait.js";

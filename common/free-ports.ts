@@ -2,7 +2,9 @@ import { randomInt } from "node:crypto";
 import { createServer, type Server } from "node:net";
 
 /**
- * Ports handed out come from below Linux's ephemeral range (32768–60999 by default): a port
+ * Free loopback ports for servers whose address must be known before they start (test
+ * clusters that restart a node on the same address, the Raft driver benchmark). Ports
+ * handed out come from below Linux's ephemeral range (32768–60999 by default): a port
  * the OS picks for `listen(0)` is also one it may pick a moment later as the local port of
  * an outgoing connection, which then makes the server that was meant to bind it fail with
  * EADDRINUSE. Below that range only an explicit bind takes a port.
