@@ -35,6 +35,7 @@ import type {
   StoredValueInfo,
   VolumeStore,
 } from "./store-api.js";
+import { RestartReserve } from "./restart-reserve.js";
 import { computeValueCrc, recordInMemory, streamVerifiedValue } from "./value-reader.js";
 import { WriteAheadLog } from "./wal.js";
 
@@ -62,6 +63,8 @@ export interface DiskStoreOptions {
   readonly now?: () => number;
   /** Free/total bytes of a directory's file system; tests pass their own. */
   readonly diskSpace?: (dir: string) => Promise<DiskSpace>;
+  /** How often free space is reread and a missing restart reserve made again (default 5 s). */
+  readonly diskSpaceRefreshMs?: number;
   /** Prepared-but-undecided writes held at once before OVERLOADED (default limits.preparedTxMax). */
   readonly preparedTxMax?: number;
   /** Longest value a prepare of unknown size may stream before TOO_LARGE (default limits.blobBytesMax). */
@@ -121,6 +124,7 @@ export class DiskStore implements VolumeStore {
   private readonly blooms: BloomRegistry;
   private readonly maintenance: StoreMaintenance;
   private wal!: WriteAheadLog;
+  private restartReserve!: RestartReserve;
 
   private constructor(private readonly options: DiskStoreOptions) {
     this.logger = options.logger ?? createLogger("volume-store");
@@ -174,6 +178,11 @@ export class DiskStore implements VolumeStore {
   }
 
   private async start(): Promise<void> {
+    this.restartReserve = await RestartReserve.open(
+      [this.options.dataDir, this.options.walDir],
+      this.readDiskSpace,
+      this.logger,
+    );
     const walFsyncSeconds = this.metrics.fsyncSeconds.labels("wal");
     this.wal = await WriteAheadLog.open({
       dir: this.options.walDir,
@@ -201,7 +210,9 @@ export class DiskStore implements VolumeStore {
       this.maintenance.requestSnapshot();
     }
     this.maintenance.rebuildFilters(needFilters);
-    this.maintenance.startTimers([[DISK_SPACE_REFRESH_MS, () => void this.refreshDiskSpace()]]);
+    this.maintenance.startTimers([
+      [this.options.diskSpaceRefreshMs ?? DISK_SPACE_REFRESH_MS, () => void this.refreshDiskSpace()],
+    ]);
     this.logger.info({ ...this.recoveryReport, keys: this.index.keyCount }, "volume store open");
   }
 
@@ -229,12 +240,14 @@ export class DiskStore implements VolumeStore {
           `${preparedMax} prepared writes are waiting for a decision`,
         );
       }
-      if (
-        header.sizeUnknown !== true &&
-        header.size > this.lastDiskSpace.freeBytes &&
-        this.lastDiskSpace.totalBytes > 0
-      ) {
-        throw new MinikvError(ErrorCode.DISK_FULL, `no room for ${header.size} bytes`);
+      const freeBytes = this.usableFreeBytes();
+      if (header.sizeUnknown !== true && freeBytes !== undefined && header.size > freeBytes) {
+        throw new MinikvError(ErrorCode.DISK_FULL, `no room for ${header.size} bytes`, {
+          detail: {
+            freeBytes: String(freeBytes),
+            restartReserveOwedBytes: String(this.restartReserve.owedBytes),
+          },
+        });
       }
       const work = this.runPrepare(header, body);
       this.inflightPrepares.set(header.txid, { stopReason: undefined, work });
@@ -293,7 +306,7 @@ export class DiskStore implements VolumeStore {
       segments: this.segments,
       checkContinue: () => this.checkPrepareContinues(header.txid),
       valueBytesMax: this.valueBytesMax,
-      freeBytes: this.lastDiskSpace.totalBytes > 0 ? this.lastDiskSpace.freeBytes : undefined,
+      freeBytes: this.usableFreeBytes(),
     });
     const { segment, offset } = written.reservation;
     try {
@@ -587,13 +600,27 @@ export class DiskStore implements VolumeStore {
       preparedCount: this.index.prepared.size,
       liveBytes: this.index.totalLiveBytes(),
       usedBytes,
-      capacityBytes: Math.max(usedBytes, this.lastDiskSpace.freeBytes + usedBytes),
+      capacityBytes: usedBytes + (this.usableFreeBytes() ?? this.lastDiskSpace.freeBytes),
     };
   }
 
+  /**
+   * Free bytes the volume may write into: the file system's, less a missing restart reserve
+   * (restart-reserve.ts). Undefined while the disk's size is unknown.
+   */
+  private usableFreeBytes(): number | undefined {
+    if (this.lastDiskSpace.totalBytes === 0) return undefined;
+    return Math.max(0, this.lastDiskSpace.freeBytes - this.restartReserve.owedBytes);
+  }
+
+  private readonly readDiskSpace = (dir: string): Promise<DiskSpace> =>
+    (this.options.diskSpace ?? diskSpaceOf)(dir);
+
+  /** Rereads the free space, first making a missing restart reserve when there is room. */
   private async refreshDiskSpace(): Promise<void> {
     try {
-      this.lastDiskSpace = await (this.options.diskSpace ?? diskSpaceOf)(this.options.dataDir);
+      await this.restartReserve.replenish();
+      this.lastDiskSpace = await this.readDiskSpace(this.options.dataDir);
     } catch (err) {
       this.logger.warn({ err }, "cannot read free disk space");
     }
@@ -605,6 +632,7 @@ export class DiskStore implements VolumeStore {
     if (this.closing) return;
     this.closing = true;
     this.maintenance.stopTimers();
+    await this.restartReserve.settled();
     const stop = new MinikvError(ErrorCode.SHUTTING_DOWN, "the volume is shutting down");
     for (const inflight of this.inflightPrepares.values()) inflight.stopReason ??= stop;
     await this.drain();
@@ -636,6 +664,7 @@ export class DiskStore implements VolumeStore {
     this.closing = true;
     this.crashed = true;
     this.maintenance.stopTimers();
+    await this.restartReserve.settled();
     await this.wal.close();
     await this.segments.close();
   }

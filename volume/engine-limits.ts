@@ -49,6 +49,11 @@ export const engineLimits = {
    * blocking preads on the event loop rather than thread-pool reads (durable-fs.ts readAtNow).
    */
   syncReadBytesMax: 64 * 1024,
+  /**
+   * The restart reserve kept on each file system the volume writes (volume/restart-reserve.ts),
+   * at most 1/16 of the file system: room for what opening writes on a full disk.
+   */
+  restartReserveBytes: 16 * 1024 * 1024,
   /** Bytes read at once while scanning a segment's records. */
   scanReadBytes: 1024 * 1024,
 } as const;

@@ -1,13 +1,12 @@
-import { execFile } from "node:child_process";
 import { randomInt } from "node:crypto";
-import { mkdir, open, rm } from "node:fs/promises";
+import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { COORD_SCRIPT, type ClusterJson, type HealthJson } from "./coord-cluster.js";
 import { FaultProxy, PASS, type LinkMode } from "./fault-proxy.js";
 import { httpJson } from "./http-client.js";
 import { freePorts } from "../../common/free-ports.js";
 import { ProcessHarness, type ManagedProcess } from "./process-harness.js";
+import { fillDisk, mountSmallDisk, unmountSmallDisk } from "./small-disk.js";
 import { waitFor, type WaitResult } from "./wait.js";
 
 /** The built volume binary. */
@@ -55,28 +54,6 @@ export interface ClusterNode {
   readonly dirs: readonly string[];
   /** For a volume on a small disk of its own (addVolume diskBytes): the mount point. */
   readonly diskDir?: string;
-}
-
-const run = promisify(execFile);
-
-/** Bytes written per call while filling a disk; the fill is bounded by the disk's size. */
-const BALLAST_CHUNK_BYTES = 1024 * 1024;
-
-/**
- * Mounts a tmpfs of `sizeBytes` on `dir`: a real file system that answers ENOSPC when full,
- * without touching the machine's disk. Needs root (CAP_SYS_ADMIN); resolves false otherwise.
- */
-export async function mountSmallDisk(dir: string, sizeBytes: number): Promise<boolean> {
-  try {
-    await run("mount", ["-t", "tmpfs", "-o", `size=${sizeBytes}`, "minikv-test-disk", dir]);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function unmountSmallDisk(dir: string): Promise<void> {
-  await run("umount", [dir]).catch(() => run("umount", ["-l", dir]).catch(() => undefined));
 }
 
 /**
@@ -373,18 +350,7 @@ export class Cluster {
   async fillDisk(name: string): Promise<number> {
     const diskDir = this.node(name).diskDir;
     if (diskDir === undefined) throw new Error(`${name} has no disk of its own`);
-    const file = await open(join(diskDir, "ballast"), "a");
-    const chunk = Buffer.alloc(BALLAST_CHUNK_BYTES, 0x5a);
-    let written = 0;
-    try {
-      // Bounded: a tmpfs of S bytes takes at most S / chunk writes.
-      for (let i = 0; i < 1_000_000; i++) written += (await file.write(chunk)).bytesWritten;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "ENOSPC") throw err;
-    } finally {
-      await file.close();
-    }
-    return written;
+    return fillDisk(diskDir, "ballast");
   }
 
   /** Removes the ballast fillDisk() wrote. */
