@@ -3,6 +3,7 @@
 // BENCH_QUICK=1 runs a small smoke version; BENCH_RESTART_KEYS overrides the 1,000,000 keys.
 // BENCH_ONLY=engine-ops measures only the raw fsync rate and the engine's small writes (for
 // profiling and A/B runs); BENCH_CONCURRENCIES=64 (comma-separated) picks their concurrencies.
+// BENCH_ONLY=grpc-paced measures only the volume process's CPU per write at a held rate.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
@@ -12,12 +13,14 @@ import {
   fdatasyncSync,
   mkdtempSync,
   openSync,
+  readFileSync,
   rmSync,
   statSync,
   unlinkSync,
   writeSync,
 } from "node:fs";
 import { rm } from "node:fs/promises";
+import { setTimeout as sleep } from "node:timers/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
@@ -36,8 +39,8 @@ import { SNAPSHOT_FILE } from "../volume/index-snapshot.js";
 
 const QUICK = process.env["BENCH_QUICK"] === "1";
 const ONLY = process.env["BENCH_ONLY"];
-if (ONLY !== undefined && ONLY !== "engine-ops")
-  throw new Error(`BENCH_ONLY=${ONLY}: only engine-ops exists`);
+if (ONLY !== undefined && ONLY !== "engine-ops" && ONLY !== "grpc-paced")
+  throw new Error(`BENCH_ONLY=${ONLY}: engine-ops or grpc-paced`);
 const CONCURRENCIES = (process.env["BENCH_CONCURRENCIES"] ?? "1,16,64").split(",").map(Number);
 if (!CONCURRENCIES.every((c) => Number.isSafeInteger(c) && c > 0))
   throw new Error(
@@ -59,6 +62,10 @@ const bench = {
   compactionBytes: (QUICK ? 32 : 256) * MIB,
   compactionSegmentBytes: 32 * MIB,
   volumeStartTimeoutMs: 30_000,
+  // Writers and the rate they are held to in all: about the cluster's 4 KiB PUT rate.
+  pacedConcurrency: 64,
+  pacedPairsPerSecond: 1_200,
+  pacedPairs: QUICK ? 1_200 : 6_000,
 } as const;
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -267,6 +274,61 @@ function grpcPut(client: VolumeClient): PutFn {
     await client.prepare({ txid, key, size: smallValue.length, crc32c: smallCrc }, [smallValue]);
     await client.commit(txid, version);
   };
+}
+
+const CLOCK_TICKS_PER_SECOND =
+  Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100;
+
+/** CPU time (user + system, every thread) a process has used, in seconds (/proc/<pid>/stat). */
+function cpuSecondsOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+}
+
+interface PacedResult {
+  readonly cpuMicrosPerPair: Stat;
+  readonly pairsPerSecond: Stat;
+}
+
+/**
+ * The volume process's CPU per 4 KiB prepare+commit over gRPC with pacedConcurrency writers
+ * held to about pacedPairsPerSecond in all (each pauses between its pairs): the blob
+ * benchmark's PUT rate, where a WAL round holds fewer records than flat out, and what a
+ * round costs is shared by fewer writes (docs/BENCHMARKS.md, "WAL rounds").
+ */
+async function pacedCpu(client: VolumeClient, pid: number): Promise<PacedResult> {
+  const put = grpcPut(client);
+  const pauseMs = (bench.pacedConcurrency / bench.pacedPairsPerSecond) * 1000;
+  const cpu: number[] = [];
+  const rates: number[] = [];
+  // Repetition 0 warms the JIT up and is not counted.
+  for (let rep = 0; rep <= bench.repetitions; rep++) {
+    let started = 0;
+    const cpuBefore = cpuSecondsOf(pid);
+    const startMs = performance.now();
+    await Promise.all(
+      Array.from({ length: bench.pacedConcurrency }, async (_, writer) => {
+        while (started < bench.pacedPairs) {
+          const n = ++started;
+          await put(`p${rep}-${n}`, `paced${rep}/${writer}/${n % 1000}`, n);
+          await sleep(pauseMs);
+        }
+      }),
+    );
+    if (rep === 0) continue;
+    cpu.push(((cpuSecondsOf(pid) - cpuBefore) / bench.pacedPairs) * 1e6);
+    rates.push(bench.pacedPairs / ((performance.now() - startMs) / 1000));
+  }
+  return { cpuMicrosPerPair: statOf(cpu), pairsPerSecond: statOf(rates) };
+}
+
+function pacedRow(paced: PacedResult, blanks: number): string[] {
+  return [
+    `4 KiB prepare+commit, c=${bench.pacedConcurrency} held to ~${bench.pacedPairsPerSecond.toLocaleString("en-US")}/s: volume CPU (µs per pair)`,
+    ...Array<string>(blanks).fill(""),
+    fmt(paced.cpuMicrosPerPair),
+    `${fmt(paced.pairsPerSecond)} pairs/s reached`,
+  ];
 }
 
 // ---- large blobs -----------------------------------------------------------------------
@@ -563,6 +625,11 @@ async function startVolumeProcess(): Promise<VolumeProcess> {
   throw new Error("the volume process exited before listening");
 }
 
+function volumePid(volume: VolumeProcess): number {
+  if (volume.child.pid === undefined) throw new Error("the volume process has no pid");
+  return volume.child.pid;
+}
+
 async function stopVolumeProcess(volume: VolumeProcess): Promise<void> {
   const exited = once(volume.child, "exit");
   volume.child.kill("SIGTERM");
@@ -596,6 +663,7 @@ interface Results {
   readonly grpcOps: ReadonlyMap<number, PairedOps>;
   readonly engineLarge: EngineLargeResult;
   readonly grpcLarge: LargeResult;
+  readonly grpcPaced: PacedResult;
   readonly restart: RestartResult;
   readonly compaction: Stat | undefined;
 }
@@ -646,7 +714,7 @@ async function measureEngine(): Promise<Pick<Results, "engineOps" | "engineLarge
   return { engineOps, engineLarge };
 }
 
-async function measureGrpc(): Promise<Pick<Results, "grpcOps" | "grpcLarge">> {
+async function measureGrpc(): Promise<Pick<Results, "grpcOps" | "grpcLarge" | "grpcPaced">> {
   const volume = await startVolumeProcess();
   const client = new VolumeClient(volume.grpc, { unaryDeadlineMs: 60_000 });
   try {
@@ -658,8 +726,10 @@ async function measureGrpc(): Promise<Pick<Results, "grpcOps" | "grpcLarge">> {
       );
       grpcOps.set(concurrency, paired);
     }
+    progress(`gRPC 4 KiB prepare+commit held to ~${bench.pacedPairsPerSecond}/s`);
+    const grpcPaced = await pacedCpu(client, volumePid(volume));
     progress(`gRPC ${bench.largeBytes / MIB} MiB blobs`);
-    return { grpcOps, grpcLarge: await largeGrpc(client) };
+    return { grpcOps, grpcPaced, grpcLarge: await largeGrpc(client) };
   } finally {
     client.close();
     await stopVolumeProcess(volume);
@@ -703,6 +773,7 @@ function opsRows(r: Results): string[][] {
       e64 === undefined ? "" : `≥ 5× raw fsync rate: ${verdict(e64.ratio.median >= 5)}`,
     ];
   });
+  rows.push([...pacedRow(r.grpcPaced, 1), "", ""]);
   rows.push(zeroedRow(r.rawZeroedDsync, r.rawFsync, 2, 1));
   const g1 = r.grpcOps.get(1)?.ops.median ?? 0;
   rows.push([
@@ -815,8 +886,26 @@ async function engineOpsOnly(): Promise<void> {
   printTable(["measurement", "engine (in-process)", "baseline on this machine", "ratio"], rows);
 }
 
+/** BENCH_ONLY=grpc-paced: the volume process's CPU per write at a held rate, nothing else. */
+async function grpcPacedOnly(): Promise<void> {
+  const volume = await startVolumeProcess();
+  const client = new VolumeClient(volume.grpc, { unaryDeadlineMs: 60_000 });
+  try {
+    progress(`gRPC 4 KiB prepare+commit held to ~${bench.pacedPairsPerSecond}/s`);
+    const paced = await pacedCpu(client, volumePid(volume));
+    printTable(["measurement", "gRPC (volume process)", "rate"], [pacedRow(paced, 0)]);
+  } finally {
+    client.close();
+    await stopVolumeProcess(volume);
+  }
+}
+
 async function main(): Promise<void> {
   if (ONLY === "engine-ops") return engineOpsOnly();
+  if (ONLY === "grpc-paced") {
+    statSync(VOLUME_BIN);
+    return grpcPacedOnly();
+  }
   statSync(VOLUME_BIN);
   progress(`temp dir ${benchDir}; ${QUICK ? "QUICK smoke run" : "full run"}`);
   const results = await measureAll();

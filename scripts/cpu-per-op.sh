@@ -50,13 +50,18 @@ base=$(free_base 6 1000) || exit 1
 "$ROOT/scripts/cluster-up.sh" --dir "$TMP/cluster" --base-port "$base" --nice "$BENCH_NICE" >"$TMP/up.log" 2>&1 ||
   { cat "$TMP/up.log" >&2; exit 1; }
 leader="" leader_name=""
-for i in 1 2 3; do
-  port=$((base + 2 * (i - 1)))
-  if curl -fsS "http://127.0.0.1:$port/health" 2>/dev/null | grep -q '"role":"leader"'; then
-    leader=$port leader_name=coord-$i
-  fi
+# The cluster answers once each process is up; an election may still be under way (50 tries).
+for _ in $(seq 50); do
+  for i in 1 2 3; do
+    port=$((base + 2 * (i - 1)))
+    if curl -fsS "http://127.0.0.1:$port/health" 2>/dev/null | grep -q '"role":"leader"'; then
+      leader=$port leader_name=coord-$i
+    fi
+  done
+  [ -n "$leader" ] && break
+  sleep 0.2
 done
-[ -n "$leader" ] || { echo "cpu-per-op: no leader found" >&2; exit 1; }
+[ -n "$leader" ] || { echo "cpu-per-op: no leader found within 10 s" >&2; exit 1; }
 
 # cpu_ticks: "NAME TICKS" per server, TICKS = utime + stime of the whole process.
 cpu_ticks() { while read -r pid name; do echo "$name $(awk '{print $14 + $15}' "/proc/$pid/stat")"; done <"$TMP/cluster/pids"; }

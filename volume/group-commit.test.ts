@@ -38,7 +38,7 @@ describe("GroupCommitQueue", () => {
       },
       100,
       50,
-      8,
+      { halveAbove: 8 },
     );
     const all = [queue.enqueue(0)];
     // 20 items queue behind the first batch, which is still on the disk.
@@ -53,6 +53,31 @@ describe("GroupCommitQueue", () => {
       [11, 12, 13, 14, 15],
       [16, 17, 18, 19, 20],
     ]);
+  });
+
+  it("with startAtTurnEnd, puts every item of one turn in the first batch, across awaits", async () => {
+    const batches: number[][] = [];
+    const queue = new GroupCommitQueue<number>(
+      async (batch) => {
+        batches.push([...batch]);
+        await new Promise((resolve) => setTimeout(resolve, 1));
+      },
+      100,
+      50,
+      { startAtTurnEnd: true },
+    );
+    // Ten writers of one turn, each reaching the queue after a different number of awaits
+    // (as the requests of one Pipe message reach the WAL).
+    const writer = async (i: number): Promise<void> => {
+      for (let hop = 0; hop < i; hop++) await Promise.resolve();
+      await queue.enqueue(i);
+      await queue.enqueue(100 + i);
+    };
+    await Promise.all(Array.from({ length: 10 }, (_, i) => writer(i)));
+    expect(batches[0]).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    // Each writer's second item was made after its first was durable: the next batch.
+    expect(batches[1]).toEqual([100, 101, 102, 103, 104, 105, 106, 107, 108, 109]);
+    expect(batches).toHaveLength(2);
   });
 
   it("answers OVERLOADED when the queue is full, and rejects a failed batch's items", async () => {

@@ -19,17 +19,29 @@ interface Waiter<T> {
  * writers of one batch then run (their next records are built) while the other half's batch
  * is on the disk, instead of every writer waiting for one batch and the disk then waiting
  * for every writer: concurrent writers settle into two groups that take turns on the disk.
+ *
+ * `startAtTurnEnd`: an idle queue starts its flush when the current turn of the event loop
+ * ends (setImmediate) rather than at the first item, so that every item the turn's work
+ * produces goes in one batch. One message of many requests (a volume's Pipe) otherwise
+ * became a batch of its first record alone and then one of the rest. Measured on the WAL
+ * (docs/BENCHMARKS.md, "WAL rounds"): a third as many rounds, and less CPU per write.
  */
 export class GroupCommitQueue<T> {
   private readonly waiting: Waiter<T>[] = [];
   private flushing = false;
+  private startScheduled = false;
+  private readonly halveAbove: number;
+  private readonly startAtTurnEnd: boolean;
 
   constructor(
     private readonly flush: (batch: readonly T[]) => Promise<void>,
     private readonly depthMax: number,
     private readonly batchMax: number,
-    private readonly halveAbove = Number.POSITIVE_INFINITY,
-  ) {}
+    options: { readonly halveAbove?: number; readonly startAtTurnEnd?: boolean } = {},
+  ) {
+    this.halveAbove = options.halveAbove ?? Number.POSITIVE_INFINITY;
+    this.startAtTurnEnd = options.startAtTurnEnd ?? false;
+  }
 
   get depth(): number {
     return this.waiting.length;
@@ -43,7 +55,16 @@ export class GroupCommitQueue<T> {
     }
     return new Promise<void>((resolve, reject) => {
       this.waiting.push({ item, resolve, reject });
-      if (!this.flushing) void this.run();
+      if (this.flushing || this.startScheduled) return;
+      if (!this.startAtTurnEnd) {
+        void this.run();
+        return;
+      }
+      this.startScheduled = true;
+      setImmediate(() => {
+        this.startScheduled = false;
+        if (!this.flushing) void this.run();
+      });
     });
   }
 

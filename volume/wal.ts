@@ -168,7 +168,7 @@ export class WriteAheadLog {
       (batch) => this.flush(batch),
       limits.walQueueDepthMax,
       limits.walGroupRecordsMax,
-      engineLimits.walHalveBatchAbove,
+      { halveAbove: engineLimits.walHalveBatchAbove, startAtTurnEnd: true },
     );
   }
 
