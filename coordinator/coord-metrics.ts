@@ -14,6 +14,10 @@ export interface RaftCounters {
   readonly fsyncBatches: number;
   /** Log entries written by those batches. */
   readonly fsyncEntries: number;
+  /** Seconds those batches took to write and fsync. */
+  readonly fsyncSeconds: number;
+  /** Those that took half an election timeout or more. */
+  readonly slowFsyncs: number;
   readonly snapshotsSent: number;
   readonly snapshotsReceived: number;
   readonly snapshotsTaken: number;
@@ -135,6 +139,16 @@ export class CoordinatorMetrics {
       "minikv_raft_fsync_entries_total",
       "Log entries written by fsynced batches.",
       (c) => c.fsyncEntries,
+    );
+    counter(
+      "minikv_raft_fsync_seconds_total",
+      "Seconds the fsynced batches took to write and fsync.",
+      (c) => c.fsyncSeconds,
+    );
+    counter(
+      "minikv_raft_slow_fsyncs_total",
+      "fsynced batches that took half an election timeout or more (each is logged).",
+      (c) => c.slowFsyncs,
     );
     counter("minikv_raft_snapshots_sent_total", "Snapshots sent to followers.", (c) => c.snapshotsSent);
     counter(

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { describeDriverScenarios } from "./driver-scenarios.js";
 import { TestCluster, putCommand, type KvDriver } from "./driver-test-cluster.js";
+import type { RaftStorage } from "./storage.js";
 
 describeDriverScenarios("memory");
 
@@ -119,6 +120,28 @@ describe("RaftDriver under partitions (memory network)", () => {
     cluster = await TestCluster.start("memory", ["n1", "n2", "n3"]);
     const applied = await cluster.put("n2", "early", "1");
     expect(applied.result).toEqual({ existed: [false] });
+  });
+
+  it("counts a Raft log fsync that takes half an election timeout or more as slow", async () => {
+    const config = { tickMs: 10, electionTicks: 10 };
+    cluster = await TestCluster.start("memory", ["solo"], config);
+    await cluster.leader();
+    await cluster.put("solo", "fast", "1");
+    const driver = cluster.driver("solo");
+    expect(driver.counters().slowFsyncs).toBe(0);
+    // White-box: the node's storage, its synced writes slowed to one election timeout.
+    const storage = (driver as unknown as { deps: { storage: RaftStorage } }).deps.storage;
+    const save = storage.save.bind(storage);
+    const slowMs = config.tickMs * config.electionTicks;
+    storage.save = async (update) => {
+      if (update.sync !== false) await new Promise((resolve) => setTimeout(resolve, slowMs));
+      return save(update);
+    };
+    const before = driver.counters();
+    await cluster.put("solo", "slow", "2");
+    const after = driver.counters();
+    expect(after.slowFsyncs - before.slowFsyncs).toBeGreaterThanOrEqual(1);
+    expect(after.fsyncSeconds - before.fsyncSeconds).toBeGreaterThanOrEqual((slowMs * 0.9) / 1000);
   });
 
   it("a single-node cluster commits alone", async () => {

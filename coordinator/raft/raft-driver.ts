@@ -171,6 +171,10 @@ export interface RaftDriverCounters {
   fsyncBatches: number;
   /** Log entries those batches wrote (fsyncEntries / fsyncBatches = entries per fsync). */
   fsyncEntries: number;
+  /** Seconds those batches took to write and fsync. */
+  fsyncSeconds: number;
+  /** Those that took half an election timeout or more (each is logged). */
+  slowFsyncs: number;
   snapshotsSent: number;
   snapshotsReceived: number;
   snapshotsTaken: number;
@@ -198,6 +202,8 @@ export class RaftDriver<Result = unknown> {
     proposals: 0,
     proposalsFailed: 0,
     fsyncBatches: 0,
+    fsyncSeconds: 0,
+    slowFsyncs: 0,
     fsyncEntries: 0,
     snapshotsSent: 0,
     snapshotsReceived: 0,
@@ -730,15 +736,27 @@ export class RaftDriver<Result = unknown> {
   private async persist(ready: Ready): Promise<void> {
     const { storage } = this.deps;
     if (ready.hardState === null && ready.entries.length === 0 && ready.snapshot === null) return;
+    const startedAt = performance.now();
     await storage.save({
       hardState: ready.hardState,
       resetTo: ready.snapshot?.index ?? null,
       entries: ready.entries,
       sync: ready.mustSync,
     });
-    if (ready.mustSync) {
-      this.stats.fsyncBatches += 1;
-      this.stats.fsyncEntries += ready.entries.length;
+    if (!ready.mustSync) return;
+    const ms = performance.now() - startedAt;
+    this.stats.fsyncBatches += 1;
+    this.stats.fsyncEntries += ready.entries.length;
+    this.stats.fsyncSeconds += ms / 1000;
+    // A follower sends nothing, heartbeat answers included, until its batch is durable: a
+    // batch this slow on a quorum of followers at once looks like their loss to the
+    // leader's check-quorum.
+    if (ms >= (this.config.electionTicks * this.config.tickMs) / 2) {
+      this.stats.slowFsyncs += 1;
+      this.config.logger?.warn(
+        { ms: Math.round(ms), entries: ready.entries.length, role: this.role },
+        "slow raft log fsync: half an election timeout or more",
+      );
     }
   }
 
