@@ -748,9 +748,9 @@ export class RaftDriver<Result = unknown> {
     this.stats.fsyncBatches += 1;
     this.stats.fsyncEntries += ready.entries.length;
     this.stats.fsyncSeconds += ms / 1000;
-    // A follower sends nothing, heartbeat answers included, until its batch is durable: a
-    // batch this slow on a quorum of followers at once looks like their loss to the
-    // leader's check-quorum.
+    // No further Ready is taken while a batch is on the disk: a leader sends no heartbeats
+    // and a follower answers none until it is durable, so a batch slower than the election
+    // timeout can end a leadership.
     if (ms >= (this.config.electionTicks * this.config.tickMs) / 2) {
       this.stats.slowFsyncs += 1;
       this.config.logger?.warn(
