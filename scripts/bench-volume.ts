@@ -636,6 +636,20 @@ async function stopVolumeProcess(volume: VolumeProcess): Promise<void> {
   await exited;
 }
 
+/** Runs `work` against a fresh volume process and a client of it; stops both after. */
+async function withVolumeProcess<T>(
+  work: (client: VolumeClient, volume: VolumeProcess) => Promise<T>,
+): Promise<T> {
+  const volume = await startVolumeProcess();
+  const client = new VolumeClient(volume.grpc, { unaryDeadlineMs: 60_000 });
+  try {
+    return await work(client, volume);
+  } finally {
+    client.close();
+    await stopVolumeProcess(volume);
+  }
+}
+
 // ---- the table -------------------------------------------------------------------------
 
 /** `stat` as median (min–max), each number written by `f`; the median alone for a single run. */
@@ -714,10 +728,8 @@ async function measureEngine(): Promise<Pick<Results, "engineOps" | "engineLarge
   return { engineOps, engineLarge };
 }
 
-async function measureGrpc(): Promise<Pick<Results, "grpcOps" | "grpcLarge" | "grpcPaced">> {
-  const volume = await startVolumeProcess();
-  const client = new VolumeClient(volume.grpc, { unaryDeadlineMs: 60_000 });
-  try {
+function measureGrpc(): Promise<Pick<Results, "grpcOps" | "grpcLarge" | "grpcPaced">> {
+  return withVolumeProcess(async (client, volume) => {
     const grpcOps = new Map<number, PairedOps>();
     for (const concurrency of bench.concurrencies) {
       progress(`gRPC 4 KiB prepare+commit at concurrency ${concurrency}`);
@@ -730,10 +742,7 @@ async function measureGrpc(): Promise<Pick<Results, "grpcOps" | "grpcLarge" | "g
     const grpcPaced = await pacedCpu(client, volumePid(volume));
     progress(`gRPC ${bench.largeBytes / MIB} MiB blobs`);
     return { grpcOps, grpcPaced, grpcLarge: await largeGrpc(client) };
-  } finally {
-    client.close();
-    await stopVolumeProcess(volume);
-  }
+  });
 }
 
 async function measureAll(): Promise<Results> {
@@ -888,25 +897,17 @@ async function engineOpsOnly(): Promise<void> {
 
 /** BENCH_ONLY=grpc-paced: the volume process's CPU per write at a held rate, nothing else. */
 async function grpcPacedOnly(): Promise<void> {
-  const volume = await startVolumeProcess();
-  const client = new VolumeClient(volume.grpc, { unaryDeadlineMs: 60_000 });
-  try {
+  const paced = await withVolumeProcess((client, volume) => {
     progress(`gRPC 4 KiB prepare+commit held to ~${bench.pacedPairsPerSecond}/s`);
-    const paced = await pacedCpu(client, volumePid(volume));
-    printTable(["measurement", "gRPC (volume process)", "rate"], [pacedRow(paced, 0)]);
-  } finally {
-    client.close();
-    await stopVolumeProcess(volume);
-  }
+    return pacedCpu(client, volumePid(volume));
+  });
+  printTable(["measurement", "gRPC (volume process)", "rate"], [pacedRow(paced, 0)]);
 }
 
 async function main(): Promise<void> {
   if (ONLY === "engine-ops") return engineOpsOnly();
-  if (ONLY === "grpc-paced") {
-    statSync(VOLUME_BIN);
-    return grpcPacedOnly();
-  }
   statSync(VOLUME_BIN);
+  if (ONLY === "grpc-paced") return grpcPacedOnly();
   progress(`temp dir ${benchDir}; ${QUICK ? "QUICK smoke run" : "full run"}`);
   const results = await measureAll();
   printTable(

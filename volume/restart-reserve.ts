@@ -60,8 +60,7 @@ export class RestartReserve {
       if (await removeIfExists(path + BEING_MADE_SUFFIX)) await fsyncDirectory(dir);
       const space = await diskSpace(dir);
       const site = { dir, bytes: reserveBytesFor(space.totalBytes), present: await exists(path) };
-      if (site.present && space.freeBytes < site.bytes) {
-        await fsp.rm(path);
+      if (site.present && space.freeBytes < site.bytes && (await removeIfExists(path))) {
         await fsyncDirectory(dir);
         site.present = false;
         logger.warn(

@@ -202,9 +202,9 @@ export class RaftDriver<Result = unknown> {
     proposals: 0,
     proposalsFailed: 0,
     fsyncBatches: 0,
+    fsyncEntries: 0,
     fsyncSeconds: 0,
     slowFsyncs: 0,
-    fsyncEntries: 0,
     snapshotsSent: 0,
     snapshotsReceived: 0,
     snapshotsTaken: 0,
@@ -751,7 +751,7 @@ export class RaftDriver<Result = unknown> {
     // No further Ready is taken while a batch is on the disk: a leader sends no heartbeats
     // and a follower answers none until it is durable, so a batch slower than the election
     // timeout can end a leadership.
-    if (ms >= (this.config.electionTicks * this.config.tickMs) / 2) {
+    if (ms >= this.electionTimeoutMs() / 2) {
       this.stats.slowFsyncs += 1;
       this.config.logger?.warn(
         { ms: Math.round(ms), entries: ready.entries.length, role: this.role },
