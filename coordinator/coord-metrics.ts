@@ -18,6 +18,8 @@ export interface RaftCounters {
   readonly fsyncSeconds: number;
   /** Those that took half an election timeout or more. */
   readonly slowFsyncs: number;
+  /** Heartbeats and their answers sent while a batch was on the disk. */
+  readonly earlyMessages: number;
   readonly snapshotsSent: number;
   readonly snapshotsReceived: number;
   readonly snapshotsTaken: number;
@@ -149,6 +151,11 @@ export class CoordinatorMetrics {
       "minikv_raft_slow_fsyncs_total",
       "fsynced batches that took half an election timeout or more (each is logged).",
       (c) => c.slowFsyncs,
+    );
+    counter(
+      "minikv_raft_early_messages_total",
+      "Heartbeats and their answers sent while a Raft batch was being fsynced.",
+      (c) => c.earlyMessages,
     );
     counter("minikv_raft_snapshots_sent_total", "Snapshots sent to followers.", (c) => c.snapshotsSent);
     counter(

@@ -144,6 +144,34 @@ describe("RaftDriver under partitions (memory network)", () => {
     expect(after.fsyncSeconds - before.fsyncSeconds).toBeGreaterThanOrEqual((slowMs * 0.9) / 1000);
   });
 
+  it("keeps its leader through fsyncs slower than the election timeout on every node: heartbeats and their answers leave meanwhile", async () => {
+    // Election timeouts of 200–400 ms: room for a loaded machine's event-loop stalls.
+    cluster = await TestCluster.start("memory", ["n1", "n2", "n3"], { tickMs: 10, electionTicks: 20 });
+    const c = cluster;
+    const leader = await c.leader();
+    await c.put(leader, "fast", "1");
+    const ids = ["n1", "n2", "n3"];
+    const sum = (read: (counters: ReturnType<KvDriver["counters"]>) => number): number =>
+      ids.reduce((total, id) => total + read(c.driver(id).counters()), 0);
+    const before = { elections: sum((s) => s.elections), changes: sum((s) => s.leaderChanges) };
+    // White-box: every node's synced writes take 450 ms, longer than any election timeout.
+    const slowMs = 450;
+    for (const id of ids) {
+      const storage = (c.driver(id) as unknown as { deps: { storage: RaftStorage } }).deps.storage;
+      const save = storage.save.bind(storage);
+      storage.save = async (update) => {
+        if (update.sync !== false) await new Promise((resolve) => setTimeout(resolve, slowMs));
+        return save(update);
+      };
+    }
+    for (let i = 0; i < 3; i++) await c.put(leader, `slow${i}`, String(i));
+    expect(c.driver(leader).status().role).toBe("leader");
+    expect(sum((s) => s.elections)).toBe(before.elections);
+    expect(sum((s) => s.leaderChanges)).toBe(before.changes);
+    expect(sum((s) => s.slowFsyncs)).toBeGreaterThanOrEqual(3);
+    expect(sum((s) => s.earlyMessages)).toBeGreaterThan(0);
+  });
+
   it("a single-node cluster commits alone", async () => {
     cluster = await TestCluster.start("memory", ["solo"]);
     expect(await cluster.leader()).toBe("solo");

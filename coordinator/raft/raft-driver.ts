@@ -14,6 +14,8 @@
  *   5. advances the core once 1–4 are done.
  * Proposals, reads and messages arriving while a batch is being fsynced accumulate in the
  * core and leave together in the next Ready: many concurrent proposals share one fsync.
+ * Only heartbeats and their answers leave meanwhile (sendEarly), so a slow fsync does not
+ * end a leadership.
  *
  * Callers use propose() (resolves once applied here, with the state machine's result),
  * readIndex() (a linearizable read barrier, §6.4), the membership calls (one server at a
@@ -175,6 +177,8 @@ export interface RaftDriverCounters {
   fsyncSeconds: number;
   /** Those that took half an election timeout or more (each is logged). */
   slowFsyncs: number;
+  /** Heartbeats and answers sent while a batch was on the disk (sendEarly). */
+  earlyMessages: number;
   snapshotsSent: number;
   snapshotsReceived: number;
   snapshotsTaken: number;
@@ -205,6 +209,7 @@ export class RaftDriver<Result = unknown> {
     fsyncEntries: 0,
     fsyncSeconds: 0,
     slowFsyncs: 0,
+    earlyMessages: 0,
     snapshotsSent: 0,
     snapshotsReceived: 0,
     snapshotsTaken: 0,
@@ -569,6 +574,7 @@ export class RaftDriver<Result = unknown> {
   private onTick(): void {
     if (this.node === null || this.stopped) return;
     this.node.tick();
+    this.sendEarly(this.node);
     this.ticksDelivered += 1;
     this.catchUpLeaseClock(this.node);
     this.proposals.sweep(performance.now(), (what) => timeoutError(what, this.leader));
@@ -596,7 +602,20 @@ export class RaftDriver<Result = unknown> {
   private onMessage(message: Message): void {
     if (this.node === null || this.stopped) return;
     this.node.step(message);
+    this.sendEarly(this.node);
     this.schedule();
+  }
+
+  /**
+   * While a batch is on the disk: heartbeats and their answers (and read answers) leave at
+   * once instead of with the next Ready (RawNode.takeEarlyMessages), so a slow fsync does
+   * not silence a leader or its followers.
+   */
+  private sendEarly(node: RawNode): void {
+    const early = node.takeEarlyMessages();
+    if (early.length === 0) return;
+    this.stats.earlyMessages += early.length;
+    for (const message of early) this.deps.transport.send(message);
   }
 
   /** Stores a leader's snapshot durably, then hands its message to the core. */
@@ -748,9 +767,8 @@ export class RaftDriver<Result = unknown> {
     this.stats.fsyncBatches += 1;
     this.stats.fsyncEntries += ready.entries.length;
     this.stats.fsyncSeconds += ms / 1000;
-    // No further Ready is taken while a batch is on the disk: a leader sends no heartbeats
-    // and a follower answers none until it is durable, so a batch slower than the election
-    // timeout can end a leadership.
+    // No further Ready is taken while a batch is on the disk: only heartbeats and their
+    // answers leave meanwhile (sendEarly); proposals, appends and their answers wait.
     if (ms >= this.electionTimeoutMs() / 2) {
       this.stats.slowFsyncs += 1;
       this.config.logger?.warn(

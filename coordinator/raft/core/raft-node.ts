@@ -32,11 +32,14 @@ class RawNodeImpl implements RawNode {
   private prevHardState: HardState;
   /** The Ready handed out and not yet advanced; at most one at a time. */
   private outstanding: Ready | null = null;
+  /** The term of the last hard state advanced past (stored durably). */
+  private durableTerm: number;
 
   constructor(config: Config, restored: RestoredState) {
     this.raft = new Raft(config, restored);
     this.prevSoftState = this.softState();
     this.prevHardState = this.hardState();
+    this.durableTerm = this.prevHardState.term;
   }
 
   private role(): Role {
@@ -154,6 +157,7 @@ class RawNodeImpl implements RawNode {
     if (ready !== this.outstanding) throw new Error("advance() with a Ready that is not the outstanding one");
     this.outstanding = null;
     const r = this.raft;
+    if (ready.hardState !== null) this.durableTerm = ready.hardState.term;
     if (ready.snapshot !== null) {
       if (r.log.unstableSnapshot?.index === ready.snapshot.index) r.log.unstableSnapshot = null;
       r.log.appliedTo(ready.snapshot.index);
@@ -167,6 +171,16 @@ class RawNodeImpl implements RawNode {
       r.applyCommittedConfChanges(ready.committedEntries);
     }
     if (r.role === "leader") leader.selfPersisted(r);
+  }
+
+  takeEarlyMessages(): Message[] {
+    const r = this.raft;
+    if (this.outstanding === null || r.msgs.length === 0) return [];
+    const early: Message[] = [];
+    const rest: Message[] = [];
+    for (const m of r.msgs) (isEarly(m, this.durableTerm) ? early : rest).push(m);
+    if (early.length > 0) r.msgs = rest;
+    return early;
   }
 
   status(): Status {
@@ -191,6 +205,14 @@ class RawNodeImpl implements RawNode {
       leadTransferee: r.leadTransferee,
     };
   }
+}
+
+/** Whether `m` may leave before the outstanding Ready is durable (RawNode.takeEarlyMessages). */
+function isEarly(m: Message, durableTerm: number): boolean {
+  const type = m.type;
+  return (
+    (type === "heartbeat" || type === "heartbeatResp" || type === "readIndexResp") && m.term === durableTerm
+  );
 }
 
 /** Creates the Raft core of one node from what the driver loaded from stable storage. */

@@ -113,6 +113,59 @@ describe("Ready and advance", () => {
     expect(node.hasReady()).toBe(true);
   });
 
+  it("while its batch is on the disk, a leader's heartbeats leave early; its appends wait for the next Ready", () => {
+    const net = new TestNetwork({ voters: ["a", "b", "c"] });
+    net.elect("a");
+    const a = net.raw("a");
+    expect(a.takeEarlyMessages()).toEqual([]); // nothing outstanding: everything goes by Ready
+    a.propose(bytes("x"));
+    const ready = a.ready();
+    expect(ready.mustSync).toBe(true);
+    a.propose(bytes("y"));
+    a.tick(); // heartbeatTicks = 1: a heartbeat round is due
+    const early = a.takeEarlyMessages();
+    expect(early.map((m) => [m.type, m.to]).sort()).toEqual([
+      ["heartbeat", "b"],
+      ["heartbeat", "c"],
+    ]);
+    expect(a.takeEarlyMessages()).toEqual([]); // taken once
+    a.advance(ready);
+    const next = a.ready();
+    expect(next.messages.every((m) => m.type !== "heartbeat")).toBe(true);
+    expect(next.entries.map((e) => e.index)).toEqual([(ready.entries[0]?.index ?? 0) + 1]);
+  });
+
+  it("while its batch is on the disk, a follower answers heartbeats early, but never acknowledges entries early (Figure 2)", () => {
+    const node = newTestNode("b", ["a", "b", "c"], { term: 1 });
+    const entries = [{ term: 1, index: 1, type: "normal" as const, data: bytes("x") }];
+    node.step(makeMessage({ type: "append", from: "a", to: "b", term: 1, entries }));
+    const ready = node.ready();
+    expect(ready.mustSync).toBe(true);
+    const more = [{ term: 1, index: 2, type: "normal" as const, data: bytes("y") }];
+    node.step(
+      makeMessage({ type: "append", from: "a", to: "b", term: 1, index: 1, logTerm: 1, entries: more }),
+    );
+    node.step(makeMessage({ type: "heartbeat", from: "a", to: "b", term: 1, index: 7 }));
+    const early = node.takeEarlyMessages();
+    expect(early.map((m) => [m.type, m.to, m.index])).toEqual([["heartbeatResp", "a", 7]]);
+    node.advance(ready);
+    const next = node.ready();
+    expect(next.messages.map((m) => [m.type, m.index])).toEqual([["appendResp", 2]]);
+    expect(next.entries.map((e) => e.index)).toEqual([2]);
+  });
+
+  it("a heartbeat answer in a term not yet durable waits for the batch that stores the term", () => {
+    const node = newTestNode("b", ["a", "b", "c"], { term: 1 });
+    node.step(makeMessage({ type: "heartbeat", from: "a", to: "b", term: 2, index: 3 }));
+    const ready = node.ready(); // stores term 2
+    expect(ready.hardState?.term).toBe(2);
+    expect(ready.messages.map((m) => m.type)).toEqual(["heartbeatResp"]);
+    node.step(makeMessage({ type: "heartbeat", from: "a", to: "b", term: 2, index: 4 }));
+    expect(node.takeEarlyMessages()).toEqual([]);
+    node.advance(ready);
+    expect(node.ready().messages.map((m) => [m.type, m.index])).toEqual([["heartbeatResp", 4]]);
+  });
+
   it("soft state reports role and leader changes", () => {
     const net = new TestNetwork({ voters: ["a", "b", "c"] });
     net.elect("a");

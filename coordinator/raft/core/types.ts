@@ -327,5 +327,16 @@ export interface RawNode {
   hasReady(): boolean;
   ready(): Ready;
   advance(ready: Ready): void;
+  /**
+   * While a Ready is outstanding (its batch on the disk): takes, out of what the next Ready
+   * would carry, the messages that depend on nothing unpersisted, for the driver to send at
+   * once: heartbeat, heartbeatResp and readIndexResp of a term already durable. They carry
+   * no entries and no vote, so Figure 2's "respond after persisting" does not bind them; a
+   * follower's append answers and every vote wait as before (etcd-io/raft sends the same
+   * ones early in its asynchronous-storage mode). Without them a leader's heartbeats, and
+   * its followers' answers, wait behind a slow fsync, and one slower than the election
+   * timeout ends the leadership. Empty when no Ready is outstanding.
+   */
+  takeEarlyMessages(): Message[];
   status(): Status;
 }

@@ -52,6 +52,7 @@ function wrap(inner: RawNode, tamper: Tamper, localReads: boolean): RawNode {
       originals.delete(ready);
       inner.advance(original ?? ready);
     },
+    takeEarlyMessages: () => inner.takeEarlyMessages(),
     status: () => inner.status(),
   };
   return node;
