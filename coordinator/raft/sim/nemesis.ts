@@ -33,6 +33,10 @@ export interface NemesisProfile {
   readonly pauseTicksMax: number;
   /** A node's clock runs twice as fast for a while (zero when leader leases are on). */
   readonly fastClockPerTick: number;
+  /** One node's disk, or every live node's at once, syncs slowly for a while. */
+  readonly slowDiskPerTick: number;
+  /** How many ticks a synced batch takes on a slow disk, at most (often past the election timeout). */
+  readonly slowDiskTicksMax: number;
 }
 
 export function randomNemesisProfile(rng: Rng, voters: number, leaseRead: boolean): NemesisProfile {
@@ -58,6 +62,8 @@ export function randomNemesisProfile(rng: Rng, voters: number, leaseRead: boolea
     pausePerTick: some(0.005),
     pauseTicksMax: rng.int(5, 40),
     fastClockPerTick: leaseRead ? 0 : some(0.005),
+    slowDiskPerTick: some(0.005),
+    slowDiskTicksMax: rng.int(2, 40),
   };
 }
 
@@ -77,7 +83,8 @@ export function randomNetworkFaults(rng: Rng): NetworkFaults {
  * Injects faults into a running simulation: crashes (process kill or power loss, between
  * Readys or inside one) with restarts after a random downtime, link cuts one at a time and
  * heals in random order, isolation of a node, majority/minority splits, changing loss,
- * duplication and delay, paused clocks, leadership transfers and membership changes
+ * duplication and delay, paused clocks, slow disks (one node's or every node's fsyncs
+ * taking up to several election timeouts), leadership transfers and membership changes
  * (add learner → promote, remove any voter including the leader).
  */
 export class Nemesis {
@@ -86,7 +93,16 @@ export class Nemesis {
   private readonly armedDowntime = new Map<NodeId, number>();
   private readonly retireAt = new Map<NodeId, number>();
   private nextNodeNumber: number;
-  readonly counts = { crashes: 0, cuts: 0, heals: 0, transfers: 0, confChanges: 0, retired: 0, pauses: 0 };
+  readonly counts = {
+    crashes: 0,
+    cuts: 0,
+    heals: 0,
+    transfers: 0,
+    confChanges: 0,
+    retired: 0,
+    pauses: 0,
+    slowDisks: 0,
+  };
 
   constructor(
     private readonly sim: Simulator,
@@ -120,6 +136,7 @@ export class Nemesis {
     if (rng.chance(p.networkChangePerTick)) this.sim.network.faults = randomNetworkFaults(rng);
     if (rng.chance(p.pausePerTick)) this.pauseOne();
     if (rng.chance(p.fastClockPerTick)) this.speedUpOne();
+    if (rng.chance(p.slowDiskPerTick)) this.slowDisks();
   }
 
   private activeIds(): NodeId[] {
@@ -258,6 +275,24 @@ export class Nemesis {
     this.sim.addTraceNote(node.id, "nemesis", "pause clock");
   }
 
+  /**
+   * Slow fsyncs: for a while every synced batch of one node, or of every live node at once
+   * (a disk shared by the cluster), lands only some ticks later. A leader keeps sending
+   * heartbeats and its followers keep answering them meanwhile (early messages).
+   */
+  private slowDisks(): void {
+    const live = this.sim.liveNodes();
+    if (live.length === 0) return;
+    const nodes = this.rng.chance(0.4) ? live : [this.rng.pick(live)];
+    const until = this.sim.now + this.rng.int(10, 150);
+    const ticks = this.rng.int(1, this.profile.slowDiskTicksMax);
+    this.counts.slowDisks++;
+    for (const node of nodes) {
+      node.slowDisk(until, ticks);
+      this.sim.addTraceNote(node.id, "nemesis", `slow disk: ${ticks} ticks per sync until tick ${until}`);
+    }
+  }
+
   private speedUpOne(): void {
     const live = this.sim.liveNodes();
     if (live.length === 0) return;
@@ -339,6 +374,7 @@ export class Nemesis {
     this.sim.network.faults = { ...perfectNetwork, delayTicksMax: 2 };
     this.sim.unpauseAll();
     for (const node of this.sim.nodes()) node.disarmCrash();
+    for (const node of this.sim.nodes()) node.slowDisk(0, 0);
     for (const node of this.sim.nodes()) {
       if (!node.alive && !node.retired) this.sim.restart(node.id);
     }

@@ -50,6 +50,8 @@ export interface ClientRequest {
 export interface NodeHost {
   now(): number;
   send(from: SimNode, message: Message, payload: Uint8Array | null): void;
+  /** The message just sent left while the sender's batch was on the disk. */
+  sentEarly(): void;
   /** Called once per crash with the node already down. */
   crashed(node: SimNode): void;
   complete(request: ClientRequest, outcome: Outcome): void;
@@ -112,7 +114,8 @@ export class DriverInvariantError extends Error {
 /**
  * One simulated coordinator: the pure core plus a driver modelled on the real one. It
  * handles each Ready in order — persist (fsync) → send → restore snapshot → apply →
- * advance — and a crash may be armed to land between any two of those steps. Its disk
+ * advance — and a crash may be armed to land between any two of those steps. On a slow
+ * disk a Ready stays outstanding for some ticks while the core takes ticks and messages. Its disk
  * keeps only what was synced (plus, on a process crash, what was written); the state
  * machine persists each applied entry with its index in one synced batch, so it survives
  * every crash as it is.
@@ -138,6 +141,16 @@ export class SimNode {
   private readonly pendingWrites = new Map<string, ClientRequest>();
   private readonly pendingReads = new Map<string, ClientRequest>();
   private deferredReports: (() => void)[] = [];
+  /** A slow disk: until this tick, each synced batch takes `slowDiskTicks` ticks. */
+  private slowDiskUntil = 0;
+  private slowDiskTicks = 0;
+  /**
+   * The Ready whose batch is on a slow disk: handled up to its persist, advanced once the
+   * batch lands at `releaseAt`. Meanwhile the core takes ticks and messages, and only its
+   * early messages (RawNode.takeEarlyMessages) leave, as in the real driver.
+   */
+  private held: { readonly ready: Ready; readonly releaseAt: number; crashPoint: CrashPoint | null } | null =
+    null;
 
   constructor(
     private readonly options: SimNodeOptions,
@@ -208,6 +221,7 @@ export class SimNode {
     if (this.raw === null) return;
     this.storage.crash(survivingWrites);
     this.raw = null;
+    this.held = null;
     this.armedCrash = null;
     this.crashPointNow = null;
     this.receivedSnapshots.clear();
@@ -236,6 +250,7 @@ export class SimNode {
 
   disarmCrash(): void {
     this.armedCrash = null;
+    if (this.held !== null) this.held.crashPoint = null;
   }
 
   get crashArmed(): CrashPoint | null {
@@ -246,7 +261,30 @@ export class SimNode {
   act(action: (raw: RawNode) => void): void {
     if (this.raw === null) return;
     action(this.raw);
+    if (this.held !== null) this.sendEarly(this.raw);
     this.drain();
+  }
+
+  /** Until tick `until`, every synced batch of this node takes `ticks` ticks to land. */
+  slowDisk(until: number, ticks: number): void {
+    this.slowDiskUntil = until;
+    this.slowDiskTicks = ticks;
+  }
+
+  /** While a batch is on the disk: what may leave before it is durable (types.ts RawNode). */
+  private sendEarly(raw: RawNode): void {
+    const durableTerm = this.storage.durableImage.hardState.term;
+    for (const message of raw.takeEarlyMessages()) {
+      const early =
+        message.type === "heartbeat" || message.type === "heartbeatResp" || message.type === "readIndexResp";
+      if (!early || message.term !== durableTerm) {
+        throw new DriverInvariantError(
+          `${this.id}: ${message.type} of term ${message.term} sent before the batch on the disk (durable term ${durableTerm})`,
+        );
+      }
+      this.sendOne(message);
+      this.host.sentEarly();
+    }
   }
 
   tick(): void {
@@ -296,10 +334,19 @@ export class SimNode {
   }
 
   private drain(): void {
-    for (let round = 0; this.raw?.hasReady() === true; round++) {
+    for (let round = 0; this.raw !== null; round++) {
       if (round > 1000) throw new DriverInvariantError(`${this.id} produced Readys without end`);
+      const held = this.held;
+      if (held !== null && held.releaseAt > this.host.now()) break;
+      if (held === null && !this.raw.hasReady()) break;
       try {
-        this.handleReady(this.raw, this.raw.ready());
+        if (held === null) {
+          this.handleReady(this.raw, this.raw.ready());
+        } else {
+          this.held = null;
+          this.crashPointNow = held.crashPoint;
+          this.finishReady(this.raw, held.ready);
+        }
       } catch (error) {
         if (!(error instanceof CrashNow)) throw error;
         this.crash(this.armedCrash?.survivingWrites ?? Number.POSITIVE_INFINITY);
@@ -336,6 +383,17 @@ export class SimNode {
     }
     const applyFirst = ready.snapshot === null;
     if (applyFirst) this.applyAll(ready);
+    if (ready.mustSync && this.slowDiskUntil > this.host.now()) {
+      this.held = { ready, releaseAt: this.host.now() + this.slowDiskTicks, crashPoint: this.crashPointNow };
+      this.trace("slow-fsync", `until tick ${this.held.releaseAt}`);
+      return;
+    }
+    this.finishReady(raw, ready);
+  }
+
+  /** The rest of a Ready, from its persist on (at once, or when a slow disk lands it). */
+  private finishReady(raw: RawNode, ready: Ready): void {
+    const applyFirst = ready.snapshot === null;
     this.maybeCrash("beforePersist");
     this.persist(ready);
     this.maybeCrash("afterPersist");
@@ -422,6 +480,15 @@ export class SimNode {
     let payload: Uint8Array | null = null;
     if (message.type === "snapshot") {
       const stored = this.storage.current.snapshot;
+      const named = message.snapshot;
+      if (named !== null && stored !== null && named.index < stored.meta.index) {
+        // Named while a batch was on the disk, and replaced by a newer snapshot since: the
+        // real driver finds no file at that index and reports the send failed; the leader
+        // sends the newer one on its next try.
+        this.trace("snapshot-gone", snapshotKey(named));
+        this.defer((raw) => raw.reportSnapshot(message.to, false));
+        return;
+      }
       if (
         message.snapshot === null ||
         stored === null ||
@@ -538,7 +605,15 @@ export class SimNode {
       });
     }
     checkers.observeIndexes(this.id, this.incarnation, status.commit, status.applied);
-    if (status.applied !== this.smApplied || !sameMembers(status.confState, this.confAtApplied)) {
+    // A held Ready's committed entries are applied here, but the core hears of it at advance.
+    if (this.held !== null) return;
+    // A snapshot stepped while a batch was on the disk puts the core's membership at its
+    // index (committed state) before the next Ready hands it out for restoring.
+    const snapshotPending = status.firstIndex > status.applied + 1;
+    if (
+      status.applied !== this.smApplied ||
+      (!snapshotPending && !sameMembers(status.confState, this.confAtApplied))
+    ) {
       throw new DriverInvariantError(
         `${this.id}: core says applied ${status.applied} with ${JSON.stringify(status.confState)}, ` +
           `state machine is at ${this.smApplied} with ${JSON.stringify(this.confAtApplied)}`,

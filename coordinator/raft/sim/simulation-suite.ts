@@ -23,6 +23,8 @@ interface Totals {
   confChanges: number;
   transfers: number;
   checkUnknown: number;
+  slowDisks: number;
+  earlyMessages: number;
 }
 
 function addReport(totals: Totals, report: RunReport): void {
@@ -34,6 +36,8 @@ function addReport(totals: Totals, report: RunReport): void {
   totals.snapshots += report.sim.snapshotsSent;
   totals.confChanges += report.faults.confChanges;
   totals.transfers += report.faults.transfers;
+  totals.slowDisks += report.faults.slowDisks;
+  totals.earlyMessages += report.sim.earlyMessages;
   if (report.linearizability === "unknown") totals.checkUnknown++;
 }
 
@@ -71,6 +75,8 @@ export function describeSeededRuns(parity: 0 | 1): void {
           confChanges: 0,
           transfers: 0,
           checkUnknown: 0,
+          slowDisks: 0,
+          earlyMessages: 0,
         };
         const failures: SimulationFailure[] = [];
         const started = performance.now();
@@ -89,7 +95,8 @@ export function describeSeededRuns(parity: 0 | 1): void {
         console.log(
           `simulation: ${totals.seeds} seeds passed in ${seconds}s; ${totals.okOps} ops ok, ${totals.unknownOps} unknown; ` +
             `${totals.committed} entries committed; ${totals.crashes} crashes, ${totals.snapshots} snapshots sent, ` +
-            `${totals.confChanges} conf changes, ${totals.transfers} transfers; linearizability undecided (budget): ${totals.checkUnknown}`,
+            `${totals.confChanges} conf changes, ${totals.transfers} transfers, ${totals.slowDisks} slow disks ` +
+            `(${totals.earlyMessages} messages sent during their fsyncs); linearizability undecided (budget): ${totals.checkUnknown}`,
         );
         expect(failures.map((failure) => failure.message).join("\n\n========\n\n")).toBe("");
         // The runs must exercise what they claim to: a simulation that never crashes proves little.
@@ -97,6 +104,8 @@ export function describeSeededRuns(parity: 0 | 1): void {
           expect(totals.crashes).toBeGreaterThan(seeds.length);
           expect(totals.snapshots).toBeGreaterThan(seeds.length / 2);
           expect(totals.confChanges).toBeGreaterThan(seeds.length / 2);
+          expect(totals.slowDisks).toBeGreaterThan(seeds.length / 4);
+          expect(totals.earlyMessages).toBeGreaterThan(seeds.length);
           expect(totals.okOps).toBeGreaterThan(seeds.length * 20);
           expect(totals.checkUnknown).toBeLessThan(seeds.length / 100 + 1);
         }

@@ -81,7 +81,15 @@ export class Simulator {
   private readonly fastUntil = new Map<NodeId, number>();
   private clock = 0;
   private readonly host: NodeHost;
-  readonly stats = { messagesSent: 0, messagesDelivered: 0, snapshotsSent: 0, crashes: 0, restarts: 0 };
+  readonly stats = {
+    messagesSent: 0,
+    messagesDelivered: 0,
+    snapshotsSent: 0,
+    crashes: 0,
+    restarts: 0,
+    /** Sent while the sender's batch was on a slow disk (RawNode.takeEarlyMessages). */
+    earlyMessages: 0,
+  };
 
   constructor(readonly options: SimulatorOptions) {
     this.rng = createRng(options.seed);
@@ -96,6 +104,7 @@ export class Simulator {
     return {
       now: () => this.clock,
       send: (from, message, payload) => this.send(from, message, payload),
+      sentEarly: () => void this.stats.earlyMessages++,
       crashed: (node) => {
         this.stats.crashes++;
         this.missedTicks.delete(node.id);
