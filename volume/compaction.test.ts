@@ -1,9 +1,13 @@
-import { readdir, readFile, writeFile } from "node:fs/promises";
+import { readdir, readFile, stat, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { ErrorCode } from "../common/errors.js";
+import { fillDisk, mountSmallDiskIn, unmountSmallDisk } from "../test/support/small-disk.js";
 import type { CompactionStep } from "./compaction.js";
 import type { DiskStore, DiskStoreOptions } from "./disk-store.js";
+import { diskSpaceOf } from "./durable-fs.js";
+import type { DiskSpace } from "./durable-fs.js";
+import { engineLimits } from "./engine-limits.js";
 import { removeSnapshot } from "./index-snapshot.js";
 import { segmentFileName } from "./segment-file.js";
 import {
@@ -24,10 +28,13 @@ type Model = Map<string, { bytes: Buffer; version: number }>;
 
 let volume: TempVolume | undefined;
 const open: DiskStore[] = [];
+let mounted: string | undefined;
 const SMALL_SEGMENTS: Partial<DiskStoreOptions> = { segmentBytesMax: 64 * 1024 };
 
 afterEach(async () => {
   for (const store of open.splice(0)) await store.close();
+  if (mounted !== undefined) await unmountSmallDisk(mounted);
+  mounted = undefined;
   await volume?.remove();
   volume = undefined;
 });
@@ -204,6 +211,78 @@ describe("compaction", () => {
     expect(store.segmentNumbers()).toEqual(segments);
     await expectServes(store, writer.model);
   });
+
+  it("compacts with less room than a segment when what the segments still hold fits (mostly garbage)", async () => {
+    volume = await tempVolume();
+    let freeBytes = 10 * 1024 ** 3;
+    const store = await start(volume, {
+      segmentBytesMax: 1024 * 1024,
+      diskSpace: () => Promise.resolve({ freeBytes, totalBytes: 20 * 1024 ** 3 }),
+    });
+    const writer = new Writer(store);
+    // One key overwritten: every sealed segment is garbage but for the last value.
+    for (let i = 0; i < 80; i++) await writer.put("hot", seededBytes(i, 64 * 1024));
+    expect(store.segmentNumbers().length).toBeGreaterThan(3);
+    // Less than one segment free, more than the live value plus the margin.
+    freeBytes = 64 * 1024 + engineLimits.compactionRoomMarginBytes + 64 * 1024;
+    const result = await store.compact();
+    expect(result.segmentsCompacted).toBeGreaterThan(2);
+    expect(result.bytesFreed).toBeGreaterThan(3 * 1024 * 1024);
+    await expectServes(store, writer.model);
+    // Less than the live values plus the margin: refused, nothing changes.
+    await writer.put("second", seededBytes(1000, 600 * 1024));
+    for (let i = 0; i < 20; i++) await writer.put("hot", seededBytes(100 + i, 64 * 1024));
+    const segments = store.segmentNumbers();
+    freeBytes = 64 * 1024;
+    await expect(store.compact()).rejects.toMatchObject({ code: ErrorCode.DISK_FULL });
+    expect(store.segmentNumbers()).toEqual(segments);
+    await expectServes(store, writer.model);
+  });
+
+  const asRoot = process.getuid?.() === 0;
+
+  // Findings 12 of docs/RELIABILITY.md: a volume whose small disk filled with garbage could
+  // not compact (it wanted room for a whole segment), so it never got room back.
+  it.runIf(asRoot)(
+    "gets room back on a real full disk, and an output that runs out of room is removed and changes nothing",
+    async () => {
+      volume = await tempVolume();
+      const disk = await mountSmallDiskIn(volume.root, "disk", 16 * 1024 * 1024);
+      mounted = disk;
+      const dataDir = join(disk, "data");
+      // The store reads the real free space, except while `claimRoom` makes it believe in more.
+      let claimRoom = false;
+      const diskSpace = (dir: string): Promise<DiskSpace> =>
+        claimRoom
+          ? Promise.resolve({ freeBytes: 8 * 1024 * 1024, totalBytes: 16 * 1024 * 1024 })
+          : diskSpaceOf(dir);
+      const options = { dataDir, walDir: join(disk, "wal"), segmentBytesMax: 1024 * 1024, diskSpace };
+      const store = await start(volume, options);
+      const writer = new Writer(store);
+      for (let i = 0; i < 80; i++) await writer.put("hot", seededBytes(i, 64 * 1024));
+      await writer.put("cold", seededBytes(500, 400 * 1024));
+      for (let i = 0; i < 10; i++) await writer.put("hot", seededBytes(600 + i, 64 * 1024));
+      await fillDisk(disk, "filler");
+      const segments = store.segmentNumbers();
+      await expect(store.compact()).rejects.toMatchObject({ code: ErrorCode.DISK_FULL });
+
+      // An output bigger than the room left: told there is room, the copy hits ENOSPC; the
+      // output is removed and every segment is still there.
+      claimRoom = true;
+      await expect(store.compact()).rejects.toMatchObject({ code: ErrorCode.DISK_FULL });
+      claimRoom = false;
+      expect(store.segmentNumbers()).toEqual(segments);
+      expect((await readdir(dataDir)).filter((name) => name.endsWith(".compacting"))).toEqual([]);
+      await expectServes(store, writer.model);
+
+      // Room for the live values and the margin, less than a segment: the compaction runs.
+      const filler = join(disk, "filler");
+      await truncate(filler, (await stat(filler)).size - 900 * 1024);
+      const result = await store.compact();
+      expect(result.bytesFreed).toBeGreaterThan(4 * 1024 * 1024);
+      await expectServes(store, writer.model);
+    },
+  );
 
   it("drops a tombstone once no other segment may hold its key, and the key stays deleted", async () => {
     volume = await tempVolume();

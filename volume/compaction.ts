@@ -3,6 +3,7 @@ import { join } from "node:path";
 import type { Logger } from "pino";
 import { ErrorCode, MinikvError, assert } from "../common/errors.js";
 import { BloomFilter, KeyHashList, bloomFileName, hashKey, writeBloomFile } from "./bloom-filter.js";
+import { engineLimits } from "./engine-limits.js";
 import { removeMarker, writeMarker } from "./compaction-marker.js";
 import { writeDecisionRecord } from "./decision-writer.js";
 import { fsyncDirectory, removeIfExists } from "./durable-fs.js";
@@ -159,14 +160,21 @@ export async function compactSegments(
   return { segmentsCompacted: eligible.length, bytesFreed: Math.max(0, sourceBytes - output.end) };
 }
 
-/** Refuses (DISK_FULL) unless the file system has room for a full copy of the largest source. */
+/**
+ * Refuses (DISK_FULL) unless the file system has room for the output: the records the index
+ * still references in the sources, plus a margin for the decision records kept beside them,
+ * the bloom filter and the marker. A segment that is mostly garbage needs little room, so a
+ * nearly full disk can still be compacted; that is how it gets room back. An output that
+ * runs out of room all the same fails like any other (ENOSPC is DISK_FULL) and is removed.
+ */
 async function checkRoom(host: CompactionHost, sources: readonly SegmentFile[]): Promise<void> {
-  const largest = Math.max(...sources.map((segment) => segment.end));
+  const live = sources.reduce((sum, segment) => sum + host.index.liveBytesOf(segment.number), 0);
+  const needed = live + engineLimits.compactionRoomMarginBytes;
   const { freeBytes } = await host.diskSpace();
-  if (freeBytes < largest) {
+  if (freeBytes < needed) {
     throw new MinikvError(
       ErrorCode.DISK_FULL,
-      `compaction needs room for a copy of a ${largest}-byte segment; ${freeBytes} bytes are free`,
+      `compaction needs room for ${needed} bytes (${live} still referenced); ${freeBytes} bytes are free`,
     );
   }
 }

@@ -240,12 +240,13 @@ export class DiskStore implements VolumeStore {
           `${preparedMax} prepared writes are waiting for a decision`,
         );
       }
-      const freeBytes = this.usableFreeBytes();
+      const freeBytes = this.prepareRoomBytes();
       if (header.sizeUnknown !== true && freeBytes !== undefined && header.size > freeBytes) {
         throw new MinikvError(ErrorCode.DISK_FULL, `no room for ${header.size} bytes`, {
           detail: {
             freeBytes: String(freeBytes),
             restartReserveOwedBytes: String(this.restartReserve.owedBytes),
+            deleteHeadroomBytes: String(this.deleteHeadroomBytes()),
           },
         });
       }
@@ -306,7 +307,7 @@ export class DiskStore implements VolumeStore {
       segments: this.segments,
       checkContinue: () => this.checkPrepareContinues(header.txid),
       valueBytesMax: this.valueBytesMax,
-      freeBytes: this.usableFreeBytes(),
+      freeBytes: this.prepareRoomBytes(),
     });
     const { segment, offset } = written.reservation;
     try {
@@ -600,7 +601,7 @@ export class DiskStore implements VolumeStore {
       preparedCount: this.index.prepared.size,
       liveBytes: this.index.totalLiveBytes(),
       usedBytes,
-      capacityBytes: usedBytes + (this.usableFreeBytes() ?? this.lastDiskSpace.freeBytes),
+      capacityBytes: usedBytes + (this.prepareRoomBytes() ?? this.lastDiskSpace.freeBytes),
     };
   }
 
@@ -611,6 +612,22 @@ export class DiskStore implements VolumeStore {
   private usableFreeBytes(): number | undefined {
     if (this.lastDiskSpace.totalBytes === 0) return undefined;
     return Math.max(0, this.lastDiskSpace.freeBytes - this.restartReserve.owedBytes);
+  }
+
+  /**
+   * Room for new values: the usable free bytes less the delete headroom, which only
+   * tombstones, decisions, index snapshots and compaction may use, so that a volume whose
+   * disk filled with values can still delete and compact its way back (as Swift's
+   * fallocate_reserve and SeaweedFS's minFreeSpace keep room).
+   */
+  private prepareRoomBytes(): number | undefined {
+    const usable = this.usableFreeBytes();
+    return usable === undefined ? undefined : Math.max(0, usable - this.deleteHeadroomBytes());
+  }
+
+  /** engineLimits.deleteHeadroomBytes, at most 1/32 of the disk. */
+  private deleteHeadroomBytes(): number {
+    return Math.min(engineLimits.deleteHeadroomBytes, Math.floor(this.lastDiskSpace.totalBytes / 32));
   }
 
   private readonly readDiskSpace = (dir: string): Promise<DiskSpace> =>

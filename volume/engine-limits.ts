@@ -54,6 +54,17 @@ export const engineLimits = {
    * at most 1/16 of the file system: room for what opening writes on a full disk.
    */
   restartReserveBytes: 16 * 1024 * 1024,
+  /**
+   * Free space new values may not take (at most 1/32 of the file system): left for
+   * tombstones, decisions, index snapshots and compaction, so that a full volume can still
+   * delete and compact.
+   */
+  deleteHeadroomBytes: 16 * 1024 * 1024,
+  /**
+   * Room a compaction wants beyond the bytes the index references in its sources: for the
+   * decision records it keeps, the output's bloom filter and the marker.
+   */
+  compactionRoomMarginBytes: 256 * 1024,
   /** Bytes read at once while scanning a segment's records. */
   scanReadBytes: 1024 * 1024,
 } as const;

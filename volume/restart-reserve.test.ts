@@ -1,8 +1,8 @@
-import { mkdir, rm, stat } from "node:fs/promises";
+import { rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { ErrorCode } from "../common/errors.js";
-import { fillDisk, mountSmallDisk, unmountSmallDisk } from "../test/support/small-disk.js";
+import { fillDisk, mountSmallDiskIn, unmountSmallDisk } from "../test/support/small-disk.js";
 import { waitFor } from "../test/support/wait.js";
 import type { DiskStore } from "./disk-store.js";
 import type { DiskSpace } from "./durable-fs.js";
@@ -100,9 +100,7 @@ describe("the restart reserve", () => {
     "is at most 1/16 of the file system, and one per file system (the WAL on another gets its own)",
     async () => {
       volume = await tempVolume();
-      const walDisk = join(volume.root, "wal-disk");
-      await mkdir(walDisk, { recursive: true });
-      expect(await mountSmallDisk(walDisk, 8 * 1024 * 1024)).toBe(true);
+      const walDisk = await mountSmallDiskIn(volume.root, "wal-disk", 8 * 1024 * 1024);
       mounted = walDisk;
       const store = await start(volume, {
         walDir: join(walDisk, "wal"),
@@ -128,9 +126,7 @@ describe("the restart reserve", () => {
     "lets a volume killed on a full disk open again; it takes writes again once space is freed",
     async () => {
       volume = await tempVolume();
-      const disk = join(volume.root, "disk");
-      await mkdir(disk);
-      expect(await mountSmallDisk(disk, 16 * 1024 * 1024)).toBe(true);
+      const disk = await mountSmallDiskIn(volume.root, "disk", 16 * 1024 * 1024);
       mounted = disk;
       const dataDir = join(disk, "data");
       const options = { dataDir, walDir: join(disk, "wal"), snapshotIntervalMs: 0 };

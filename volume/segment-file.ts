@@ -3,7 +3,15 @@ import { randomInt } from "node:crypto";
 import { join } from "node:path";
 import { asError, assert, isOutOfSpace } from "../common/errors.js";
 import { crc32c } from "../common/hashing.js";
-import { fsyncDirectory, readAt, readAtNow, writeFully, writevFully } from "./durable-fs.js";
+import {
+  diskError,
+  fsyncDirectory,
+  readAt,
+  readAtNow,
+  removeIfExists,
+  writeFully,
+  writevFully,
+} from "./durable-fs.js";
 import { engineLimits } from "./engine-limits.js";
 import { decodeRecordHead, parseFixedHeader, readU64, writeU64 } from "./record-codec.js";
 import type { DecodedHead } from "./record-codec.js";
@@ -186,7 +194,10 @@ export class SegmentFile {
     } catch (err) {
       await durableHandle?.close();
       await handle.close();
-      throw err;
+      // Made a moment ago (exclusively) and never used: a file system out of room keeps no
+      // empty or half-written segment.
+      await removeIfExists(path);
+      throw isOutOfSpace(err) ? diskError(err, "creating a segment failed") : err;
     }
     const file = new SegmentFile(
       segment,

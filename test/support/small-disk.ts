@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { open } from "node:fs/promises";
+import { mkdir, open } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 
@@ -19,6 +19,16 @@ export async function mountSmallDisk(dir: string, sizeBytes: number): Promise<bo
   } catch {
     return false;
   }
+}
+
+/** Makes `root`/`name` and mounts a tmpfs of `sizeBytes` on it (mountSmallDisk); throws if it cannot. */
+export async function mountSmallDiskIn(root: string, name: string, sizeBytes: number): Promise<string> {
+  const dir = join(root, name);
+  await mkdir(dir, { recursive: true });
+  if (!(await mountSmallDisk(dir, sizeBytes))) {
+    throw new Error(`cannot mount a ${sizeBytes}-byte tmpfs on ${dir} (needs root)`);
+  }
+  return dir;
 }
 
 export async function unmountSmallDisk(dir: string): Promise<void> {
