@@ -34,6 +34,8 @@ class RawNodeImpl implements RawNode {
   private outstanding: Ready | null = null;
   /** The term of the last hard state advanced past (stored durably). */
   private durableTerm: number;
+  /** Messages at the head of the queue that takeEarlyMessages already held back. */
+  private heldBack = 0;
 
   constructor(config: Config, restored: RestoredState) {
     this.raft = new Raft(config, restored);
@@ -146,6 +148,7 @@ class RawNodeImpl implements RawNode {
       mustSync: entries.length > 0 || snapshot !== null || !termAndVoteDurable,
     };
     r.msgs = [];
+    this.heldBack = 0;
     r.readStates = [];
     this.prevSoftState = soft;
     this.prevHardState = hard;
@@ -175,11 +178,13 @@ class RawNodeImpl implements RawNode {
 
   takeEarlyMessages(): Message[] {
     const r = this.raft;
-    if (this.outstanding === null || r.msgs.length === 0) return [];
-    const early: Message[] = [];
-    const rest: Message[] = [];
-    for (const m of r.msgs) (isEarly(m, this.durableTerm) ? early : rest).push(m);
-    if (early.length > 0) r.msgs = rest;
+    if (this.outstanding === null || r.msgs.length <= this.heldBack) return [];
+    // The first `heldBack` messages were looked at by an earlier call and must wait; the
+    // durable term they were judged by changes only at advance().
+    const fresh = r.msgs.slice(this.heldBack);
+    const early = fresh.filter((m) => isEarly(m, this.durableTerm));
+    if (early.length > 0) r.msgs = r.msgs.filter((m) => !early.includes(m));
+    this.heldBack = r.msgs.length;
     return early;
   }
 

@@ -148,10 +148,21 @@ describe("Ready and advance", () => {
     node.step(makeMessage({ type: "heartbeat", from: "a", to: "b", term: 1, index: 7 }));
     const early = node.takeEarlyMessages();
     expect(early.map((m) => [m.type, m.to, m.index])).toEqual([["heartbeatResp", "a", 7]]);
+    // More of both while the batch is still on the disk: only the new heartbeat answer leaves.
+    const third = [{ term: 1, index: 3, type: "normal" as const, data: bytes("z") }];
+    node.step(
+      makeMessage({ type: "append", from: "a", to: "b", term: 1, index: 2, logTerm: 1, entries: third }),
+    );
+    node.step(makeMessage({ type: "heartbeat", from: "a", to: "b", term: 1, index: 8 }));
+    expect(node.takeEarlyMessages().map((m) => [m.type, m.index])).toEqual([["heartbeatResp", 8]]);
+    expect(node.takeEarlyMessages()).toEqual([]);
     node.advance(ready);
     const next = node.ready();
-    expect(next.messages.map((m) => [m.type, m.index])).toEqual([["appendResp", 2]]);
-    expect(next.entries.map((e) => e.index)).toEqual([2]);
+    expect(next.messages.map((m) => [m.type, m.index])).toEqual([
+      ["appendResp", 2],
+      ["appendResp", 3],
+    ]);
+    expect(next.entries.map((e) => e.index)).toEqual([2, 3]);
   });
 
   it("a heartbeat answer in a term not yet durable waits for the batch that stores the term", () => {
