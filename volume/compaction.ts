@@ -1,12 +1,12 @@
 import { promises as fsp } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "pino";
-import { ErrorCode, MinikvError, assert } from "../common/errors.js";
+import { ErrorCode, MinikvError, assert, isOutOfSpace } from "../common/errors.js";
 import { BloomFilter, KeyHashList, bloomFileName, hashKey, writeBloomFile } from "./bloom-filter.js";
 import { engineLimits } from "./engine-limits.js";
 import { removeMarker, writeMarker } from "./compaction-marker.js";
 import { writeDecisionRecord } from "./decision-writer.js";
-import { fsyncDirectory, removeIfExists } from "./durable-fs.js";
+import { diskError, fsyncDirectory, removeIfExists } from "./durable-fs.js";
 import type { DiskSpace } from "./durable-fs.js";
 import { SlotState } from "./key-index.js";
 import type { KeyIndex, RecordLocation } from "./key-index.js";
@@ -134,7 +134,7 @@ export async function compactSegments(
   } catch (err) {
     // After a (simulated) crash nothing is cleaned: boot does that, as after a real one.
     if (!isCrashStop(host)) await abandonOutput(host, output, compactingPath);
-    throw err;
+    throw isOutOfSpace(err) ? diskError(err, "writing the compaction output failed") : err;
   }
   const sourceNumbers = eligible.map((segment) => segment.number);
   await writeMarker(host.dataDir, { output: number, sources: sourceNumbers });
