@@ -70,6 +70,11 @@ export interface CompactionHost {
   setPinnedBytes(segment: number, bytes: number): void;
   writeSnapshot(): Promise<void>;
   reportCorrupt(segment: number, offset: number, problem: string, key: string): Error;
+  /**
+   * Holds an output being made until it joins the segment set or is abandoned (call the
+   * returned function then), so that a simulated crash closes it as a process's end would.
+   */
+  holdOutput(output: SegmentFile): () => void;
   /** Test hook: runs at each step; a promise that never settles freezes the compaction there. */
   step(step: CompactionStep): Promise<void>;
   /** Throws (SHUTTING_DOWN) when the store is closing; checked between records while copying. */
@@ -122,6 +127,7 @@ export async function compactSegments(
   const number = host.segments.allocateNumber();
   const compactingPath = join(host.dataDir, compactingFileName(number));
   const output = await SegmentFile.create(compactingPath, number, () => undefined, SEGMENT_FLAG_COMPACTED);
+  const letGo = host.holdOutput(output);
   let plan: OutputPlan;
   let bloom: BloomFilter;
   try {
@@ -133,6 +139,7 @@ export async function compactSegments(
     await host.step("output-synced");
   } catch (err) {
     // After a (simulated) crash nothing is cleaned: boot does that, as after a real one.
+    letGo();
     if (!isCrashStop(host)) await abandonOutput(host, output, compactingPath);
     throw isOutOfSpace(err) ? diskError(err, "writing the compaction output failed") : err;
   }
@@ -143,6 +150,7 @@ export async function compactSegments(
   await fsyncDirectory(host.dataDir);
   await host.step("output-renamed");
   await switchIndex(host, plan, bloom, new Set(sourceNumbers));
+  letGo();
   await host.step("index-switched");
   await host.writeSnapshot();
   await host.step("snapshot-written");

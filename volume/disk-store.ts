@@ -684,6 +684,7 @@ export class DiskStore implements VolumeStore {
     await this.restartReserve.settled();
     await this.wal.close();
     await this.segments.close();
+    await this.maintenance.closeOutputs();
   }
 
   private async drain(): Promise<void> {

@@ -61,6 +61,8 @@ export class StoreMaintenance {
   private readonly pinnedBytes = new Map<number, number>();
   /** Segments whose compaction found a corrupt record: automatic compaction leaves them alone. */
   private readonly corruptSegments = new Set<number>();
+  /** Compaction outputs being made (CompactionHost.holdOutput). */
+  private readonly outputsInProgress = new Set<SegmentFile>();
 
   constructor(private readonly ctx: MaintenanceContext) {}
 
@@ -82,6 +84,12 @@ export class StoreMaintenance {
 
   stopTimers(): void {
     for (const timer of this.timers) clearInterval(timer);
+  }
+
+  /** A simulated crash: closes the compaction outputs being made, as the process's end would. */
+  async closeOutputs(): Promise<void> {
+    for (const output of this.outputsInProgress) await output.retire();
+    this.outputsInProgress.clear();
   }
 
   /** Waits for the background tasks started so far. */
@@ -304,6 +312,10 @@ export class StoreMaintenance {
         await ctx.policy.onCompactionStep?.(step);
         this.checkAlive();
         if (step === "output-written" || step === "output-synced") this.checkOpen();
+      },
+      holdOutput: (output) => {
+        this.outputsInProgress.add(output);
+        return () => void this.outputsInProgress.delete(output);
       },
       checkOpen: () => this.checkOpen(),
       checkAlive: () => this.checkAlive(),
