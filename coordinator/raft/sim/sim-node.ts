@@ -115,10 +115,10 @@ export class DriverInvariantError extends Error {
  * One simulated coordinator: the pure core plus a driver modelled on the real one. It
  * handles each Ready in order — persist (fsync) → send → restore snapshot → apply →
  * advance — and a crash may be armed to land between any two of those steps. On a slow
- * disk a Ready stays outstanding for some ticks while the core takes ticks and messages. Its disk
- * keeps only what was synced (plus, on a process crash, what was written); the state
- * machine persists each applied entry with its index in one synced batch, so it survives
- * every crash as it is.
+ * disk a Ready stays outstanding for some ticks while the core takes ticks and messages.
+ * Its disk keeps only what was synced (plus, on a process crash, what was written); the
+ * state machine persists each applied entry with its index in one synced batch, so it
+ * survives every crash as it is.
  */
 export class SimNode {
   readonly id: NodeId;
@@ -482,9 +482,10 @@ export class SimNode {
       const stored = this.storage.current.snapshot;
       const named = message.snapshot;
       if (named !== null && stored !== null && named.index < stored.meta.index) {
-        // Named while a batch was on the disk, and replaced by a newer snapshot since: the
-        // real driver finds no file at that index and reports the send failed; the leader
-        // sends the newer one on its next try.
+        // Named while a batch was on the disk, and replaced by a newer snapshot since. The
+        // simulated disk keeps only the newest; the real driver keeps a few and reports the
+        // send failed when the named one was pruned. Either way the leader sends the newer
+        // one on its next try.
         this.trace("snapshot-gone", snapshotKey(named));
         this.defer((raw) => raw.reportSnapshot(message.to, false));
         return;
