@@ -2,7 +2,7 @@ import { readdir, readFile, stat, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { ErrorCode } from "../common/errors.js";
-import { fillDisk, mountSmallDiskIn, unmountSmallDisk } from "../test/support/small-disk.js";
+import { fillDisk, mountSmallDiskIn, unmountSmallDisks } from "../test/support/small-disk.js";
 import type { CompactionStep } from "./compaction.js";
 import type { DiskStore, DiskStoreOptions } from "./disk-store.js";
 import { diskSpaceOf } from "./durable-fs.js";
@@ -28,13 +28,11 @@ type Model = Map<string, { bytes: Buffer; version: number }>;
 
 let volume: TempVolume | undefined;
 const open: DiskStore[] = [];
-let mounted: string | undefined;
 const SMALL_SEGMENTS: Partial<DiskStoreOptions> = { segmentBytesMax: 64 * 1024 };
 
 afterEach(async () => {
   for (const store of open.splice(0)) await store.close();
-  if (mounted !== undefined) await unmountSmallDisk(mounted);
-  mounted = undefined;
+  await unmountSmallDisks();
   await volume?.remove();
   volume = undefined;
 });
@@ -248,7 +246,6 @@ describe("compaction", () => {
     async () => {
       volume = await tempVolume();
       const disk = await mountSmallDiskIn(volume.root, "disk", 16 * 1024 * 1024);
-      mounted = disk;
       const dataDir = join(disk, "data");
       // The store reads the real free space, except while `claimRoom` makes it believe in more.
       let claimRoom = false;

@@ -2,7 +2,7 @@ import { rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { ErrorCode } from "../common/errors.js";
-import { fillDisk, mountSmallDiskIn, unmountSmallDisk } from "../test/support/small-disk.js";
+import { fillDisk, mountSmallDiskIn, unmountSmallDisks } from "../test/support/small-disk.js";
 import { waitFor } from "../test/support/wait.js";
 import type { DiskStore } from "./disk-store.js";
 import type { DiskSpace } from "./durable-fs.js";
@@ -13,12 +13,10 @@ import type { TempVolume } from "./store-test-support.js";
 
 let volume: TempVolume | undefined;
 const open: DiskStore[] = [];
-let mounted: string | undefined;
 
 afterEach(async () => {
   for (const store of open.splice(0)) await store.close();
-  if (mounted !== undefined) await unmountSmallDisk(mounted);
-  mounted = undefined;
+  await unmountSmallDisks();
   await volume?.remove();
   volume = undefined;
 });
@@ -101,7 +99,6 @@ describe("the restart reserve", () => {
     async () => {
       volume = await tempVolume();
       const walDisk = await mountSmallDiskIn(volume.root, "wal-disk", 8 * 1024 * 1024);
-      mounted = walDisk;
       const store = await start(volume, {
         walDir: join(walDisk, "wal"),
         diskSpace: (dir) =>
@@ -127,7 +124,6 @@ describe("the restart reserve", () => {
     async () => {
       volume = await tempVolume();
       const disk = await mountSmallDiskIn(volume.root, "disk", 16 * 1024 * 1024);
-      mounted = disk;
       const dataDir = join(disk, "data");
       const options = { dataDir, walDir: join(disk, "wal"), snapshotIntervalMs: 0 };
       const first = await start(volume, options);

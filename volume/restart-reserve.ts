@@ -5,7 +5,7 @@ import { isOutOfSpace } from "../common/errors.js";
 import { fsyncDirectory, isNodeError, removeIfExists } from "./durable-fs.js";
 import type { DiskSpace } from "./durable-fs.js";
 import { engineLimits } from "./engine-limits.js";
-import { writeFirstZeros } from "./zero-fill.js";
+import { writeZeros } from "./zero-fill.js";
 
 /** The reserve's file name, in the data directory (and the WAL's, on another file system). */
 export const RESTART_RESERVE_FILE = "restart-reserve";
@@ -126,8 +126,7 @@ async function makeReserve(dir: string, bytes: number): Promise<void> {
   const temporary = path + BEING_MADE_SUFFIX;
   const handle = await fsp.open(temporary, "w");
   try {
-    if (!(await writeFirstZeros(handle, 0, bytes)))
-      throw Object.assign(new Error("ENOSPC: no room for the restart reserve"), { code: "ENOSPC" });
+    await writeZeros(handle, 0, bytes);
     await handle.sync();
   } catch (err) {
     await handle.close();

@@ -106,7 +106,7 @@ export async function writeFirstZeros(handle: fsp.FileHandle, from: number, byte
 const ZERO_BLOCK = Buffer.alloc(64 * 1024);
 
 /** Writes `bytes` zeros at `from` with one writev of the shared zero block (no large buffer). */
-async function writeZeros(handle: fsp.FileHandle, from: number, bytes: number): Promise<void> {
+export async function writeZeros(handle: fsp.FileHandle, from: number, bytes: number): Promise<void> {
   const blocks: Buffer[] = [];
   for (let left = bytes; left > 0; left -= ZERO_BLOCK.length) {
     blocks.push(left >= ZERO_BLOCK.length ? ZERO_BLOCK : ZERO_BLOCK.subarray(0, left));

@@ -21,14 +21,27 @@ export async function mountSmallDisk(dir: string, sizeBytes: number): Promise<bo
   }
 }
 
-/** Makes `root`/`name` and mounts a tmpfs of `sizeBytes` on it (mountSmallDisk); throws if it cannot. */
+/** Disks mounted by mountSmallDiskIn and not yet unmounted by unmountSmallDisks. */
+const mountedDisks = new Set<string>();
+
+/**
+ * Makes `root`/`name` and mounts a tmpfs of `sizeBytes` on it (mountSmallDisk); throws if it
+ * cannot. unmountSmallDisks() unmounts it (call it in afterEach).
+ */
 export async function mountSmallDiskIn(root: string, name: string, sizeBytes: number): Promise<string> {
   const dir = join(root, name);
   await mkdir(dir, { recursive: true });
   if (!(await mountSmallDisk(dir, sizeBytes))) {
     throw new Error(`cannot mount a ${sizeBytes}-byte tmpfs on ${dir} (needs root)`);
   }
+  mountedDisks.add(dir);
   return dir;
+}
+
+/** Unmounts every disk mountSmallDiskIn mounted. */
+export async function unmountSmallDisks(): Promise<void> {
+  for (const dir of mountedDisks) await unmountSmallDisk(dir);
+  mountedDisks.clear();
 }
 
 export async function unmountSmallDisk(dir: string): Promise<void> {
