@@ -42,6 +42,7 @@ describe("blob API (issue 4 §3–§5)", () => {
     },
     orphanGraceMs: 600_000,
     rebalanceBytesPerSecond: 64 * 1024 * 1024,
+    readCacheBytes: 32 * 1024 * 1024,
   });
 
   const cluster = (): Promise<{ volumes: { id: string; state: string }[] }> => httpJson(`${base}/v1/cluster`);
@@ -274,6 +275,32 @@ describe("blob API (issue 4 §3–§5)", () => {
     expect(metrics).toMatch(/minikv_repair_queued_total\{[^}]*\} [1-9]/);
   });
 
+  it("serves a small value from its read cache (filled by the write), checked, and never a replaced version", async () => {
+    const first = testValue(10_000);
+    const created = JSON.parse((await put("cached", first.bytes)).body.toString()) as { replicas: string[] };
+    const read = () => httpRequest(`${base}/v1/blobs/cached`, { timeoutMs: 30_000 });
+    expect(sha256Of((await read()).body)).toBe(first.sha256);
+    const hitsBefore = cacheHits((await httpRequest(`${base}/metrics`)).body.toString());
+    // Every replica now fails its CRC check: only the cache can still answer, with the right bytes.
+    for (const id of created.replicas) {
+      const holder = volumes.find((v) => v.server.id === id);
+      if (holder !== undefined) corruptValue(holder.dataDir, first.bytes);
+    }
+    const again = await read();
+    expect(again.status).toBe(200);
+    expect(sha256Of(again.body)).toBe(first.sha256);
+    const range = await httpRequest(`${base}/v1/blobs/cached`, { headers: { range: "bytes=100-199" } });
+    expect(range.status).toBe(206);
+    expect(range.body.equals(first.bytes.subarray(100, 200))).toBe(true);
+    expect(cacheHits((await httpRequest(`${base}/metrics`)).body.toString())).toBe(hitsBefore + 2);
+
+    const second = testValue(10_000);
+    expect((await put("cached", second.bytes)).status).toBe(201);
+    expect(sha256Of((await read()).body)).toBe(second.sha256);
+    expect((await httpRequest(`${base}/v1/blobs/cached`, { method: "DELETE" })).status).toBe(204);
+    expect((await read()).status).toBe(404);
+  });
+
   it("answers 503 NOT_ENOUGH_VOLUMES and writes nothing when fewer than N volumes are alive (§3)", async () => {
     await volumes[2]?.server.close();
     await volumes[3]?.server.close();
@@ -318,6 +345,10 @@ function chunkedPut(url: string, body: Buffer): Promise<number> {
       req.end();
     })();
   });
+}
+
+function cacheHits(metrics: string): number {
+  return Number(/minikv_read_cache_lookups_total\{result="hit"[^}]*\} (\d+)/.exec(metrics)?.[1] ?? 0);
 }
 
 /** Flips one byte of `value` where it lies in a volume's segment files. */

@@ -11,12 +11,15 @@ import { PIPE_VALUE_BYTES_MAX } from "../common/volume-client.js";
 import type { BlobMetrics } from "./blob-metrics.js";
 import type { ClusterState } from "./cluster-state.js";
 import type { BlobMeta } from "./metadata-commands.js";
+import type { ReadCache } from "./read-cache.js";
 
 export interface BlobReadDeps {
   readonly cluster: ClusterState;
   readonly metrics: BlobMetrics;
   readonly logger: Logger;
   readonly repairQueue: RepairQueue;
+  /** Small committed values already read (read-cache.ts). */
+  readonly readCache: ReadCache;
 }
 
 /** Keys whose replicas failed a read, for the next repair (bounded: the oldest are dropped). */
@@ -111,10 +114,37 @@ function replicaBytes(
 }
 
 /**
- * Bytes [start, endExclusive) of the blob's committed version. The first chunk is only
- * yielded once a replica delivered it, so a caller can hold its headers until then.
+ * Bytes [start, endExclusive) of the blob's committed version: from the read cache when it
+ * holds that version, else from the replicas (a whole small value read from one is offered
+ * to the cache). The first chunk is only yielded once it is at hand, so a caller can hold
+ * its headers until then.
  */
 export async function* readBlobBytes(
+  deps: BlobReadDeps,
+  blob: BlobMeta,
+  start: number,
+  endExclusive: number,
+): AsyncGenerator<Uint8Array> {
+  const cached = deps.readCache.get(blob);
+  if (cached !== undefined) {
+    deps.metrics.bytesOut.inc(endExclusive - start);
+    yield cached.subarray(start, endExclusive);
+    return;
+  }
+  if (start !== 0 || endExclusive !== blob.size || !deps.readCache.wants(blob)) {
+    yield* replicaRead(deps, blob, start, endExclusive);
+    return;
+  }
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of replicaRead(deps, blob, start, endExclusive)) {
+    chunks.push(chunk);
+    yield chunk;
+  }
+  deps.readCache.offer(blob, chunks);
+}
+
+/** Bytes [start, endExclusive) from the first replica that can serve them (see the top). */
+async function* replicaRead(
   deps: BlobReadDeps,
   blob: BlobMeta,
   start: number,

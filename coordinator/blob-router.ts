@@ -137,6 +137,7 @@ async function put(deps: BlobApiDeps, key: string, req: IncomingMessage, res: Se
       body: req,
       declaredSize: declaredLength(req),
       contentType: contentTypeOf(req.headers["content-type"]),
+      committed: (blob, body) => deps.readCache.written(blob, body),
     });
   } catch (err) {
     // The client may still be sending: answer, discard the rest, and close the connection.
@@ -185,6 +186,7 @@ function multipartUpload(deps: BlobApiDeps): (key: string, req: Request, res: Re
             body: file.stream,
             declaredSize: null,
             contentType: contentTypeOf(file.mimetype),
+            committed: (blob, body) => deps.readCache.written(blob, body),
           }),
         )
         .then(
@@ -323,6 +325,7 @@ function etagMatches(header: string | undefined, etag: string): boolean {
 async function remove(deps: BlobApiDeps, key: string, res: Response): Promise<void> {
   const { result } = await deps.cluster.store.commit({ op: "deleteBlob", key, atMs: deps.now() });
   if (result.previous === null) throw new MinikvError(ErrorCode.KEY_NOT_FOUND, `no blob "${key}"`);
+  deps.readCache.forget(key);
   reclaim(deps, result.previous);
   res.status(204).end();
 }

@@ -55,6 +55,11 @@ export interface BlobWrite {
   /** Content-Length when the client sent one. */
   readonly declaredSize: number | null;
   readonly contentType: string;
+  /**
+   * Called once the commit point has passed, with the body when it was received whole (at
+   * most wholeBodyBytesMax, or of unknown length up to unknownLengthBufferBytes), else null.
+   */
+  readonly committed?: (blob: BlobMeta, body: readonly Uint8Array[] | null) => void;
 }
 
 /** Writes one blob; resolves with its committed metadata once the commit point has passed. */
@@ -85,7 +90,9 @@ export async function writeBlob(deps: BlobWriteDeps, write: BlobWrite): Promise<
     sizeUnknown: source.size === null,
   };
   const prepared = await prepareAll(deps, targets, header, source);
-  return commitWrite(deps, write, targets, txid, prepared);
+  const blob = await commitWrite(deps, write, targets, txid, prepared);
+  write.committed?.(blob, source.whole ? source.chunks : null);
+  return blob;
 }
 
 type Source =

@@ -52,6 +52,7 @@ describe("startCoordinator (issue 3 §4)", () => {
       },
       orphanGraceMs: 600_000,
       rebalanceBytesPerSecond: 64 * 1024 * 1024,
+      readCacheBytes: 32 * 1024 * 1024,
     };
   };
   const url = (id: string): string => `http://${nodes.get(id)?.httpAddress ?? "?"}`;

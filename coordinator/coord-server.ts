@@ -7,6 +7,7 @@ import type { Router } from "express";
 import { formatHostPort, type PeerSpec } from "../common/config.js";
 import { ErrorCode, MinikvError } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
+import { PIPE_VALUE_BYTES_MAX } from "../common/volume-client.js";
 import { CoordinatorMetrics } from "./coord-metrics.js";
 import type { CoordinatorNode } from "./coord-node.js";
 import { createHandler, type ClusterExtras } from "./http-app.js";
@@ -19,6 +20,7 @@ import { coordCommandHandler, type CoordResult } from "./coord-commands.js";
 import { BlobMetrics } from "./blob-metrics.js";
 import { AbortPruner } from "./abort-pruner.js";
 import { RepairQueue } from "./blob-reader.js";
+import { ReadCache } from "./read-cache.js";
 import { blobFastRoute, blobRouter } from "./blob-router.js";
 import { ClusterState } from "./cluster-state.js";
 import { clusterExtras } from "./cluster-extras.js";
@@ -165,6 +167,7 @@ async function start(
     return counts;
   });
   const repairQueue = new RepairQueue();
+  const readCache = new ReadCache(options.readCacheBytes, PIPE_VALUE_BYTES_MAX, metrics.registry);
   const access = createClusterAccess({
     id: options.id,
     replicas: options.replicas,
@@ -184,6 +187,7 @@ async function start(
     metrics: blobMetrics,
     logger,
     repairQueue,
+    readCache,
     now: Date.now,
   };
   const app = createHandler({

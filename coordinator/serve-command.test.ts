@@ -57,6 +57,7 @@ describe("minikv-coord serve flags", () => {
       },
       orphanGraceMs: 600_000,
       rebalanceBytesPerSecond: 64 * 1024 * 1024,
+      readCacheBytes: 32 * 1024 * 1024,
     });
   });
 
@@ -75,6 +76,7 @@ describe("minikv-coord serve flags", () => {
       MINIKV_SNAPSHOT_THRESHOLD: "50",
       MINIKV_SYNC_APPLY: "off",
       MINIKV_LEASE_READS: "off",
+      MINIKV_READ_CACHE: "0",
     });
     const { options } = await parse([]);
     expect(options).toMatchObject({
@@ -95,6 +97,7 @@ describe("minikv-coord serve flags", () => {
         syncApply: false,
         leaseReads: false,
       },
+      readCacheBytes: 0,
     });
   });
 
@@ -119,6 +122,8 @@ describe("minikv-coord serve flags", () => {
     [["--id", "c1", "--db", "d", "--advertise", "a b"], /--advertise/],
     [["--id", "c1", "--db", "d", "--sync-apply", "maybe"], /--sync-apply/],
     [["--id", "c1", "--db", "d", "--lease-reads", "sometimes"], /--lease-reads/],
+    [["--id", "c1", "--db", "d", "--read-cache", "lots"], /--read-cache/],
+    [["--id", "c1", "--db", "d", "--read-cache", "65GiB"], /--read-cache must be at most/],
     [["--id", "c1", "--db", "d", "--frobnicate"], /unknown option/],
   ])("refuses %j with one error line and exit status 2", async (args, message) => {
     const { exitCode, stderr, options } = await parse(args);

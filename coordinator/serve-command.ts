@@ -51,9 +51,12 @@ export interface ServeOptions {
   readonly orphanGraceMs: number;
   /** Operator jobs: byte-rate budget of rebalance copies. */
   readonly rebalanceBytesPerSecond: number;
+  /** Memory for small committed values already read (coordinator/read-cache.ts); 0: none. */
+  readonly readCacheBytes: number;
 }
 
 const NODE_ID = /^[A-Za-z0-9._-]{1,64}$/;
+const READ_CACHE_BYTES_MAX = 64 * 1024 ** 3;
 
 /** Bounds of the operator knobs, so a typo cannot stall or flood the group. */
 const TUNING_BOUNDS = {
@@ -94,6 +97,11 @@ export function toServeOptions(raw: RawServeFlags): ServeOptions {
       const rate = parseBytes(required(raw, "rebalance-rate"));
       if (rate < 1) throw invalid("--rebalance-rate must be at least 1 byte per second");
       return rate;
+    }),
+    readCacheBytes: flag("read-cache", () => {
+      const bytes = parseBytes(required(raw, "read-cache"));
+      if (bytes > READ_CACHE_BYTES_MAX) throw invalid("--read-cache must be at most 64GiB");
+      return bytes;
     }),
   };
 }
@@ -246,6 +254,13 @@ export function createCoordProgram(
     )
     .addOption(
       envOption("--rebalance-rate <bytes>", "byte-rate budget of rebalance copies, per second", "64MiB"),
+    )
+    .addOption(
+      envOption(
+        "--read-cache <bytes>",
+        "memory for small values already read, served without a volume (0: off)",
+        "32MiB",
+      ),
     )
     .action(async (flags: RawServeFlags) => serve(parseOrUsageError(command, flags)));
   command.addHelpText(

@@ -49,6 +49,24 @@ describe("blob store of real processes (issue 4 §6)", () => {
     }
   }, 300_000);
 
+  it("a coordinator's read cache never outlives its version: overwrite and delete through the others", async () => {
+    const key = "cache/replaced";
+    const first = randomBytes(20_000);
+    expect((await httpRequest(url(0, key), { method: "PUT", body: first })).status).toBe(201);
+    const hits = async (): Promise<number> => {
+      const text = (await httpRequest(`${cluster.coordinatorUrls[1] ?? ""}/metrics`)).body.toString();
+      return Number(/minikv_read_cache_lookups_total\{result="hit"[^}]*\} (\d+)/.exec(text)?.[1] ?? 0);
+    };
+    const before = await hits();
+    for (let n = 0; n < 2; n++) expect((await httpRequest(url(1, key))).body.equals(first)).toBe(true);
+    expect(await hits()).toBe(before + 1);
+    const second = randomBytes(20_000);
+    expect((await httpRequest(url(2, key), { method: "PUT", body: second })).status).toBe(201);
+    expect((await httpRequest(url(1, key))).body.equals(second)).toBe(true);
+    expect((await httpRequest(url(0, key), { method: "DELETE" })).status).toBe(204);
+    expect((await httpRequest(url(1, key))).status).toBe(404);
+  }, 60_000);
+
   it("kill -9 of the Raft leader during writes: every acknowledged write reads back, the rest are absent or whole", async () => {
     const leader = (await cluster.waitForLeader(30_000)).value;
     const written = new Map<string, { acked: boolean; values: Buffer[] }>();

@@ -1,0 +1,138 @@
+/**
+ * The coordinator's cache of small committed values (docs/coordinator.md, "Read cache").
+ *
+ * A version's bytes never change: a PUT makes a new version (its Raft index) and a DELETE
+ * removes the key. So once the metadata lookup has decided which version a read sees
+ * (linearizably, as before), bytes cached for exactly that version are those bytes, and the
+ * read needs no volume. Entries are keyed by blob key and hold one version; a read of another
+ * version is a miss and replaces it. Only whole values a replica delivered are offered, and
+ * only those whose CRC32C matches the metadata's are kept; every hit is checked against it
+ * again, so a cached value is verified on every read as a replica's is.
+ */
+import { LRUCache } from "lru-cache";
+import { Counter, Gauge, type Registry } from "prom-client";
+import { crc32c } from "../common/hashing.js";
+import type { BlobMeta } from "./metadata-commands.js";
+
+/** Charged per entry on top of its bytes: the key, the entry object, the LRU's slots. */
+export const READ_CACHE_ENTRY_OVERHEAD_BYTES = 256;
+
+interface Entry {
+  readonly version: number;
+  readonly bytes: Buffer;
+}
+
+export class ReadCache {
+  private readonly entries: LRUCache<string, Entry> | null;
+  private readonly lookups: Counter<"result"> | null;
+
+  /**
+   * `maxBytes` bounds the cached bytes plus READ_CACHE_ENTRY_OVERHEAD_BYTES per entry (0 turns
+   * the cache off); values over `valueBytesMax` are never cached.
+   */
+  constructor(
+    readonly maxBytes: number,
+    readonly valueBytesMax: number,
+    registry?: Registry,
+  ) {
+    this.entries =
+      maxBytes > 0
+        ? new LRUCache<string, Entry>({
+            maxSize: maxBytes,
+            sizeCalculation: (entry, key) =>
+              entry.bytes.length + key.length * 2 + READ_CACHE_ENTRY_OVERHEAD_BYTES,
+          })
+        : null;
+    this.lookups = registry === undefined ? null : this.register(registry);
+  }
+
+  /** Whether a whole read of this version should be offered once a replica delivered it. */
+  wants(blob: BlobMeta): boolean {
+    return this.entries !== null && blob.size > 0 && blob.size <= this.valueBytesMax;
+  }
+
+  /** The bytes of exactly this version, checked against its CRC32C; undefined on a miss. */
+  get(blob: BlobMeta): Buffer | undefined {
+    if (this.entries === null || blob.size > this.valueBytesMax) return undefined;
+    const entry = this.entries.get(blob.key);
+    if (entry === undefined || entry.version !== blob.version) {
+      this.lookups?.inc({ result: "miss" });
+      return undefined;
+    }
+    if (entry.bytes.length !== blob.size || crc32c(entry.bytes) !== blob.crc32c) {
+      // Memory that changed under us: never serve it, read a replica instead.
+      this.entries.delete(blob.key);
+      this.lookups?.inc({ result: "corrupt" });
+      return undefined;
+    }
+    this.lookups?.inc({ result: "hit" });
+    return entry.bytes;
+  }
+
+  /**
+   * A new version of `blob.key` was just committed here: keeps its bytes when the whole body
+   * is given and small enough, else drops what is cached for the key (it names an older
+   * version, which no read will ask for again).
+   */
+  written(blob: BlobMeta, body: readonly Uint8Array[] | null): void {
+    if (body === null || !this.wants(blob)) this.forget(blob.key);
+    else this.offer(blob, body);
+  }
+
+  /**
+   * Offers the whole value of `blob` as a replica delivered it (in chunks). Kept, in a buffer
+   * of its own, only when the sizes and the CRC32C match the metadata.
+   */
+  offer(blob: BlobMeta, chunks: readonly Uint8Array[]): void {
+    if (!this.wants(blob) || this.entries === null) return;
+    let length = 0;
+    for (const chunk of chunks) length += chunk.length;
+    if (length !== blob.size) return;
+    // Not Buffer.concat: a small result would be a slice of a shared pool slab (which the
+    // entry would keep alive), and one chunk would still be a view of a larger gRPC message.
+    const bytes = Buffer.allocUnsafeSlow(length);
+    let at = 0;
+    for (const chunk of chunks) {
+      bytes.set(chunk, at);
+      at += chunk.length;
+    }
+    if (crc32c(bytes) !== blob.crc32c) return;
+    this.entries.set(blob.key, { version: blob.version, bytes });
+  }
+
+  /** Drops what is cached for `key` (its version was just deleted here). */
+  forget(key: string): void {
+    this.entries?.delete(key);
+  }
+
+  get size(): { readonly entries: number; readonly bytes: number } {
+    return { entries: this.entries?.size ?? 0, bytes: this.entries?.calculatedSize ?? 0 };
+  }
+
+  private register(registry: Registry): Counter<"result"> {
+    const registers = [registry];
+    const size = (): { readonly entries: number; readonly bytes: number } => this.size;
+    new Gauge({
+      name: "minikv_read_cache_bytes",
+      help: "Bytes the read cache holds, each entry's bookkeeping included.",
+      registers,
+      collect() {
+        this.set(size().bytes);
+      },
+    });
+    new Gauge({
+      name: "minikv_read_cache_entries",
+      help: "Values the read cache holds.",
+      registers,
+      collect() {
+        this.set(size().entries);
+      },
+    });
+    return new Counter({
+      name: "minikv_read_cache_lookups_total",
+      help: "Read-cache lookups of whole small values by result: hit, miss, corrupt (failed its CRC32C check; dropped).",
+      labelNames: ["result"],
+      registers,
+    });
+  }
+}
