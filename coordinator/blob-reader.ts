@@ -114,10 +114,25 @@ function replicaBytes(
 }
 
 /**
- * Bytes [start, endExclusive) of the blob's committed version: from the read cache when it
- * holds that version, else from the replicas (a whole small value read from one is offered
- * to the cache). The first chunk is only yielded once it is at hand, so a caller can hold
- * its headers until then.
+ * Bytes [start, endExclusive) of the blob's committed version when the read cache holds that
+ * version (read-cache.ts), else undefined.
+ */
+export function cachedBlobBytes(
+  deps: BlobReadDeps,
+  blob: BlobMeta,
+  start: number,
+  endExclusive: number,
+): Buffer | undefined {
+  const cached = deps.readCache.get(blob);
+  if (cached === undefined) return undefined;
+  deps.metrics.bytesOut.inc(endExclusive - start);
+  return cached.subarray(start, endExclusive);
+}
+
+/**
+ * Bytes [start, endExclusive) of the blob's committed version from its replicas; a whole
+ * small value is then offered to the read cache. The first chunk is only yielded once a
+ * replica delivered it, so a caller can hold its headers until then.
  */
 export async function* readBlobBytes(
   deps: BlobReadDeps,
@@ -125,12 +140,6 @@ export async function* readBlobBytes(
   start: number,
   endExclusive: number,
 ): AsyncGenerator<Uint8Array> {
-  const cached = deps.readCache.get(blob);
-  if (cached !== undefined) {
-    deps.metrics.bytesOut.inc(endExclusive - start);
-    yield cached.subarray(start, endExclusive);
-    return;
-  }
   if (start !== 0 || endExclusive !== blob.size || !deps.readCache.wants(blob)) {
     yield* replicaRead(deps, blob, start, endExclusive);
     return;
