@@ -131,7 +131,7 @@ export function cachedBlobBytes(
 
 /**
  * Bytes [start, endExclusive) of the blob's committed version from its replicas; a whole
- * small value is then offered to the read cache. The first chunk is only yielded once a
+ * small value the read cache admits is then offered to it. The first chunk is only yielded once a
  * replica delivered it, so a caller can hold its headers until then.
  */
 export async function* readBlobBytes(
@@ -140,7 +140,7 @@ export async function* readBlobBytes(
   start: number,
   endExclusive: number,
 ): AsyncGenerator<Uint8Array> {
-  if (start !== 0 || endExclusive !== blob.size || !deps.readCache.wants(blob)) {
+  if (start !== 0 || endExclusive !== blob.size || !deps.readCache.admitsRead(blob)) {
     yield* replicaRead(deps, blob, start, endExclusive);
     return;
   }

@@ -66,6 +66,18 @@ describe("ReadCache", () => {
     expect(cache.size.entries).toBe(0);
   });
 
+  it("admits a read on the key's second miss, or at once when an older version is cached", () => {
+    const cache = new ReadCache(1024 * 1024, 8192);
+    const bytes = randomBytes(1000);
+    expect(cache.admitsRead(blobOf("once", bytes))).toBe(false);
+    expect(cache.admitsRead(blobOf("once", bytes))).toBe(true);
+    expect(cache.admitsRead(blobOf("once", bytes))).toBe(false); // remembered again from scratch
+    cache.written(blobOf("hot", bytes, 1), [bytes]);
+    expect(cache.admitsRead(blobOf("hot", bytes, 2))).toBe(true);
+    expect(cache.admitsRead(blobOf("big", randomBytes(9000)))).toBe(false);
+    expect(new ReadCache(0, 8192).admitsRead(blobOf("off", bytes))).toBe(false);
+  });
+
   it("drops an entry whose bytes changed in memory instead of serving it", async () => {
     const registry = new Registry();
     const cache = new ReadCache(1024 * 1024, 64 * 1024, registry);

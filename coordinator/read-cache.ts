@@ -5,9 +5,12 @@
  * removes the key. So once the metadata lookup has decided which version a read sees
  * (linearizably, as before), bytes cached for exactly that version are those bytes, and the
  * read needs no volume. Entries are keyed by blob key and hold one version; a read of another
- * version is a miss and replaces it. Only whole values a replica delivered are offered, and
- * only those whose CRC32C matches the metadata's are kept; every hit is checked against it
- * again, so a cached value is verified on every read as a replica's is.
+ * version is a miss and replaces it. Values come from writes committed here and from whole
+ * reads of a replica; only those whose length and CRC32C match the metadata's are kept, and
+ * every hit is checked against it again, so a cached value is verified on every read as a
+ * replica's is. A read fills the cache only for a key that missed before (its key is
+ * remembered, without the bytes, on the first miss): a scan of values read once neither
+ * pays for copying them nor pushes out what is read again.
  */
 import { LRUCache } from "lru-cache";
 import { Counter, Gauge, type Registry } from "prom-client";
@@ -16,6 +19,8 @@ import type { BlobMeta } from "./metadata-commands.js";
 
 /** Charged per entry on top of its bytes: the key, the entry object, the LRU's slots. */
 export const READ_CACHE_ENTRY_OVERHEAD_BYTES = 256;
+/** Keys remembered after one miss: one per this many bytes of the budget (8,192 for 32 MiB). */
+const MISSED_KEYS_PER_BYTES = 4096;
 
 interface Entry {
   readonly version: number;
@@ -24,6 +29,8 @@ interface Entry {
 
 export class ReadCache {
   private readonly entries: LRUCache<string, Entry> | null;
+  /** Keys that missed once: a second miss fills the cache. */
+  private readonly missedOnce: LRUCache<string, true> | null;
   private readonly lookups: Counter<"result"> | null;
 
   /**
@@ -43,12 +50,28 @@ export class ReadCache {
               entry.bytes.length + key.length * 2 + READ_CACHE_ENTRY_OVERHEAD_BYTES,
           })
         : null;
+    this.missedOnce =
+      maxBytes > 0
+        ? new LRUCache<string, true>({ max: Math.max(1, Math.ceil(maxBytes / MISSED_KEYS_PER_BYTES)) })
+        : null;
     this.lookups = registry === undefined ? null : this.register(registry);
   }
 
-  /** Whether a whole read of this version should be offered once a replica delivered it. */
+  /** Whether this version's value is one the cache can hold (small and not empty). */
   wants(blob: BlobMeta): boolean {
     return this.entries !== null && blob.size > 0 && blob.size <= this.valueBytesMax;
+  }
+
+  /**
+   * Whether a whole read of this version, which missed, should be offered once a replica
+   * delivered it: true on the key's second miss, or when an older version of it is cached;
+   * a first miss only remembers the key.
+   */
+  admitsRead(blob: BlobMeta): boolean {
+    if (!this.wants(blob) || this.entries === null || this.missedOnce === null) return false;
+    if (this.entries.has(blob.key) || this.missedOnce.delete(blob.key)) return true;
+    this.missedOnce.set(blob.key, true);
+    return false;
   }
 
   /** The bytes of exactly this version, checked against its CRC32C; undefined on a miss. */
