@@ -131,8 +131,8 @@ export function cachedBlobBytes(
 
 /**
  * Bytes [start, endExclusive) of the blob's committed version from its replicas; a whole
- * small value the read cache admits is then offered to it. The first chunk is only yielded once a
- * replica delivered it, so a caller can hold its headers until then.
+ * small value the read cache admits is then offered to it. The first chunk is only yielded
+ * once a replica delivered it, so a caller can hold its headers until then.
  */
 export async function* readBlobBytes(
   deps: BlobReadDeps,

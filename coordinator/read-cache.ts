@@ -111,8 +111,9 @@ export class ReadCache {
     let length = 0;
     for (const chunk of chunks) length += chunk.length;
     if (length !== blob.size) return;
-    // Not Buffer.concat: a small result would be a slice of a shared pool slab (which the
-    // entry would keep alive), and one chunk would still be a view of a larger gRPC message.
+    // A buffer of its own, not Buffer.concat's: that one takes a value under 4 KiB from the
+    // shared 8 KiB pool, and the entry would keep the whole slab alive. The chunks themselves
+    // may be views of larger socket or gRPC buffers.
     const bytes = Buffer.allocUnsafeSlow(length);
     let at = 0;
     for (const chunk of chunks) {
