@@ -2,7 +2,12 @@ import { readdir, readFile, stat, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { ErrorCode } from "../common/errors.js";
-import { fillDisk, mountSmallDiskIn, unmountSmallDisks } from "../test/support/small-disk.js";
+import {
+  canMountSmallDisks,
+  fillDisk,
+  mountSmallDiskIn,
+  unmountSmallDisks,
+} from "../test/support/small-disk.js";
 import type { CompactionStep } from "./compaction.js";
 import type { DiskStore, DiskStoreOptions } from "./disk-store.js";
 import { diskSpaceOf } from "./durable-fs.js";
@@ -12,6 +17,7 @@ import { removeSnapshot } from "./index-snapshot.js";
 import { segmentFileName } from "./segment-file.js";
 import {
   chunksOf,
+  fakeDiskSpace,
   headerFor,
   putValue,
   readAll,
@@ -197,14 +203,12 @@ describe("compaction", () => {
 
   it("refuses to start without room for a copy of the largest segment (DISK_FULL) and changes nothing", async () => {
     volume = await tempVolume();
-    let freeBytes = 10 * 1024 ** 3;
-    const store = await start(volume, {
-      diskSpace: () => Promise.resolve({ freeBytes, totalBytes: 20 * 1024 ** 3 }),
-    });
+    const space = fakeDiskSpace(10 * 1024 ** 3, 20 * 1024 ** 3);
+    const store = await start(volume, { diskSpace: space.read });
     const writer = new Writer(store);
     await fillWithGarbage(writer, 5);
     const segments = store.segmentNumbers();
-    freeBytes = 1000;
+    space.freeBytes = 1000;
     await expect(store.compact()).rejects.toMatchObject({ code: ErrorCode.DISK_FULL });
     expect(store.segmentNumbers()).toEqual(segments);
     await expectServes(store, writer.model);
@@ -212,17 +216,14 @@ describe("compaction", () => {
 
   it("compacts with less room than a segment when what the segments still hold fits (mostly garbage)", async () => {
     volume = await tempVolume();
-    let freeBytes = 10 * 1024 ** 3;
-    const store = await start(volume, {
-      segmentBytesMax: 1024 * 1024,
-      diskSpace: () => Promise.resolve({ freeBytes, totalBytes: 20 * 1024 ** 3 }),
-    });
+    const space = fakeDiskSpace(10 * 1024 ** 3, 20 * 1024 ** 3);
+    const store = await start(volume, { segmentBytesMax: 1024 * 1024, diskSpace: space.read });
     const writer = new Writer(store);
     // One key overwritten: every sealed segment is garbage but for the last value.
     for (let i = 0; i < 80; i++) await writer.put("hot", seededBytes(i, 64 * 1024));
     expect(store.segmentNumbers().length).toBeGreaterThan(3);
     // Less than one segment free, more than the live value plus the margin.
-    freeBytes = 64 * 1024 + engineLimits.compactionRoomMarginBytes + 64 * 1024;
+    space.freeBytes = 64 * 1024 + engineLimits.compactionRoomMarginBytes + 64 * 1024;
     const result = await store.compact();
     expect(result.segmentsCompacted).toBeGreaterThan(2);
     expect(result.bytesFreed).toBeGreaterThan(3 * 1024 * 1024);
@@ -231,17 +232,15 @@ describe("compaction", () => {
     await writer.put("second", seededBytes(1000, 600 * 1024));
     for (let i = 0; i < 20; i++) await writer.put("hot", seededBytes(100 + i, 64 * 1024));
     const segments = store.segmentNumbers();
-    freeBytes = 64 * 1024;
+    space.freeBytes = 64 * 1024;
     await expect(store.compact()).rejects.toMatchObject({ code: ErrorCode.DISK_FULL });
     expect(store.segmentNumbers()).toEqual(segments);
     await expectServes(store, writer.model);
   });
 
-  const asRoot = process.getuid?.() === 0;
-
   // Findings 12 of docs/RELIABILITY.md: a volume whose small disk filled with garbage could
   // not compact (it wanted room for a whole segment), so it never got room back.
-  it.runIf(asRoot)(
+  it.runIf(canMountSmallDisks)(
     "gets room back on a real full disk, and an output that runs out of room is removed and changes nothing",
     async () => {
       volume = await tempVolume();

@@ -1,9 +1,16 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { ErrorCode } from "../common/errors.js";
 import type { DiskStore } from "./disk-store.js";
-import type { DiskSpace } from "./durable-fs.js";
 import { engineLimits } from "./engine-limits.js";
-import { chunksOf, headerFor, putValue, readAll, seededBytes, tempVolume } from "./store-test-support.js";
+import {
+  chunksOf,
+  fakeDiskSpace,
+  headerFor,
+  putValue,
+  readAll,
+  seededBytes,
+  tempVolume,
+} from "./store-test-support.js";
 import type { TempVolume } from "./store-test-support.js";
 import { waitFor } from "../test/support/wait.js";
 
@@ -20,16 +27,14 @@ afterEach(async () => {
 describe("the delete headroom", () => {
   it("keeps new values out of the last free bytes, which deletes may still use", async () => {
     volume = await tempVolume();
-    const totalBytes = 64 * 1024 ** 3;
-    let freeBytes = 10 * 1024 ** 3;
-    const diskSpace = (): Promise<DiskSpace> => Promise.resolve({ freeBytes, totalBytes });
-    store = await volume.open({ diskSpace, diskSpaceRefreshMs: 20 });
+    const space = fakeDiskSpace(10 * 1024 ** 3, 64 * 1024 ** 3);
+    store = await volume.open({ diskSpace: space.read, diskSpaceRefreshMs: 20 });
     const s = store;
     await putValue(s, "kept", seededBytes(1, 5000), 1);
     await putValue(s, "doomed", seededBytes(2, 5000), 2);
 
     // 10,000 bytes beyond the headroom (the reserve is made, nothing is owed).
-    freeBytes = engineLimits.deleteHeadroomBytes + 10_000;
+    space.freeBytes = engineLimits.deleteHeadroomBytes + 10_000;
     await waitFor(
       "the new free space seen",
       () => (s.stats().capacityBytes - s.stats().usedBytes < 20_000 ? true : undefined),
@@ -49,7 +54,7 @@ describe("the delete headroom", () => {
     await putValue(s, "small", seededBytes(4, 5000), 3);
 
     // Inside the headroom: no value fits, deletes go on.
-    freeBytes = engineLimits.deleteHeadroomBytes - 1;
+    space.freeBytes = engineLimits.deleteHeadroomBytes - 1;
     await waitFor(
       "the disk seen full",
       () => (s.stats().capacityBytes === s.stats().usedBytes ? true : undefined),
@@ -68,10 +73,7 @@ describe("the delete headroom", () => {
 
   it("is at most 1/32 of a small disk", async () => {
     volume = await tempVolume();
-    const totalBytes = 32 * 1024 * 1024;
-    const freeBytes = 4 * 1024 * 1024;
-    const diskSpace = (): Promise<DiskSpace> => Promise.resolve({ freeBytes, totalBytes });
-    store = await volume.open({ diskSpace });
+    store = await volume.open({ diskSpace: fakeDiskSpace(4 * 1024 * 1024, 32 * 1024 * 1024).read });
     // 4 MiB free, a 1 MiB headroom (1/32 of 32 MiB): 3 MiB for values.
     const over = seededBytes(7, 3 * 1024 * 1024 + 1);
     await expect(store.prepare(headerFor("tx-over", "over", over), chunksOf(over))).rejects.toMatchObject({

@@ -2,13 +2,25 @@ import { rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { ErrorCode } from "../common/errors.js";
-import { fillDisk, mountSmallDiskIn, unmountSmallDisks } from "../test/support/small-disk.js";
+import {
+  canMountSmallDisks,
+  fillDisk,
+  mountSmallDiskIn,
+  unmountSmallDisks,
+} from "../test/support/small-disk.js";
 import { waitFor } from "../test/support/wait.js";
 import type { DiskStore } from "./disk-store.js";
-import type { DiskSpace } from "./durable-fs.js";
 import { engineLimits } from "./engine-limits.js";
 import { RESTART_RESERVE_FILE } from "./restart-reserve.js";
-import { chunksOf, headerFor, putValue, readAll, seededBytes, tempVolume } from "./store-test-support.js";
+import {
+  chunksOf,
+  fakeDiskSpace,
+  headerFor,
+  putValue,
+  readAll,
+  seededBytes,
+  tempVolume,
+} from "./store-test-support.js";
 import type { TempVolume } from "./store-test-support.js";
 
 let volume: TempVolume | undefined;
@@ -56,9 +68,8 @@ async function expectRefused(store: DiskStore, key: string): Promise<void> {
 describe("the restart reserve", () => {
   it("is made at open, released by an open that finds less room than it, and made again once there is room", async () => {
     volume = await tempVolume();
-    const totalBytes = 64 * 1024 ** 3;
-    let freeBytes = 10 * 1024 ** 3;
-    const diskSpace = (): Promise<DiskSpace> => Promise.resolve({ freeBytes, totalBytes });
+    const space = fakeDiskSpace(10 * 1024 ** 3, 64 * 1024 ** 3);
+    const diskSpace = space.read;
     const first = await start(volume, { diskSpace });
     expect(await reserveSize(volume.dataDir)).toBe(engineLimits.restartReserveBytes);
     // The WAL directory is on the same file system: one reserve.
@@ -66,7 +77,7 @@ describe("the restart reserve", () => {
     await putValue(first, "kept", seededBytes(1, 5000), 1);
     await crash(first);
 
-    freeBytes = engineLimits.restartReserveBytes - 1;
+    space.freeBytes = engineLimits.restartReserveBytes - 1;
     const second = await start(volume, { diskSpace });
     expect(await reserveSize(volume.dataDir)).toBeUndefined();
     // Reads go on; writes are refused and the volume reports itself full.
@@ -77,12 +88,12 @@ describe("the restart reserve", () => {
 
     // Room for the reserve once is not enough to make it again, and writes get only what
     // is beyond it (500 bytes here).
-    freeBytes = engineLimits.restartReserveBytes + 500;
+    space.freeBytes = engineLimits.restartReserveBytes + 500;
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(await reserveSize(volume.dataDir)).toBeUndefined();
     await expectRefused(second, "refused-again");
 
-    freeBytes = 10 * 1024 ** 3;
+    space.freeBytes = 10 * 1024 ** 3;
     const made = await waitFor("the reserve made again", () => reserveSize(volume!.dataDir), {
       timeoutMs: 5_000,
     });
@@ -92,9 +103,7 @@ describe("the restart reserve", () => {
     expect((await readAll(second.read("written"))).equals(seededBytes(2, 5000))).toBe(true);
   });
 
-  const asRoot = process.getuid?.() === 0;
-
-  it.runIf(asRoot)(
+  it.runIf(canMountSmallDisks)(
     "is at most 1/16 of the file system, and one per file system (the WAL on another gets its own)",
     async () => {
       volume = await tempVolume();
@@ -119,7 +128,7 @@ describe("the restart reserve", () => {
   );
 
   // Findings 11 of docs/RELIABILITY.md: a volume killed on a full disk could not open again.
-  it.runIf(asRoot)(
+  it.runIf(canMountSmallDisks)(
     "lets a volume killed on a full disk open again; it takes writes again once space is freed",
     async () => {
       volume = await tempVolume();

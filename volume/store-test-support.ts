@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { crc32c } from "../common/hashing.js";
 import type { DiskStore, DiskStoreOptions } from "./disk-store.js";
 import { openDiskStore } from "./disk-store.js";
+import type { DiskSpace } from "./durable-fs.js";
 import type { PrepareHeader } from "./store-api.js";
 
 /**
@@ -93,4 +94,18 @@ export function seededRandom(seed: number): (n: number) => number {
     x ^= x << 5;
     return (x >>> 0) % n;
   };
+}
+
+/** A file system whose free space the test sets (`space.freeBytes = n`); pass `space.read`. */
+export interface FakeDiskSpace {
+  freeBytes: number;
+  readonly read: () => Promise<DiskSpace>;
+}
+
+export function fakeDiskSpace(freeBytes: number, totalBytes: number): FakeDiskSpace {
+  const space: FakeDiskSpace = {
+    freeBytes,
+    read: () => Promise.resolve({ freeBytes: space.freeBytes, totalBytes }),
+  };
+  return space;
 }

@@ -8,6 +8,9 @@ const run = promisify(execFile);
 /** Bytes written per call while filling a disk; the fill is bounded by the disk's size. */
 const FILL_CHUNK_BYTES = 1024 * 1024;
 
+/** Whether this process may mount the tmpfs disks below (root): tests that need one run only then. */
+export const canMountSmallDisks = process.getuid?.() === 0;
+
 /**
  * Mounts a tmpfs of `sizeBytes` on `dir`: a real file system that answers ENOSPC when full,
  * without touching the machine's disk. Needs root (CAP_SYS_ADMIN); resolves false otherwise.
