@@ -1,6 +1,12 @@
 import { PerformanceObserver, constants } from "node:perf_hooks";
 import { describe, expect, it } from "vitest";
-import { STREAM_GC_BYTES, noteStreamedBytes } from "./stream-memory.js";
+import {
+  COORDINATOR_STREAM_COLLECTIONS,
+  STREAM_GC_BYTES,
+  VOLUME_STREAM_COLLECTIONS,
+  noteStreamedBytes,
+  useStreamCollections,
+} from "./stream-memory.js";
 
 /** Resolves "collected" once V8 reports a collection of `kind`, or "timeout" after 2 s. */
 function collectionOf(kind: number): Promise<"collected" | "timeout"> {
@@ -26,5 +32,30 @@ describe("noteStreamedBytes", () => {
     // In pieces, as a stream passes them; the last one crosses the threshold.
     for (let i = 0; i < 32; i++) noteStreamedBytes(STREAM_GC_BYTES / 32);
     expect(await major).toBe("collected");
+  });
+
+  it("with a volume's policy asks for a scavenge every 4 MiB and a major collection every 256 MiB", async () => {
+    const MiB = 1024 * 1024;
+    expect(VOLUME_STREAM_COLLECTIONS).toEqual({ minorEveryBytes: 4 * MiB, majorEveryBytes: 256 * MiB });
+    useStreamCollections(VOLUME_STREAM_COLLECTIONS);
+    try {
+      const minor = collectionOf(constants.NODE_PERFORMANCE_GC_MINOR);
+      const asked: ReturnType<typeof noteStreamedBytes>[] = [];
+      // 256 MiB in 1 MiB pieces: a scavenge after every fourth, the major one at the end.
+      for (let i = 0; i < 256; i++) asked.push(noteStreamedBytes(MiB));
+      expect(await minor).toBe("collected");
+      const expected = asked.map((_, i) => (i === 255 ? "major" : (i + 1) % 4 === 0 ? "minor" : null));
+      expect(asked).toEqual(expected);
+    } finally {
+      useStreamCollections(COORDINATOR_STREAM_COLLECTIONS);
+    }
+  });
+
+  it("with a coordinator's policy asks for nothing but a major collection every 32 MiB", () => {
+    useStreamCollections(COORDINATOR_STREAM_COLLECTIONS);
+    const asked = Array.from({ length: 64 }, () => noteStreamedBytes(1024 * 1024));
+    expect(asked.filter((a) => a !== null)).toEqual(["major", "major"]);
+    expect(asked[31]).toBe("major");
+    expect(asked[63]).toBe("major");
   });
 });

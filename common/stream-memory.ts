@@ -1,5 +1,6 @@
 /**
- * Bounds the memory a process holds in blob chunks it has already passed on.
+ * Bounds the memory a process holds in blob chunks it has already passed on. A coordinator
+ * and a volume ask for different collections (COORDINATOR_ and VOLUME_STREAM_COLLECTIONS).
  *
  * A chunk's bytes live outside the JS heap and are freed only when a garbage collection
  * finds the small Buffer object holding them dead. Those objects die young, but scavenges
@@ -13,8 +14,8 @@
  * frees them. The servers start with a 64 MiB initial old generation (node-flags.ts), so V8
  * does not run a major collection every few MiB of a stream by itself; instead every
  * STREAM_GC_BYTES of blob bytes the stream asks for one, asynchronously (V8 runs it at its
- * next opportunity; it costs about 10–20 ms in a coordinator, and collects the young
- * generation too). Coordinator taking 512 MiB uploads (the RSS test of test/blob-cluster.test.ts):
+ * next opportunity, as one full, non-incremental collection: 35–80 ms each with
+ * `--trace-gc` on a loaded machine; it collects the young generation too). Coordinator taking 512 MiB uploads (the RSS test of test/blob-cluster.test.ts):
  * peak RSS 144–152 MiB with the flag and scavenges alone, 141 with a major collection every
  * 128 MiB, 136–145 with one every 64 MiB (151 once in CI), 132–135 with one every 32 MiB (three
  * runs beside two busy CPU loops). Every 32 MiB costs the leader about 550–600 ms of CPU per
@@ -23,13 +24,44 @@
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 
-/** Blob bytes streamed through the process between two collections it asks for. */
+/** When a process asks for collections, counted in blob bytes streamed through it. */
+export interface StreamCollections {
+  /** Bytes between two scavenges asked for (null: none asked for). */
+  readonly minorEveryBytes: number | null;
+  /** Bytes between two major collections asked for. */
+  readonly majorEveryBytes: number;
+}
+
+/** Blob bytes streamed through a coordinator between two major collections it asks for. */
 export const STREAM_GC_BYTES = 32 * 1024 * 1024;
 
-type Collect = (options: { type: "major"; execution: "async" }) => unknown;
+/** The default, and a coordinator's: a major collection every STREAM_GC_BYTES. */
+export const COORDINATOR_STREAM_COLLECTIONS: StreamCollections = {
+  minorEveryBytes: null,
+  majorEveryBytes: STREAM_GC_BYTES,
+};
+
+/**
+ * A volume's (volume/main.ts): a scavenge every 4 MiB and a major collection only every
+ * 256 MiB. A volume's chunks die within a few MiB of arriving (written, then dropped), so a
+ * scavenge frees them before a second one could promote them; a coordinator's live longer
+ * (queued for three volumes at the pace of the slowest) and are promoted, so scavenges alone
+ * do not bound it (tried: 154 MiB in the 512 MiB test). One 512 MiB PUT at a time, the
+ * volumes' CPU fell from 3.8–4.3 s to 2.5 s and their peak RSS from 126–129 to 115–116 MiB;
+ * four 64 MiB PUTs at once, from 3.6–4.2 s to 2.9 s per eight PUTs and from 140–151 to
+ * 117–123 MiB (docs/BENCHMARKS.md).
+ */
+export const VOLUME_STREAM_COLLECTIONS: StreamCollections = {
+  minorEveryBytes: 4 * 1024 * 1024,
+  majorEveryBytes: 256 * 1024 * 1024,
+};
+
+type Collect = (options: { type: "major"; execution: "async" } | { type: "minor" }) => unknown;
 
 let collect: Collect | null | undefined;
-let sinceCollection = 0;
+let policy: StreamCollections = COORDINATOR_STREAM_COLLECTIONS;
+let sinceMajor = 0;
+let sinceMinor = 0;
 
 /** V8's collection hook (the `--expose-gc` function), obtained at run time; null if refused. */
 function collector(): Collect | null {
@@ -43,10 +75,32 @@ function collector(): Collect | null {
   return collect;
 }
 
-/** Counts blob bytes that passed through; every STREAM_GC_BYTES asks for a major collection. */
-export function noteStreamedBytes(bytes: number): void {
-  sinceCollection += bytes;
-  if (sinceCollection < STREAM_GC_BYTES) return;
-  sinceCollection = 0;
-  void collector()?.({ type: "major", execution: "async" });
+/** Sets this process's policy (once, at start: volume/main.ts); the counts start over. */
+export function useStreamCollections(next: StreamCollections): void {
+  policy = next;
+  sinceMajor = 0;
+  sinceMinor = 0;
+}
+
+/**
+ * Counts blob bytes that passed through and asks for the collections the policy says;
+ * returns which one it asked for, if any.
+ */
+export function noteStreamedBytes(bytes: number): "major" | "minor" | null {
+  sinceMajor += bytes;
+  sinceMinor += bytes;
+  if (sinceMajor >= policy.majorEveryBytes) {
+    // A major collection collects the young generation too.
+    sinceMajor = 0;
+    sinceMinor = 0;
+    void collector()?.({ type: "major", execution: "async" });
+    return "major";
+  }
+  if (policy.minorEveryBytes !== null && sinceMinor >= policy.minorEveryBytes) {
+    sinceMinor = 0;
+    // Synchronous: a volume's scavenges took 0.5–6 ms (median 2) with `--trace-gc` during a 512 MiB PUT.
+    void collector()?.({ type: "minor" });
+    return "minor";
+  }
+  return null;
 }

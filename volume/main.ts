@@ -3,6 +3,7 @@ import { resolve } from "node:path";
 import { CommanderError } from "commander";
 import { isMinikvError, toMinikvError } from "../common/errors.js";
 import { createLogger, type Logger } from "../common/logger.js";
+import { VOLUME_STREAM_COLLECTIONS, useStreamCollections } from "../common/stream-memory.js";
 import { createVolumeProgram, type VolumeServeFlags } from "./serve-command.js";
 import { startVolumeServer, type VolumeServerHandle } from "./volume-server.js";
 
@@ -13,6 +14,7 @@ const EXIT_USAGE = 2;
 const EXIT_LINGER_MS = 1_000;
 
 async function serve(flags: VolumeServeFlags): Promise<void> {
+  useStreamCollections(VOLUME_STREAM_COLLECTIONS);
   const logger = createLogger("minikv-volume", { volume: flags.id });
   const dataDir = resolve(flags.data);
   const server = await startVolumeServer({
