@@ -25,6 +25,7 @@ import { encodedChunk, type VolumePrepareHeader, type VolumePrepareVote } from "
 import type { BlobMetrics } from "./blob-metrics.js";
 import type { ClusterState } from "./cluster-state.js";
 import type { BlobMeta } from "./metadata-commands.js";
+import { MessageFiller, type FilledMessage } from "./message-filler.js";
 
 export const blobWriteBounds = {
   /** A body of unknown length is held up to this size to learn its length before preparing. */
@@ -264,16 +265,13 @@ async function pump(
 ): Promise<Prepared> {
   let sent: Prepared = { size: 0, crc32c: 0 };
   // A socket delivers a body in pieces of up to 64 KiB; they are sent on in messages of
-  // streamChunkBytes, a quarter as many per volume, each with its per-message cost. Each
-  // message is joined straight into its encoding (encodedChunk), shared by every volume.
-  const held: Uint8Array[] = [];
-  let heldBytes = 0;
-  const flush = async (): Promise<void> => {
-    if (heldBytes === 0) return;
-    const message = encodedChunk(held, heldBytes);
-    noteStreamedBytes(heldBytes);
-    held.length = 0;
-    heldBytes = 0;
+  // exactly streamChunkBytes (MessageFiller), a quarter as many per volume or fewer, each
+  // with its per-message cost on both sides. Each message is joined straight into its
+  // encoding (encodedChunk), shared by every volume.
+  const filler = new MessageFiller(limits.streamChunkBytes);
+  const send = async ({ pieces, bytes }: FilledMessage): Promise<void> => {
+    const message = encodedChunk(pieces, bytes);
+    noteStreamedBytes(bytes);
     const waits: Promise<unknown>[] = [];
     for (const sink of sinks) if (!sink.write(message)) waits.push(once(sink, "drain", { signal }));
     if (waits.length > 0) await Promise.all(waits).catch(() => Promise.reject(stopped()));
@@ -288,13 +286,11 @@ async function pump(
       const chunk = step.value;
       if (signal.aborted) throw stopped();
       sent = account(sent, chunk, declaredSize);
-      if (heldBytes + chunk.length > limits.streamChunkBytes) await flush();
-      held.push(chunk);
-      heldBytes += chunk.length;
-      if (heldBytes >= limits.streamChunkBytes) await flush();
+      for (const message of filler.add(chunk)) await send(message);
     }
     if (signal.aborted) throw stopped();
-    await flush();
+    const last = filler.finish();
+    if (last !== null) await send(last);
   } catch (err) {
     if (isMinikvError(err)) throw err;
     throw clientGone(err);
