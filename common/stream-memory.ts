@@ -47,9 +47,9 @@ export const COORDINATOR_STREAM_COLLECTIONS: StreamCollections = {
  * scavenge frees them before a second one could promote them; a coordinator's live longer
  * (queued for three volumes at the pace of the slowest) and are promoted, so scavenges alone
  * do not bound it (tried: 154 MiB in the 512 MiB test). One 512 MiB PUT at a time, the
- * volumes' CPU fell from 3.8–4.3 s to 2.5 s and their peak RSS from 126–129 to 115–116 MiB;
- * four 64 MiB PUTs at once, from 3.6–4.2 s to 2.9 s per eight PUTs and from 140–151 to
- * 117–123 MiB (docs/BENCHMARKS.md).
+ * volumes' CPU fell from 3.7–4.5 s to 3.0 s and their peak RSS from 123–132 to 112–117 MiB;
+ * four 64 MiB PUTs at once, from 3.3–4.0 s to 2.8–2.9 s per eight PUTs and from 137–147 to
+ * 114–123 MiB (docs/BENCHMARKS.md).
  */
 export const VOLUME_STREAM_COLLECTIONS: StreamCollections = {
   minorEveryBytes: 4 * 1024 * 1024,
