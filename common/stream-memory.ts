@@ -14,11 +14,12 @@
  * frees them. The servers start with a 64 MiB initial old generation (node-flags.ts), so V8
  * does not run a major collection every few MiB of a stream by itself; instead every
  * STREAM_GC_BYTES of blob bytes the stream asks for one, asynchronously (V8 runs it at its
- * next opportunity, as one full, non-incremental collection: 35–80 ms each with
- * `--trace-gc` on a loaded machine; it collects the young generation too). Coordinator taking 512 MiB uploads (the RSS test of test/blob-cluster.test.ts):
- * peak RSS 144–152 MiB with the flag and scavenges alone, 141 with a major collection every
- * 128 MiB, 136–145 with one every 64 MiB (151 once in CI), 132–135 with one every 32 MiB (three
- * runs beside two busy CPU loops). Every 32 MiB costs the leader about 550–600 ms of CPU per
+ * next opportunity, as one full, non-incremental collection: 39–82 ms each in a volume with
+ * `--trace-gc` during four 64 MiB PUTs at once; it collects the young generation too).
+ * Coordinator taking 512 MiB uploads (the RSS test of test/blob-cluster.test.ts): peak RSS
+ * 144–152 MiB with the flag and scavenges alone, 141 with a major collection every 128 MiB,
+ * 136–145 with one every 64 MiB (151 once in CI), 132–135 with one every 32 MiB (three runs
+ * beside two busy CPU loops). Every 32 MiB costs the leader about 550–600 ms of CPU per
  * 64 MiB PUT against 280–460 at 64 MiB, and keeps the bound with room to spare.
  */
 import { setFlagsFromString } from "node:v8";
@@ -45,11 +46,11 @@ export const COORDINATOR_STREAM_COLLECTIONS: StreamCollections = {
  * A volume's (volume/main.ts): a scavenge every 4 MiB and a major collection only every
  * 256 MiB. A volume's chunks die within a few MiB of arriving (written, then dropped), so a
  * scavenge frees them before a second one could promote them; a coordinator's live longer
- * (queued for three volumes at the pace of the slowest) and are promoted, so scavenges alone
- * do not bound it (tried: 154 MiB in the 512 MiB test). One 512 MiB PUT at a time, the
- * volumes' CPU fell from 3.7–4.5 s to 3.0 s and their peak RSS from 123–132 to 112–117 MiB;
- * four 64 MiB PUTs at once, from 3.3–4.0 s to 2.8–2.9 s per eight PUTs and from 137–147 to
- * 114–123 MiB (docs/BENCHMARKS.md).
+ * (queued for three volumes at the pace of the slowest) and are promoted, so scavenges do not
+ * bound it (tried: one every 4 MiB and a major collection every 128 MiB, 154 MiB in the
+ * 512 MiB test). One 512 MiB PUT at a time, the volumes' CPU fell from 3.7–4.5 s to 3.0 s
+ * and their peak RSS from 123–132 to 112–117 MiB; four 64 MiB PUTs at once, from 3.3–4.0 s
+ * to 2.8–2.9 s per eight PUTs and from 137–147 to 114–123 MiB (docs/BENCHMARKS.md).
  */
 export const VOLUME_STREAM_COLLECTIONS: StreamCollections = {
   minorEveryBytes: 4 * 1024 * 1024,
@@ -98,7 +99,8 @@ export function noteStreamedBytes(bytes: number): "major" | "minor" | null {
   }
   if (policy.minorEveryBytes !== null && sinceMinor >= policy.minorEveryBytes) {
     sinceMinor = 0;
-    // Synchronous: a volume's scavenges took 0.5–6 ms (median 2) with `--trace-gc` during a 512 MiB PUT.
+    // Synchronous: a volume's scavenges took 0.5–6 ms (median 2) with `--trace-gc` during
+    // a 512 MiB PUT.
     void collector()?.({ type: "minor" });
     return "minor";
   }
