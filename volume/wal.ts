@@ -159,6 +159,8 @@ export class WriteAheadLog {
   private tailFile = 0;
   private tailOffset = 0;
   private broken: MinikvError | undefined;
+  /** close() has run: a file started after it is not taken up. */
+  private closed = false;
   private readonly queue: GroupCommitQueue<PendingAppend>;
   private readonly fileBytesMax: number;
 
@@ -294,6 +296,14 @@ export class WriteAheadLog {
       // Out of space: the new file goes (removing needs no room), the current one stays.
       if (isOutOfSpace(err)) await fsp.rm(path, { force: true });
       throw undoneIfFull(err);
+    }
+    if (this.closed) {
+      // close() ran while this file was being started: its handles would outlive the WAL,
+      // so they are closed here and the file is not taken up. It holds a header and zeros,
+      // which the next open reads as a file without records.
+      await zeroFill?.close();
+      await handle.close();
+      throw new UndoneWrite(new MinikvError(ErrorCode.SHUTTING_DOWN, "the WAL is closed"));
     }
     const previous = this.handle;
     this.handle = handle;
@@ -502,6 +512,7 @@ export class WriteAheadLog {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     this.broken ??= new MinikvError(ErrorCode.SHUTTING_DOWN, "the WAL is closed");
     await this.zeroFill?.close();
     this.zeroFill = undefined;
