@@ -137,7 +137,6 @@ async function put(deps: BlobApiDeps, key: string, req: IncomingMessage, res: Se
       body: req,
       declaredSize: declaredLength(req),
       contentType: contentTypeOf(req.headers["content-type"]),
-      committed: (blob, body) => deps.readCache.written(blob, body),
     });
   } catch (err) {
     // The client may still be sending: answer, discard the rest, and close the connection.
@@ -186,7 +185,6 @@ function multipartUpload(deps: BlobApiDeps): (key: string, req: Request, res: Re
             body: file.stream,
             declaredSize: null,
             contentType: contentTypeOf(file.mimetype),
-            committed: (blob, body) => deps.readCache.written(blob, body),
           }),
         )
         .then(

@@ -26,6 +26,7 @@ import type { BlobMetrics } from "./blob-metrics.js";
 import type { ClusterState } from "./cluster-state.js";
 import type { BlobMeta } from "./metadata-commands.js";
 import { MessageFiller, type FilledMessage } from "./message-filler.js";
+import type { ReadCache } from "./read-cache.js";
 
 export const blobWriteBounds = {
   /** A body of unknown length is held up to this size to learn its length before preparing. */
@@ -47,6 +48,11 @@ export interface BlobWriteDeps {
   readonly cluster: ClusterState;
   readonly metrics: BlobMetrics;
   readonly logger: Logger;
+  /**
+   * Told of every write once its commit point has passed, with the body when it was received
+   * whole (at most wholeBodyBytesMax, or of unknown length up to unknownLengthBufferBytes).
+   */
+  readonly readCache: ReadCache;
   now(): number;
 }
 
@@ -56,11 +62,6 @@ export interface BlobWrite {
   /** Content-Length when the client sent one. */
   readonly declaredSize: number | null;
   readonly contentType: string;
-  /**
-   * Called once the commit point has passed, with the body when it was received whole (at
-   * most wholeBodyBytesMax, or of unknown length up to unknownLengthBufferBytes), else null.
-   */
-  readonly committed?: (blob: BlobMeta, body: readonly Uint8Array[] | null) => void;
 }
 
 /** Writes one blob; resolves with its committed metadata once the commit point has passed. */
@@ -92,7 +93,7 @@ export async function writeBlob(deps: BlobWriteDeps, write: BlobWrite): Promise<
   };
   const prepared = await prepareAll(deps, targets, header, source);
   const blob = await commitWrite(deps, write, targets, txid, prepared);
-  write.committed?.(blob, source.whole ? source.chunks : null);
+  deps.readCache.written(blob, source.whole ? source.chunks : null);
   return blob;
 }
 
