@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { ProtoGrpcType } from "../proto/generated/volume.js";
 import { loadProto } from "./grpc.js";
+import { FRAME_HEADER_BYTES } from "./grpc-framing.js";
 import { encodedChunk } from "./volume-client.js";
 
 // encodedChunk builds a Prepare chunk inside its own PrepareRequest encoding, which every
@@ -26,6 +27,10 @@ describe("encodedChunk", () => {
       const head = expected.length - size;
       const encoded = Buffer.from(chunk.buffer, chunk.byteOffset - head, expected.length);
       expect(Buffer.compare(encoded, expected)).toBe(0);
+      // Its gRPC frame header comes right before it (grpc-framing.ts).
+      const header = Buffer.from(chunk.buffer, encoded.byteOffset - FRAME_HEADER_BYTES, FRAME_HEADER_BYTES);
+      expect(header[0]).toBe(0);
+      expect(header.readUInt32BE(1)).toBe(expected.length);
     },
   );
 });

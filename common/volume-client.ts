@@ -11,6 +11,7 @@ import type { CompactReply__Output } from "../proto/generated/minikv/volume/v1/C
 import type { HealthReply__Output } from "../proto/generated/minikv/volume/v1/HealthReply.js";
 import { ErrorCode, MinikvError, isMinikvError } from "./errors.js";
 import { fromGrpcError, grpcChannelOptions, loadProto } from "./grpc.js";
+import { framedBuffer, useSharedFrames } from "./grpc-framing.js";
 import { limits } from "./limits.js";
 import { VolumePipe, type PipeCallRequest } from "./volume-pipe.js";
 
@@ -129,16 +130,16 @@ const CHUNK_FIELD_TAG = 0x12;
 
 /**
  * Joins `pieces` (`size` bytes in all) into one Prepare chunk, built inside its own
- * PrepareRequest encoding: the returned chunk is a view of the encoded message, and every
- * Prepare call it is written to sends that encoding as it is. The bytes are copied once,
- * instead of once to join them and once more per volume to encode them. The caller must
- * not change the chunk afterwards.
+ * PrepareRequest encoding, itself inside its gRPC frame (grpc-framing.ts): the returned chunk
+ * is a view of the encoded message, and every Prepare call it is written to sends that frame
+ * as it is. The bytes are copied once, instead of once to join them and twice more per
+ * volume, to encode and to frame them. The caller must not change the chunk afterwards.
  */
 export function encodedChunk(pieces: readonly Uint8Array[], size: number): Uint8Array {
   let varintBytes = 1;
   for (let rest = size >>> 7; rest > 0; rest >>>= 7) varintBytes++;
   const head = 1 + varintBytes;
-  const encoded = Buffer.allocUnsafe(head + size);
+  const encoded = framedBuffer(head + size);
   encoded[0] = CHUNK_FIELD_TAG;
   let at = 1;
   let rest = size;
@@ -159,6 +160,7 @@ export function encodedChunk(pieces: readonly Uint8Array[], size: number): Uint8
 /** The Volume client class, whose Prepare encoding reuses those of encodedChunk. */
 function clientConstructor(): VolumeClientConstructor {
   if (volumeClientConstructor !== undefined) return volumeClientConstructor;
+  useSharedFrames();
   const { Volume } = loadVolumeProto().minikv.volume.v1;
   const prepare = Volume.service.Prepare;
   const requestSerialize = (message: PrepareRequest): Buffer => {
