@@ -1,8 +1,12 @@
-import { describe, expect, it } from "vitest";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it, vi } from "vitest";
 import { ErrorCode, MinikvError } from "../common/errors.js";
-import type { CoordResult } from "./coord-commands.js";
+import { coordCommandHandler, type CoordResult } from "./coord-commands.js";
+import { encodeMetadataCommand, type MetadataCommand } from "./metadata-commands.js";
 import { MetadataStore } from "./metadata-store.js";
-import type { LevelStateMachine } from "./raft/level-state-machine.js";
+import { LevelStateMachine } from "./raft/level-state-machine.js";
 import type { RaftDriver } from "./raft/raft-driver.js";
 
 // Read barriers share ReadIndex rounds (Raft §6.4), and must stay linearizable while doing so:
@@ -110,5 +114,50 @@ describe("MetadataStore.barrier", () => {
     expect(rounds).toHaveLength(3);
     rounds[2]?.resolve();
     await expect(fourth).resolves.toBeUndefined();
+  });
+});
+
+describe("MetadataStore.volumes", () => {
+  it("reads the registry from LevelDB again only after a volume command, not after blob writes", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "minikv-registry-"));
+    const state = await LevelStateMachine.open<CoordResult>(join(dir, "state"), coordCommandHandler, {
+      syncApply: false,
+    });
+    try {
+      let index = 0;
+      const apply = (command: MetadataCommand) =>
+        state.apply([{ term: 1, index: ++index, type: "normal", data: encodeMetadataCommand(command) }]);
+      const register = (id: string) =>
+        apply({
+          op: "registerVolume",
+          id,
+          grpcAddress: `${id}:1`,
+          httpUrl: `http://${id}`,
+          capacityBytes: 1,
+          atMs: 1,
+        });
+      const store = new MetadataStore(fakeDriver().driver, state);
+      const reads = vi.spyOn(state, "range");
+      const ids = async (): Promise<string[]> => (await store.volumes()).map((v) => v.id);
+
+      await register("vol-1");
+      expect(await ids()).toEqual(["vol-1"]);
+      expect(reads).toHaveBeenCalledTimes(1);
+      for (let i = 0; i < 5; i++) {
+        const put = { op: "putBlob", key: `k${i}`, size: 1, crc32c: 0, contentType: "", replicas: ["vol-1"] };
+        await apply({ ...put, txid: `t${i}`, atMs: 1 } as MetadataCommand);
+        expect(await ids()).toEqual(["vol-1"]);
+      }
+      expect(reads).toHaveBeenCalledTimes(1);
+
+      await register("vol-2");
+      expect(await ids()).toEqual(["vol-1", "vol-2"]);
+      await apply({ op: "setVolumeState", id: "vol-1", state: "draining" });
+      expect((await store.volumes()).map((v) => v.state)).toEqual(["draining", "active"]);
+      expect(reads).toHaveBeenCalledTimes(3);
+    } finally {
+      await state.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

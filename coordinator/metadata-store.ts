@@ -45,9 +45,9 @@ export interface Committed<R extends MetadataResult> {
 }
 
 export class MetadataStore {
-  /** The last registry read, by the applied index it was read at. */
+  /** The last registry read, by the state's count of registry changes it was read at. */
   private registry: {
-    readonly appliedIndex: number;
+    readonly changes: number;
     readonly records: Promise<readonly VolumeRecord[]>;
   } | null = null;
 
@@ -163,16 +163,17 @@ export class MetadataStore {
 
   /**
    * The volume registry as applied on this node (registration is rare; no barrier needed).
-   * Every write and read consults it, so it is read from LevelDB once per applied index:
-   * callers at the same index share one read (the registry cannot change without the
-   * applied index moving). The records are shared: callers must not change them.
+   * Every write and read consults it, so it is read from LevelDB only when it may have
+   * changed (LevelStateMachine.changesOf its prefix): callers share one read until a command
+   * writes a volume record or a snapshot is restored. The records are shared: callers must
+   * not change them.
    */
   async volumes(): Promise<VolumeRecord[]> {
-    const appliedIndex = this.state.appliedIndex();
+    const changes = this.state.changesOf(PREFIX.volume);
     let registry = this.registry;
-    if (registry === null || registry.appliedIndex !== appliedIndex) {
+    if (registry === null || registry.changes !== changes) {
       const records = this.readVolumes();
-      registry = { appliedIndex, records };
+      registry = { changes, records };
       this.registry = registry;
       // A failed read is not kept: the next caller reads again.
       records.catch(() => {

@@ -36,3 +36,47 @@ describe("LevelKvStateMachine ranges", () => {
     }
   });
 });
+
+describe("LevelKvStateMachine.changesOf", () => {
+  it("moves for a first byte only after a batch writes or deletes a key beginning with it, and with a restore", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "minikv-sm-"));
+    const sm = await openLevelKvStateMachine(join(dir, "main"));
+    const other = await openLevelKvStateMachine(join(dir, "other"));
+    try {
+      const a = "a".charCodeAt(0);
+      const b = "b".charCodeAt(0);
+      const seen = (): number[] => [sm.changesOf(a), sm.changesOf(b)];
+      const start = seen();
+      // One batch of three writes under "a" is one change of "a"; "b" does not move.
+      await sm.apply([putEntry(1, "a1", "x"), putEntry(2, "a2", "y"), putEntry(3, "a1", "z")]);
+      const afterA = seen();
+      expect(afterA[0]).toBeGreaterThan(start[0] ?? 0);
+      expect(afterA[1]).toBe(start[1]);
+      await sm.apply([putEntry(4, "b1", "x")]);
+      const afterB = seen();
+      expect(afterB[0]).toBe(afterA[0]);
+      expect(afterB[1]).toBeGreaterThan(afterA[1] ?? 0);
+      const del = encodeKvCommand({ type: "delete", key: Buffer.from("a2") });
+      await sm.apply([{ index: 5, term: 1, type: "normal", data: del }]);
+      const afterDelete = seen();
+      expect(afterDelete[0]).toBeGreaterThan(afterB[0] ?? 0);
+      expect(afterDelete[1]).toBe(afterB[1]);
+      // A restore may change any key.
+      await other.apply([putEntry(1, "c1", "x")]);
+      const snapshot = await other.snapshot();
+      try {
+        await sm.restore(snapshot.index, snapshot.chunks());
+      } finally {
+        await snapshot.close();
+      }
+      const afterRestore = seen();
+      expect(afterRestore[0]).toBeGreaterThan(afterDelete[0] ?? 0);
+      expect(afterRestore[1]).toBeGreaterThan(afterDelete[1] ?? 0);
+      expect((await sm.range({})).map(([k]) => Buffer.from(k).toString())).toEqual(["c1"]);
+    } finally {
+      await sm.close();
+      await other.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

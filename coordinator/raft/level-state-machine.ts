@@ -61,6 +61,11 @@ export interface KeyRange {
 }
 
 export class LevelStateMachine<Result> implements StateMachine<Result>, KvReader {
+  /** Per first byte of a key: applied batches that wrote a key beginning with it. */
+  private readonly batchesByFirstByte = new Float64Array(256);
+  /** Restores begun plus restores ended: each may change any key. */
+  private restoreSteps = 0;
+
   private constructor(
     private readonly db: Db,
     private readonly handler: CommandHandler<Result>,
@@ -91,6 +96,16 @@ export class LevelStateMachine<Result> implements StateMachine<Result>, KvReader
 
   appliedIndex(): number {
     return this.applied;
+  }
+
+  /**
+   * A count that moves whenever keys beginning with `firstByte` may have changed: after
+   * each applied batch that wrote or deleted one, and as a restore begins and ends. A reader
+   * that notes it before reading such keys may keep what it read until it moves. (The
+   * applied index would do too, but it moves with every command.)
+   */
+  changesOf(firstByte: number): number {
+    return (this.batchesByFirstByte[firstByte & 0xff] ?? 0) + this.restoreSteps;
   }
 
   /**
@@ -130,7 +145,16 @@ export class LevelStateMachine<Result> implements StateMachine<Result>, KvReader
       batch.put(KEY_APPLIED, u64(last.index));
     });
     this.applied = last.index;
+    this.countChanges(staged);
     return results;
+  }
+
+  private countChanges(staged: StagedWrites): void {
+    const written = new Set<number>();
+    for (const { key } of staged.batch.values()) if (key.length > 0) written.add(key[0] as number);
+    for (const firstByte of written) {
+      this.batchesByFirstByte[firstByte] = (this.batchesByFirstByte[firstByte] ?? 0) + 1;
+    }
   }
 
   snapshot(): Promise<StateMachineSnapshot> {
@@ -163,6 +187,7 @@ export class LevelStateMachine<Result> implements StateMachine<Result>, KvReader
     // The applied index goes first: until the last batch lands, start-up sees 0 and restores again.
     await this.db.batch([{ type: "del", key: KEY_APPLIED }], { sync: true });
     this.applied = 0;
+    this.restoreSteps++;
     await this.db.clear({ gte: DATA_PREFIX, lt: DATA_END });
     let ops: BatchOp[] = [];
     for await (const [key, value] of decodeKvRecords(chunks)) {
@@ -175,6 +200,7 @@ export class LevelStateMachine<Result> implements StateMachine<Result>, KvReader
     ops.push({ type: "put", key: KEY_APPLIED, value: u64(index) });
     await this.db.batch(ops, { sync: true });
     this.applied = index;
+    this.restoreSteps++;
   }
 
   close(): Promise<void> {
