@@ -11,7 +11,7 @@ import type { CompactReply__Output } from "../proto/generated/minikv/volume/v1/C
 import type { HealthReply__Output } from "../proto/generated/minikv/volume/v1/HealthReply.js";
 import { ErrorCode, MinikvError, isMinikvError } from "./errors.js";
 import { fromGrpcError, grpcChannelOptions, loadProto } from "./grpc.js";
-import { framedBuffer, useSharedFrames } from "./grpc-framing.js";
+import { framedBytesMessage, useSharedFrames } from "./grpc-framing.js";
 import { limits } from "./limits.js";
 import { VolumePipe, type PipeCallRequest } from "./volume-pipe.js";
 
@@ -125,8 +125,8 @@ let volumeClientConstructor: VolumeClientConstructor | undefined;
 /** Chunks built by encodedChunk, each with its PrepareRequest encoding (weakly held). */
 const sharedEncodings = new WeakMap<Uint8Array, Buffer>();
 
-/** Field 2 (`chunk`) of PrepareRequest, length-delimited: (2 << 3) | 2. */
-const CHUNK_FIELD_TAG = 0x12;
+/** Field `chunk` of PrepareRequest. */
+const CHUNK_FIELD_NUMBER = 2;
 
 /**
  * Joins `pieces` (`size` bytes in all) into one Prepare chunk, built inside its own
@@ -136,25 +136,9 @@ const CHUNK_FIELD_TAG = 0x12;
  * volume, to encode and to frame them. The caller must not change the chunk afterwards.
  */
 export function encodedChunk(pieces: readonly Uint8Array[], size: number): Uint8Array {
-  let varintBytes = 1;
-  for (let rest = size >>> 7; rest > 0; rest >>>= 7) varintBytes++;
-  const head = 1 + varintBytes;
-  const encoded = framedBuffer(head + size);
-  encoded[0] = CHUNK_FIELD_TAG;
-  let at = 1;
-  let rest = size;
-  while (rest > 0x7f) {
-    encoded[at++] = (rest & 0x7f) | 0x80;
-    rest >>>= 7;
-  }
-  encoded[at++] = rest;
-  for (const piece of pieces) {
-    encoded.set(piece, at);
-    at += piece.length;
-  }
-  const chunk = encoded.subarray(head);
-  sharedEncodings.set(chunk, encoded);
-  return chunk;
+  const { message, field } = framedBytesMessage(CHUNK_FIELD_NUMBER, pieces, size);
+  sharedEncodings.set(field, message);
+  return field;
 }
 
 /** The Volume client class, whose Prepare encoding reuses those of encodedChunk. */

@@ -3,6 +3,7 @@ import type { Logger } from "../common/logger.js";
 import { waitForDrain } from "../common/backpressure.js";
 import { ErrorCode, MinikvError, toMinikvError } from "../common/errors.js";
 import { toGrpcError } from "../common/grpc.js";
+import { framedBytesMessage, useSharedFrames, withFrame } from "../common/grpc-framing.js";
 import { SHARD_COUNT } from "../common/hashing.js";
 import { validateKey } from "../common/keys.js";
 import { limits } from "../common/limits.js";
@@ -55,6 +56,7 @@ type Unary<Req, Res> = (request: Req) => Promise<Res>;
  */
 export function createVolumeService(deps: VolumeServiceDeps): VolumeHandlers {
   const { store } = deps;
+  useSharedFrames(); // Read replies leave in the frames they are built in (streamRead)
   return {
     Prepare: (call, callback) => {
       const work = finish(deps, "Prepare", () => prepare(deps, call));
@@ -312,6 +314,9 @@ export function readChunks(deps: VolumeServiceDeps, request: ReadRequest__Output
   });
 }
 
+/** Field `chunk` of ReadReply. */
+const READ_REPLY_CHUNK_FIELD_NUMBER = 1;
+
 async function streamRead(
   deps: VolumeServiceDeps,
   call: grpc.ServerWritableStream<ReadRequest__Output, ReadReply>,
@@ -324,7 +329,10 @@ async function streamRead(
       const slice = chunk.subarray(at, at + limits.streamChunkBytes);
       deps.metrics.grpcBytesSent.inc(slice.length);
       noteStreamedBytes(slice.length);
-      if (!call.write({ chunk: slice })) await waitForDrain(call);
+      // The slice is copied once, into its ReadReply encoding inside its gRPC frame, which
+      // grpc-js then sends as it is (grpc-framing.ts).
+      const { message, field } = framedBytesMessage(READ_REPLY_CHUNK_FIELD_NUMBER, [slice], slice.length);
+      if (!call.write(withFrame({ chunk: field }, message))) await waitForDrain(call);
     }
   }
   if (!call.cancelled && !call.destroyed) call.end();
