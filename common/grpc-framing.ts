@@ -147,7 +147,8 @@ function serverCallPrototype(): ServerFrameWriter | undefined {
       BaseServerInterceptingCall?: { prototype?: Partial<ServerFrameWriter> };
     };
     const prototype = calls.BaseServerInterceptingCall?.prototype;
-    if (typeof prototype?.serializeMessage !== "function" || prototype.serializeMessage.length !== 1) return undefined;
+    if (typeof prototype?.serializeMessage !== "function" || prototype.serializeMessage.length !== 1)
+      return undefined;
     return prototype as ServerFrameWriter;
   } catch {
     return undefined;
