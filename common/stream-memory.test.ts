@@ -4,6 +4,7 @@ import {
   COORDINATOR_STREAM_COLLECTIONS,
   STREAM_GC_BYTES,
   VOLUME_STREAM_COLLECTIONS,
+  beforeMajorCollections,
   noteStreamedBytes,
   useStreamCollections,
 } from "./stream-memory.js";
@@ -57,5 +58,23 @@ describe("noteStreamedBytes", () => {
     expect(asked.filter((a) => a !== null)).toEqual(["major", "major"]);
     expect(asked[31]).toBe("major");
     expect(asked[63]).toBe("major");
+  });
+
+  it("tells its listeners before each major collection it asks for, which follows them", async () => {
+    useStreamCollections(COORDINATOR_STREAM_COLLECTIONS);
+    const told: number[] = [];
+    const remove = beforeMajorCollections(() => told.push(performance.now()));
+    try {
+      const major = collectionOf(constants.NODE_PERFORMANCE_GC_MAJOR);
+      for (let i = 0; i < 31; i++) noteStreamedBytes(STREAM_GC_BYTES / 32);
+      expect(told).toEqual([]);
+      expect(noteStreamedBytes(STREAM_GC_BYTES / 32)).toBe("major");
+      expect(told).toHaveLength(1);
+      expect(await major).toBe("collected");
+    } finally {
+      remove();
+    }
+    noteStreamedBytes(STREAM_GC_BYTES);
+    expect(told).toHaveLength(1); // removed: not told again
   });
 });

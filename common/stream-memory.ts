@@ -83,6 +83,31 @@ function collector(): Collect | null {
   return collect;
 }
 
+/**
+ * How long a major collection asked for waits after its listeners were told: long enough
+ * for what they send (a Raft leader's heartbeats) to leave the process first, since a
+ * collection stops the event loop. A few turns of the loop.
+ */
+export const MAJOR_NOTICE_MS = 5;
+
+const majorListeners = new Set<() => void>();
+
+/**
+ * Calls `listener` before each major collection this process asks for; the collection then
+ * waits MAJOR_NOTICE_MS. A coordinator sends a heartbeat round: its major collections
+ * stop it for 12–38 ms, now and then far longer on a busy machine, and a follower whose
+ * timer started just before the pause waits a whole election timeout before it campaigns.
+ * Returns the function that removes the listener.
+ */
+export function beforeMajorCollections(listener: () => void): () => void {
+  majorListeners.add(listener);
+  return () => void majorListeners.delete(listener);
+}
+
+function askForMajor(): void {
+  void collector()?.({ type: "major", execution: "async" });
+}
+
 /** Sets this process's policy (once, at start: volume/main.ts); the counts start over. */
 export function useStreamCollections(next: StreamCollections): void {
   policy = next;
@@ -101,7 +126,11 @@ export function noteStreamedBytes(bytes: number): "major" | "minor" | null {
     // A major collection collects the young generation too.
     sinceMajor = 0;
     sinceMinor = 0;
-    void collector()?.({ type: "major", execution: "async" });
+    if (majorListeners.size === 0) askForMajor();
+    else {
+      for (const listener of majorListeners) listener();
+      setTimeout(askForMajor, MAJOR_NOTICE_MS).unref();
+    }
     return "major";
   }
   if (policy.minorEveryBytes !== null && sinceMinor >= policy.minorEveryBytes) {

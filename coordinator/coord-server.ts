@@ -7,6 +7,7 @@ import type { Router } from "express";
 import { formatHostPort, type PeerSpec } from "../common/config.js";
 import { ErrorCode, MinikvError } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
+import { beforeMajorCollections } from "../common/stream-memory.js";
 import { PIPE_VALUE_BYTES_MAX } from "../common/volume-client.js";
 import { CoordinatorMetrics } from "./coord-metrics.js";
 import type { CoordinatorNode } from "./coord-node.js";
@@ -347,7 +348,16 @@ async function openDriver(
     },
     { storage, snapshots, stateMachine, transport },
   );
-  return { raft, reader: stateMachine, stop: () => raft.stop() };
+  // Followers hear from the leader right before each pause of its major collections.
+  const quiet = beforeMajorCollections(() => raft.heartbeatNow());
+  return {
+    raft,
+    reader: stateMachine,
+    stop: () => {
+      quiet();
+      return raft.stop();
+    },
+  };
 }
 
 function listenHttp(server: Server, host: string, port: number): Promise<Server> {

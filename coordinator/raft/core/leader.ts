@@ -55,6 +55,16 @@ export function tick(r: Raft): void {
   }
 }
 
+/**
+ * A heartbeat round now, ahead of the tick that would send it (etcd's MsgBeat), restarting
+ * the heartbeat interval: for a leader about to pause (a requested garbage collection), so
+ * that its followers' election timers start afresh just before the pause.
+ */
+export function heartbeatNow(r: Raft): void {
+  r.heartbeatElapsed = 0;
+  broadcastHeartbeat(r, r.readOnly.lastContext());
+}
+
 /** Check-quorum: true when a majority of voters was heard from since the last round; resets the marks. */
 function checkQuorumActive(r: Raft): boolean {
   const active = isQuorum(r.conf.voters, (id) => id === r.id || r.tracker.get(id)?.recentActive === true);

@@ -62,6 +62,11 @@ class RawNodeImpl implements RawNode {
     this.raft.tick();
   }
 
+  /** On a leader, a heartbeat round now instead of at its next interval; else nothing. */
+  heartbeat(): void {
+    this.raft.heartbeat();
+  }
+
   advanceLeaseClock(ticks: number): void {
     if (this.raft.role === "leader" && ticks > 0) this.raft.leaderTicks += ticks;
   }

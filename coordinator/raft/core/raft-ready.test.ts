@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { makeMessage } from "./messages.js";
-import { TestNetwork, bytes, drainReadies, newTestNode } from "./test-network.js";
+import { TestNetwork, bytes, drainMessages, drainReadies, newTestNode } from "./test-network.js";
 
 describe("Ready and advance", () => {
   it("Figure 2: a granted vote leaves only in the Ready whose hard state (term and vote) must be fsynced", () => {
@@ -133,6 +133,32 @@ describe("Ready and advance", () => {
     const next = a.ready();
     expect(next.messages.every((m) => m.type !== "heartbeat")).toBe(true);
     expect(next.entries.map((e) => e.index)).toEqual([(ready.entries[0]?.index ?? 0) + 1]);
+  });
+
+  it("a leader's heartbeat() sends a heartbeat round at once and restarts its interval; on a follower it does nothing", () => {
+    const net = new TestNetwork({ voters: ["a", "b", "c"], config: { heartbeatTicks: 3 } });
+    net.elect("a");
+    const a = net.raw("a");
+    const heartbeats = (): string[] =>
+      drainMessages(a)
+        .filter((m) => m.type === "heartbeat")
+        .map((m) => m.to)
+        .sort();
+    drainMessages(a);
+    a.tick(); // 1 of 3 ticks: no round due yet
+    expect(heartbeats()).toEqual([]);
+    a.heartbeat();
+    expect(heartbeats()).toEqual(["b", "c"]);
+    // The interval starts over: the next round is three ticks after heartbeat(), not two.
+    a.tick();
+    a.tick();
+    expect(heartbeats()).toEqual([]);
+    a.tick();
+    expect(heartbeats()).toEqual(["b", "c"]);
+    const b = net.raw("b");
+    drainMessages(b);
+    b.heartbeat();
+    expect(drainMessages(b)).toEqual([]);
   });
 
   it("while its batch is on the disk, a follower answers heartbeats early, but never acknowledges entries early (Figure 2)", () => {

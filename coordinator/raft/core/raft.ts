@@ -249,6 +249,11 @@ export class Raft {
 
   // ---- ticks ---------------------------------------------------------------------------
 
+  /** A leader's heartbeat round now (leader.heartbeatNow); nothing on any other node. */
+  heartbeat(): void {
+    if (this.role === "leader") leader.heartbeatNow(this);
+  }
+
   tick(): void {
     if (this.role === "leader") {
       leader.tick(this);

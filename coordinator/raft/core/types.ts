@@ -287,6 +287,11 @@ export interface RawNode {
    * should not count a stall during which answers were waiting unread as silence.
    */
   advanceLeaseClock(ticks: number): void;
+  /**
+   * Leader: a heartbeat round now, restarting the heartbeat interval (etcd's MsgBeat), for
+   * a driver about to pause its process. Any other node: nothing.
+   */
+  heartbeat(): void;
   /** Feeds a message from a peer. Malformed or stale messages are ignored. */
   step(message: Message): void;
   /**

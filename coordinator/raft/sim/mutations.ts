@@ -25,6 +25,7 @@ function wrap(inner: RawNode, tamper: Tamper, localReads: boolean): RawNode {
   const node: RawNode = {
     tick: () => inner.tick(),
     advanceLeaseClock: (ticks) => inner.advanceLeaseClock(ticks),
+    heartbeat: () => inner.heartbeat(),
     step: (m) => inner.step(m),
     propose: (data) => inner.propose(data),
     proposeConfChange: (change) => inner.proposeConfChange(change),
