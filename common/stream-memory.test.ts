@@ -1,7 +1,8 @@
 import { PerformanceObserver, constants } from "node:perf_hooks";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import {
   COORDINATOR_STREAM_COLLECTIONS,
+  MAJOR_NOTICE_MS,
   STREAM_GC_BYTES,
   VOLUME_STREAM_COLLECTIONS,
   beforeMajorCollections,
@@ -63,7 +64,7 @@ describe("noteStreamedBytes", () => {
   it("tells its listeners before each major collection it asks for, which follows them", async () => {
     useStreamCollections(COORDINATOR_STREAM_COLLECTIONS);
     const told: number[] = [];
-    const remove = beforeMajorCollections(() => told.push(performance.now()));
+    const remove = beforeMajorCollections(() => told.push(performance.now()) > 0);
     try {
       const major = collectionOf(constants.NODE_PERFORMANCE_GC_MAJOR);
       for (let i = 0; i < 31; i++) noteStreamedBytes(STREAM_GC_BYTES / 32);
@@ -76,5 +77,23 @@ describe("noteStreamedBytes", () => {
     }
     noteStreamedBytes(STREAM_GC_BYTES);
     expect(told).toHaveLength(1); // removed: not told again
+  });
+
+  it("makes the collection wait only when a listener sent something", () => {
+    useStreamCollections(COORDINATOR_STREAM_COLLECTIONS);
+    let sends = false;
+    const remove = beforeMajorCollections(() => sends);
+    const timers = vi.spyOn(globalThis, "setTimeout");
+    try {
+      expect(noteStreamedBytes(STREAM_GC_BYTES)).toBe("major");
+      expect(timers).not.toHaveBeenCalled(); // a follower: asked for at once
+      sends = true;
+      expect(noteStreamedBytes(STREAM_GC_BYTES)).toBe("major");
+      expect(timers).toHaveBeenCalledTimes(1);
+      expect(timers.mock.calls[0]?.[1]).toBe(MAJOR_NOTICE_MS);
+    } finally {
+      timers.mockRestore();
+      remove();
+    }
   });
 });

@@ -90,16 +90,21 @@ function collector(): Collect | null {
  */
 export const MAJOR_NOTICE_MS = 5;
 
-const majorListeners = new Set<() => void>();
+/** Told of a major collection about to be asked for; true if it sent something. */
+type MajorListener = () => boolean;
+
+const majorListeners = new Set<MajorListener>();
 
 /**
- * Calls `listener` before each major collection this process asks for; the collection then
- * waits MAJOR_NOTICE_MS. A coordinator sends a heartbeat round: its major collections
- * stop it for 12–38 ms, now and then far longer on a busy machine, and a follower whose
- * timer started just before the pause waits a whole election timeout before it campaigns.
- * Returns the function that removes the listener.
+ * Calls `listener` before each major collection this process asks for; if any listener
+ * says it sent something, the collection waits MAJOR_NOTICE_MS, else it is asked for at
+ * once. A coordinator's leader sends a heartbeat round: its major collections stop it for
+ * 12–38 ms, now and then far longer on a busy machine, and a follower whose timer started
+ * just before the pause waits a whole election timeout before it campaigns. Any other
+ * coordinator sends nothing, so its collections do not wait (a wait lets more dead chunks
+ * pile up). Returns the function that removes the listener.
  */
-export function beforeMajorCollections(listener: () => void): () => void {
+export function beforeMajorCollections(listener: MajorListener): () => void {
   majorListeners.add(listener);
   return () => void majorListeners.delete(listener);
 }
@@ -126,11 +131,10 @@ export function noteStreamedBytes(bytes: number): "major" | "minor" | null {
     // A major collection collects the young generation too.
     sinceMajor = 0;
     sinceMinor = 0;
-    if (majorListeners.size === 0) askForMajor();
-    else {
-      for (const listener of majorListeners) listener();
-      setTimeout(askForMajor, MAJOR_NOTICE_MS).unref();
-    }
+    let sent = false;
+    for (const listener of majorListeners) sent = listener() || sent;
+    if (sent) setTimeout(askForMajor, MAJOR_NOTICE_MS).unref();
+    else askForMajor();
     return "major";
   }
   if (policy.minorEveryBytes !== null && sinceMinor >= policy.minorEveryBytes) {

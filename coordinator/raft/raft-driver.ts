@@ -397,14 +397,15 @@ export class RaftDriver<Result = unknown> {
    * On the leader, a heartbeat round now instead of at the next interval: for a process
    * about to pause (a requested garbage collection), so that its followers' election timers
    * restart just before the pause rather than up to a heartbeat interval earlier. Nothing on
-   * any other node.
+   * any other node. Returns whether a round was sent.
    */
-  heartbeatNow(): void {
+  heartbeatNow(): boolean {
     const node = this.node;
-    if (node === null || this.stopped) return;
+    if (node === null || this.stopped || !this.isLeader()) return false;
     node.heartbeat();
     this.sendEarly(node);
     this.schedule();
+    return true;
   }
 
   /** Starts an election now (tests and operators; normally the election timer does this). */
