@@ -1,4 +1,5 @@
 import { createRequire } from "node:module";
+import { LENGTH_DELIMITED, ProtoWriter, varintSize } from "./proto-wire.js";
 
 /**
  * Messages that travel already framed. grpc-js sends each message as a 5-byte frame header
@@ -43,15 +44,9 @@ export function framedBuffer(messageBytes: number): Buffer {
   return message;
 }
 
-/** The frame around `message` if framedBuffer() made it and its header still fits it. */
+/** The frame around `message` if framedBuffer() made it. */
 export function frameOf(message: Uint8Array): Buffer | undefined {
-  const frame = frames.get(message);
-  if (frame === undefined) return undefined;
-  const fits =
-    frame.length === message.length + FRAME_HEADER_BYTES &&
-    frame[0] === 0 &&
-    frame.readUInt32BE(1) === message.length;
-  return fits ? frame : undefined;
+  return frames.get(message);
 }
 
 /**
@@ -67,23 +62,16 @@ export function framedBytesMessage(
   if (!Number.isInteger(fieldNumber) || fieldNumber < 1 || fieldNumber > 15) {
     throw new RangeError(`a one-byte tag holds field numbers 1 to 15, got ${fieldNumber}`);
   }
-  let varintBytes = 1;
-  for (let rest = size >>> 7; rest > 0; rest >>>= 7) varintBytes++;
-  const head = 1 + varintBytes;
+  const head = 1 + varintSize(size);
   const message = framedBuffer(head + size);
-  message[0] = (fieldNumber << 3) | 2; // length-delimited
-  let at = 1;
-  let rest = size;
-  while (rest > 0x7f) {
-    message[at++] = (rest & 0x7f) | 0x80;
-    rest >>>= 7;
-  }
-  message[at++] = rest;
+  const writer = new ProtoWriter(message);
+  writer.tag(fieldNumber, LENGTH_DELIMITED);
+  writer.varint(size);
   for (const piece of pieces) {
-    message.set(piece, at);
-    at += piece.length;
+    message.set(piece, writer.at);
+    writer.at += piece.length;
   }
-  if (at !== message.length) throw new RangeError(`pieces of ${at - head} bytes, not ${size}`);
+  if (writer.at !== message.length) throw new RangeError(`pieces of ${writer.at - head} bytes, not ${size}`);
   return { message, field: message.subarray(head) };
 }
 
@@ -105,6 +93,9 @@ interface FrameWriter {
 }
 
 let installed: boolean | undefined;
+
+/** Loads grpc-js's internal modules, the same instances its public entry point uses. */
+const require = createRequire(import.meta.url);
 
 /**
  * Makes grpc-js send the frames of framedBuffer() messages and withFrame() values as they are
@@ -142,7 +133,6 @@ interface ServerFrameWriter {
 /** grpc-js's BaseServerInterceptingCall prototype, if it frames replies in serializeMessage(value). */
 function serverCallPrototype(): ServerFrameWriter | undefined {
   try {
-    const require = createRequire(import.meta.url);
     const calls = require("@grpc/grpc-js/build/src/server-interceptors.js") as {
       BaseServerInterceptingCall?: { prototype?: Partial<ServerFrameWriter> };
     };
@@ -158,7 +148,6 @@ function serverCallPrototype(): ServerFrameWriter | undefined {
 /** The prototype of grpc-js's IdentityHandler (not exported), found through a filter. */
 function identityWriter(): FrameWriter | undefined {
   try {
-    const require = createRequire(import.meta.url);
     const filters = require("@grpc/grpc-js/build/src/compression-filter.js") as {
       CompressionFilter?: new (options: object, shared: object) => { sendCompression?: unknown };
     };

@@ -349,12 +349,12 @@ async function openDriver(
     { storage, snapshots, stateMachine, transport },
   );
   // Followers hear from the leader right before each pause of its major collections.
-  const quiet = beforeMajorCollections(() => raft.heartbeatNow());
+  const removeHeartbeatNotice = beforeMajorCollections(() => raft.heartbeatNow());
   return {
     raft,
     reader: stateMachine,
     stop: () => {
-      quiet();
+      removeHeartbeatNotice();
       return raft.stop();
     },
   };

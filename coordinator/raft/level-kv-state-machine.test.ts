@@ -47,7 +47,7 @@ describe("LevelKvStateMachine.changesOf", () => {
       const b = "b".charCodeAt(0);
       const seen = (): number[] => [sm.changesOf(a), sm.changesOf(b)];
       const start = seen();
-      // One batch of three writes under "a" is one change of "a"; "b" does not move.
+      // A batch of writes under "a" moves the count of "a"; that of "b" does not move.
       await sm.apply([putEntry(1, "a1", "x"), putEntry(2, "a2", "y"), putEntry(3, "a1", "z")]);
       const afterA = seen();
       expect(afterA[0]).toBeGreaterThan(start[0] ?? 0);

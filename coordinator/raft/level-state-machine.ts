@@ -61,8 +61,8 @@ export interface KeyRange {
 }
 
 export class LevelStateMachine<Result> implements StateMachine<Result>, KvReader {
-  /** Per first byte of a key: applied batches that wrote a key beginning with it. */
-  private readonly batchesByFirstByte = new Float64Array(256);
+  /** Per first byte of a key: applied writes and deletes of keys beginning with it. */
+  private readonly writesByFirstByte = new Float64Array(256);
   /** Restores begun plus restores ended: each may change any key. */
   private restoreSteps = 0;
 
@@ -105,7 +105,7 @@ export class LevelStateMachine<Result> implements StateMachine<Result>, KvReader
    * applied index would do too, but it moves with every command.)
    */
   changesOf(firstByte: number): number {
-    return (this.batchesByFirstByte[firstByte & 0xff] ?? 0) + this.restoreSteps;
+    return (this.writesByFirstByte[firstByte & 0xff] ?? 0) + this.restoreSteps;
   }
 
   /**
@@ -150,10 +150,10 @@ export class LevelStateMachine<Result> implements StateMachine<Result>, KvReader
   }
 
   private countChanges(staged: StagedWrites): void {
-    const written = new Set<number>();
-    for (const { key } of staged.batch.values()) if (key.length > 0) written.add(key[0] as number);
-    for (const firstByte of written) {
-      this.batchesByFirstByte[firstByte] = (this.batchesByFirstByte[firstByte] ?? 0) + 1;
+    for (const { key } of staged.batch.values()) {
+      const firstByte = key[0];
+      if (firstByte !== undefined)
+        this.writesByFirstByte[firstByte] = (this.writesByFirstByte[firstByte] ?? 0) + 1;
     }
   }
 

@@ -13,6 +13,14 @@
  * received bytes (as protobufjs's were): nothing writes to them.
  */
 import { ErrorCode, MinikvError } from "../../common/errors.js";
+import {
+  FIXED32,
+  FIXED64,
+  LENGTH_DELIMITED,
+  ProtoWriter,
+  VARINT,
+  varintSize,
+} from "../../common/proto-wire.js";
 import type { ConfState, Entry, Message, MessageType, SnapshotMeta } from "./core/types.js";
 
 /** What a batch stream carries: messages to one peer, and the sender's gRPC address. */
@@ -49,24 +57,9 @@ const TYPES_BY_NUMBER: readonly (MessageType | undefined)[] = (() => {
   return out;
 })();
 
-const VARINT = 0;
-const FIXED64 = 1;
-const LENGTH_DELIMITED = 2;
-const FIXED32 = 5;
-
 const EMPTY: Uint8Array = new Uint8Array(0);
 
 // ---- encoding ---------------------------------------------------------------------------
-
-function varintSize(value: number): number {
-  if (value < 0x80) return 1;
-  if (value < 0x4000) return 2;
-  if (value < 0x200000) return 3;
-  if (value < 0x10000000) return 4;
-  let size = 4;
-  for (let v = Math.floor(value / 0x10000000); v > 0; v = Math.floor(v / 0x80)) size += 1;
-  return size;
-}
 
 /** Size of field `field` holding a non-zero varint (zero fields are left out, as proto3 allows). */
 function varintFieldSize(value: number): number {
@@ -123,42 +116,7 @@ function messageSize(m: Message, entrySizes: number[]): number {
   return size;
 }
 
-class Writer {
-  at = 0;
-  constructor(readonly buf: Buffer) {}
-
-  varint(value: number): void {
-    let v = value;
-    for (; v > 0x7fffffff; v = Math.floor(v / 0x80)) this.buf[this.at++] = (v % 0x80) | 0x80;
-    for (; v >= 0x80; v >>>= 7) this.buf[this.at++] = (v & 0x7f) | 0x80;
-    this.buf[this.at++] = v;
-  }
-
-  tag(field: number, wireType: number): void {
-    this.buf[this.at++] = (field << 3) | wireType;
-  }
-
-  varintField(field: number, value: number): void {
-    if (value === 0) return;
-    this.tag(field, VARINT);
-    this.varint(value);
-  }
-
-  bytesField(field: number, bytes: Uint8Array): void {
-    this.tag(field, LENGTH_DELIMITED);
-    this.varint(bytes.byteLength);
-    this.buf.set(bytes, this.at);
-    this.at += bytes.byteLength;
-  }
-
-  stringField(field: number, value: string): void {
-    this.tag(field, LENGTH_DELIMITED);
-    this.varint(Buffer.byteLength(value));
-    this.at += this.buf.write(value, this.at);
-  }
-}
-
-function writeSnapshot(w: Writer, meta: SnapshotMeta): void {
+function writeSnapshot(w: ProtoWriter, meta: SnapshotMeta): void {
   w.tag(12, LENGTH_DELIMITED);
   w.varint(snapshotSize(meta));
   w.varintField(1, meta.index);
@@ -170,7 +128,7 @@ function writeSnapshot(w: Writer, meta: SnapshotMeta): void {
 }
 
 function writeMessage(
-  w: Writer,
+  w: ProtoWriter,
   m: Message,
   size: number,
   entrySizes: readonly number[],
@@ -208,7 +166,7 @@ export function encodeBatch(batch: OutboundBatch): Buffer {
   const sizes = batch.messages.map((m) => messageSize(m, entrySizes));
   let total = bytesFieldSize(Buffer.byteLength(batch.fromAddress));
   for (const size of sizes) total += bytesFieldSize(size);
-  const w = new Writer(Buffer.allocUnsafe(total));
+  const w = new ProtoWriter(Buffer.allocUnsafe(total));
   let first = 0;
   for (const [i, m] of batch.messages.entries()) {
     writeMessage(w, m, sizes[i] ?? 0, entrySizes, first);

@@ -401,8 +401,7 @@ export class RaftDriver<Result = unknown> {
    */
   heartbeatNow(): boolean {
     const node = this.node;
-    if (node === null || this.stopped || !this.isLeader()) return false;
-    node.heartbeat();
+    if (node === null || this.stopped || !node.heartbeat()) return false;
     this.sendEarly(node);
     this.schedule();
     return true;

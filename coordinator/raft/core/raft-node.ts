@@ -63,8 +63,8 @@ class RawNodeImpl implements RawNode {
   }
 
   /** On a leader, a heartbeat round now instead of at its next interval; else nothing. */
-  heartbeat(): void {
-    this.raft.heartbeat();
+  heartbeat(): boolean {
+    return this.raft.heartbeat();
   }
 
   advanceLeaseClock(ticks: number): void {

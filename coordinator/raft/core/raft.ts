@@ -250,8 +250,10 @@ export class Raft {
   // ---- ticks ---------------------------------------------------------------------------
 
   /** A leader's heartbeat round now (leader.heartbeatNow); nothing on any other node. */
-  heartbeat(): void {
-    if (this.role === "leader") leader.heartbeatNow(this);
+  heartbeat(): boolean {
+    if (this.role !== "leader") return false;
+    leader.heartbeatNow(this);
+    return true;
   }
 
   tick(): void {

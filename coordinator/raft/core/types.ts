@@ -289,9 +289,10 @@ export interface RawNode {
   advanceLeaseClock(ticks: number): void;
   /**
    * Leader: a heartbeat round now, restarting the heartbeat interval (etcd's MsgBeat), for
-   * a driver about to pause its process. Any other node: nothing.
+   * a driver about to pause its process. Any other node: nothing. Returns whether a round
+   * was sent.
    */
-  heartbeat(): void;
+  heartbeat(): boolean;
   /** Feeds a message from a peer. Malformed or stale messages are ignored. */
   step(message: Message): void;
   /**
