@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Readable } from "node:stream";
 import { describe, expect, it, vi } from "vitest";
 import { ErrorCode, MinikvError } from "../common/errors.js";
 import { coordCommandHandler, type CoordResult } from "./coord-commands.js";
@@ -117,16 +118,31 @@ describe("MetadataStore.barrier", () => {
   });
 });
 
+/** A fresh LevelDB state machine for `body`, with `apply` committing one command at the next index. */
+async function withState(
+  body: (
+    state: LevelStateMachine<CoordResult>,
+    apply: (command: MetadataCommand) => Promise<unknown>,
+  ) => Promise<void>,
+): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), "minikv-metadata-store-"));
+  const state = await LevelStateMachine.open<CoordResult>(join(dir, "state"), coordCommandHandler, {
+    syncApply: false,
+  });
+  try {
+    let index = 0;
+    await body(state, (command) =>
+      state.apply([{ term: 1, index: ++index, type: "normal", data: encodeMetadataCommand(command) }]),
+    );
+  } finally {
+    await state.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 describe("MetadataStore.volumes", () => {
   it("reads the registry from LevelDB again only after a volume command, not after blob writes", async () => {
-    const dir = await mkdtemp(join(tmpdir(), "minikv-registry-"));
-    const state = await LevelStateMachine.open<CoordResult>(join(dir, "state"), coordCommandHandler, {
-      syncApply: false,
-    });
-    try {
-      let index = 0;
-      const apply = (command: MetadataCommand) =>
-        state.apply([{ term: 1, index: ++index, type: "normal", data: encodeMetadataCommand(command) }]);
+    await withState(async (state, apply) => {
       const register = (id: string) =>
         apply({
           op: "registerVolume",
@@ -155,9 +171,70 @@ describe("MetadataStore.volumes", () => {
       await apply({ op: "setVolumeState", id: "vol-1", state: "draining" });
       expect((await store.volumes()).map((v) => v.state)).toEqual(["draining", "active"]);
       expect(reads).toHaveBeenCalledTimes(3);
-    } finally {
-      await state.close();
-      await rm(dir, { recursive: true, force: true });
-    }
+    });
+  });
+});
+
+describe("MetadataStore.localBlob", () => {
+  it("reads a blob from LevelDB again only after a blob changed, and sees every change", async () => {
+    await withState(async (state, apply) => {
+      let writes = 0;
+      const put = (key: string, size: number) =>
+        apply({
+          op: "putBlob",
+          key,
+          size,
+          crc32c: 0,
+          contentType: "",
+          replicas: ["vol-1"],
+          txid: `t${++writes}`,
+          atMs: 1,
+        });
+      const store = new MetadataStore(fakeDriver().driver, state);
+      const lookups = vi.spyOn(state, "get");
+
+      expect(await store.localBlob("a")).toBeNull();
+      expect(await store.localBlob("a")).toBeNull();
+      expect(lookups).toHaveBeenCalledTimes(1);
+
+      await put("a", 1);
+      expect((await store.localBlob("a"))?.size).toBe(1);
+      expect((await store.localBlob("a"))?.size).toBe(1);
+      expect(lookups).toHaveBeenCalledTimes(2);
+
+      // A change of another blob, an overwrite, a delete: each is seen at once.
+      await put("b", 2);
+      expect((await store.localBlob("a"))?.size).toBe(1);
+      expect(lookups).toHaveBeenCalledTimes(3);
+      await put("a", 3);
+      expect((await store.localBlob("a"))?.size).toBe(3);
+      await apply({ op: "deleteBlob", key: "a", atMs: 2 });
+      expect(await store.localBlob("a")).toBeNull();
+      expect(lookups).toHaveBeenCalledTimes(5);
+
+      // Volume commands change no blob: what was read stays.
+      await apply({
+        op: "registerVolume",
+        id: "vol-1",
+        grpcAddress: "v:1",
+        httpUrl: "http://v",
+        capacityBytes: 1,
+        atMs: 1,
+      });
+      expect((await store.localBlob("b"))?.size).toBe(2);
+      expect((await store.localBlob("b"))?.size).toBe(2);
+      expect(lookups).toHaveBeenCalledTimes(6);
+
+      // A restore may change every key.
+      const snapshot = await state.snapshot();
+      const chunks: Uint8Array[] = [];
+      for await (const chunk of snapshot.chunks()) chunks.push(chunk);
+      await snapshot.close();
+      await put("b", 4);
+      expect((await store.localBlob("b"))?.size).toBe(4);
+      await state.restore(snapshot.index, Readable.from(chunks));
+      expect((await store.localBlob("b"))?.size).toBe(2);
+      expect(lookups).toHaveBeenCalledTimes(8);
+    });
   });
 });

@@ -4,6 +4,7 @@
  * barrier first (§6.4: they reflect every write acknowledged before they began) unless the
  * caller opts into a stale read.
  */
+import { LRUCache } from "lru-cache";
 import { ErrorCode, MinikvError, isMinikvError, toMinikvError } from "../common/errors.js";
 import type { CoordResult } from "./coord-commands.js";
 import {
@@ -22,6 +23,10 @@ import type { RaftDriver } from "./raft/raft-driver.js";
 
 /** Linearizable reads' ReadIndex rounds start at least this far apart (see barrier()). */
 export const READ_ROUND_SPACING_MS = 1;
+/**
+ * Blobs' metadata kept decoded (see localBlob): about 0.5 KiB each, so at most ~8 MiB.
+ */
+export const BLOB_MEMO_ENTRIES = 16_384;
 
 const noop = (): void => undefined;
 
@@ -50,6 +55,16 @@ export class MetadataStore {
     readonly changes: number;
     readonly records: Promise<readonly VolumeRecord[]>;
   } | null = null;
+
+  /**
+   * Blobs' metadata as last read, each with the state's count of blob changes it was read
+   * at (localBlob): `null` for a key that had none.
+   */
+  private readonly blobs = new LRUCache<string, { readonly changes: number; readonly blob: BlobMeta | null }>(
+    {
+      max: BLOB_MEMO_ENTRIES,
+    },
+  );
 
   /** The ReadIndex round running now, and the one callers arriving meanwhile will share. */
   private roundInFlight: Promise<void> | null = null;
@@ -135,9 +150,21 @@ export class MetadataStore {
     return this.localBlob(key);
   }
 
-  /** The blob as applied on this node, without a barrier. */
+  /**
+   * The blob as applied on this node, without a barrier. A read of a key whose metadata was
+   * read before, with no blob changed since (LevelStateMachine.changesOf the blob prefix: any
+   * applied write, delete or restore), returns what was read then, without a LevelDB lookup
+   * and a JSON decode: at thousands of GETs a second those were about 7% of a coordinator's
+   * CPU. The count is noted before the lookup, so a change applied meanwhile makes the next
+   * read look again. The objects are shared: callers must not change them.
+   */
   async localBlob(key: string): Promise<BlobMeta | null> {
-    return decodeJson<BlobMeta>(await this.state.get(blobKey(key)));
+    const changes = this.state.changesOf(PREFIX.blob);
+    const known = this.blobs.get(key);
+    if (known !== undefined && known.changes === changes) return known.blob;
+    const blob = decodeJson<BlobMeta>(await this.state.get(blobKey(key)));
+    this.blobs.set(key, { changes, blob });
+    return blob;
   }
 
   /**
