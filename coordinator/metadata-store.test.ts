@@ -6,7 +6,7 @@ import { describe, expect, it, vi } from "vitest";
 import { ErrorCode, MinikvError } from "../common/errors.js";
 import { coordCommandHandler, type CoordResult } from "./coord-commands.js";
 import { encodeMetadataCommand, type MetadataCommand } from "./metadata-commands.js";
-import { MetadataStore } from "./metadata-store.js";
+import { BLOB_MEMO_BYTES, MetadataStore } from "./metadata-store.js";
 import { LevelStateMachine } from "./raft/level-state-machine.js";
 import type { RaftDriver } from "./raft/raft-driver.js";
 
@@ -235,6 +235,22 @@ describe("MetadataStore.localBlob", () => {
       await state.restore(snapshot.index, Readable.from(chunks));
       expect((await store.localBlob("b"))?.size).toBe(2);
       expect(lookups).toHaveBeenCalledTimes(8);
+    });
+  });
+  it("keeps the decoded metadata within its memory bound, whatever the keys' length", async () => {
+    await withState(async (state) => {
+      const store = new MetadataStore(fakeDriver().driver, state);
+      const lookups = vi.spyOn(state, "get");
+      // Misses of 1,000-character keys: about 2.5 KiB each against an 8 MiB bound.
+      const key = (i: number): string => `${i}/`.padEnd(1000, "k");
+      const count = Math.ceil(BLOB_MEMO_BYTES / 2000);
+      for (let i = 0; i < count; i++) expect(await store.localBlob(key(i))).toBeNull();
+      expect(lookups).toHaveBeenCalledTimes(count);
+      expect(await store.localBlob(key(count - 1))).toBeNull();
+      expect(lookups).toHaveBeenCalledTimes(count);
+      // The oldest were let go to stay within the bound.
+      expect(await store.localBlob(key(0))).toBeNull();
+      expect(lookups).toHaveBeenCalledTimes(count + 1);
     });
   });
 });

@@ -24,9 +24,13 @@ import type { RaftDriver } from "./raft/raft-driver.js";
 /** Linearizable reads' ReadIndex rounds start at least this far apart (see barrier()). */
 export const READ_ROUND_SPACING_MS = 1;
 /**
- * Blobs' metadata kept decoded (see localBlob): about 0.5 KiB each, so at most ~8 MiB.
+ * Memory for blobs' metadata kept decoded (see localBlob), counted as BLOB_MEMO_ENTRY_BYTES
+ * per entry plus its key, twice for a blob that exists (the metadata holds it again): about
+ * 16,000 entries of short keys, fewer of long ones.
  */
-export const BLOB_MEMO_ENTRIES = 16_384;
+export const BLOB_MEMO_BYTES = 8 * 1024 * 1024;
+/** Charged per memo entry on top of its key: the objects, strings and the LRU's slots. */
+const BLOB_MEMO_ENTRY_BYTES = 512;
 
 const noop = (): void => undefined;
 
@@ -62,7 +66,9 @@ export class MetadataStore {
    */
   private readonly blobs = new LRUCache<string, { readonly changes: number; readonly blob: BlobMeta | null }>(
     {
-      max: BLOB_MEMO_ENTRIES,
+      maxSize: BLOB_MEMO_BYTES,
+      // UTF-16 strings: two bytes a character.
+      sizeCalculation: (entry, key) => BLOB_MEMO_ENTRY_BYTES + key.length * (entry.blob === null ? 2 : 4),
     },
   );
 
