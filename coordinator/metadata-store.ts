@@ -47,6 +47,12 @@ function unconfirmed(err: unknown): MinikvError {
 
 export type Consistency = "linearizable" | "stale";
 
+/** A blob's metadata as read (`null`: the key had none), at the state's count of blob changes. */
+interface KnownBlob {
+  readonly changes: number;
+  readonly blob: BlobMeta | null;
+}
+
 /** A committed metadata command and the Raft index it was applied at. */
 export interface Committed<R extends MetadataResult> {
   readonly index: number;
@@ -60,17 +66,12 @@ export class MetadataStore {
     readonly records: Promise<readonly VolumeRecord[]>;
   } | null = null;
 
-  /**
-   * Blobs' metadata as last read, each with the state's count of blob changes it was read
-   * at (localBlob): `null` for a key that had none.
-   */
-  private readonly blobs = new LRUCache<string, { readonly changes: number; readonly blob: BlobMeta | null }>(
-    {
-      maxSize: BLOB_MEMO_BYTES,
-      // UTF-16 strings: two bytes a character.
-      sizeCalculation: (entry, key) => BLOB_MEMO_ENTRY_BYTES + key.length * (entry.blob === null ? 2 : 4),
-    },
-  );
+  /** Blobs' metadata as last read (localBlob), by key. */
+  private readonly blobs = new LRUCache<string, KnownBlob>({
+    maxSize: BLOB_MEMO_BYTES,
+    // UTF-16 strings: two bytes a character.
+    sizeCalculation: (entry, key) => BLOB_MEMO_ENTRY_BYTES + key.length * (entry.blob === null ? 2 : 4),
+  });
 
   /** The ReadIndex round running now, and the one callers arriving meanwhile will share. */
   private roundInFlight: Promise<void> | null = null;
