@@ -275,6 +275,41 @@ describe("blob API (issue 4 §3–§5)", () => {
     expect(metrics).toMatch(/minikv_repair_queued_total\{[^}]*\} [1-9]/);
   });
 
+  it("reads a small range in one answer: a corrupt replica is skipped for the next, all corrupt is 503 (§4)", async () => {
+    // Larger than the read cache takes, so every read of it goes to the replicas.
+    const value = testValue(300_000);
+    const created = JSON.parse((await put("corrupt-range", value.bytes)).body.toString()) as {
+      replicas: string[];
+    };
+    const holders = created.replicas.map((id) => volumes.find((v) => v.server.id === id));
+    const fallbacks = async () =>
+      Number(
+        /minikv_read_fallbacks_total\{reason="DATA_CORRUPT"[^}]*\} (\d+)/.exec(
+          (await httpRequest(`${base}/metrics`)).body.toString(),
+        )?.[1] ?? 0,
+      );
+    const readRange = () =>
+      httpRequest(`${base}/v1/blobs/corrupt-range`, {
+        headers: { range: "bytes=1000-1999" },
+        timeoutMs: 30_000,
+      });
+    const before = await fallbacks();
+    const first = holders[0];
+    expect(first).toBeDefined();
+    if (first !== undefined) corruptValue(first.dataDir, value.bytes);
+    const got = await readRange();
+    expect(got.status).toBe(206);
+    expect(got.body.equals(value.bytes.subarray(1000, 2000))).toBe(true);
+    expect(await fallbacks()).toBe(before + 1);
+
+    for (const holder of holders.slice(1))
+      if (holder !== undefined) corruptValue(holder.dataDir, value.bytes);
+    const none = await readRange();
+    expect(none.status).toBe(503);
+    expect(JSON.parse(none.body.toString())).toMatchObject({ error: { code: "UNAVAILABLE" } });
+    expect(await fallbacks()).toBe(before + 4);
+  });
+
   it("serves a small value from its read cache (filled by the write), checked, and never a replaced version", async () => {
     const first = testValue(10_000);
     const created = JSON.parse((await put("cached", first.bytes)).body.toString()) as { replicas: string[] };

@@ -130,30 +130,55 @@ export function cachedBlobBytes(
 }
 
 /**
- * Bytes [start, endExclusive) of the blob's committed version from its replicas; a whole
- * small value the read cache admits is then offered to it. The first chunk is only yielded
- * once a replica delivered it, so a caller can hold its headers until then.
+ * Bytes [start, endExclusive) of a range of at most PIPE_VALUE_BYTES_MAX, in one buffer, from
+ * the first replica that can serve them, in the order and with the fallbacks of a stream
+ * (readBlobBytes); a whole value the read cache admits is then offered to it. A caller can send
+ * the headers and the bytes in one write, with none of a stream's per-chunk steps.
  */
-export async function* readBlobBytes(
+export async function readSmallBlobBytes(
   deps: BlobReadDeps,
   blob: BlobMeta,
   start: number,
   endExclusive: number,
-): AsyncGenerator<Uint8Array> {
-  if (start !== 0 || endExclusive !== blob.size || !deps.readCache.admitsRead(blob)) {
-    yield* replicaRead(deps, blob, start, endExclusive);
-    return;
+): Promise<Buffer> {
+  const length = endExclusive - start;
+  let lastError: MinikvError | undefined;
+  for (const volumeId of await replicaOrder(deps.cluster, blob)) {
+    // Two tries: the second after nudging a replica that has not yet heard phase two.
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      try {
+        const range = { version: blob.version, offset: start, length };
+        const chunk = await deps.cluster.pool.client(volumeId).readRange(blob.key, range);
+        if (chunk.length < length) {
+          throw new MinikvError(
+            ErrorCode.DATA_CORRUPT,
+            `replica ended at byte ${start + chunk.length} of ${endExclusive}`,
+          );
+        }
+        const bytes = chunk.length === length ? chunk : chunk.subarray(0, length);
+        deps.metrics.bytesOut.inc(length);
+        noteStreamedBytes(length);
+        if (start === 0 && endExclusive === blob.size && deps.readCache.admitsRead(blob)) {
+          deps.readCache.offer(blob, [bytes]);
+        }
+        return bytes;
+      } catch (err) {
+        lastError = toMinikvError(err);
+        if (attempt === 1 && (await committedNow(deps, volumeId, blob, lastError))) continue;
+        replicaFailed(deps, blob, volumeId, start, lastError);
+        break;
+      }
+    }
   }
-  const chunks: Uint8Array[] = [];
-  for await (const chunk of replicaRead(deps, blob, start, endExclusive)) {
-    chunks.push(chunk);
-    yield chunk;
-  }
-  deps.readCache.offer(blob, chunks);
+  throw noReplicaServed(blob, lastError);
 }
 
-/** Bytes [start, endExclusive) from the first replica that can serve them (see the top). */
-async function* replicaRead(
+/**
+ * Bytes [start, endExclusive) of the blob's committed version, streamed from the first replica
+ * that can serve them (see the top). The first chunk is only yielded once a replica delivered
+ * it, so a caller can hold its headers until then.
+ */
+export async function* readBlobBytes(
   deps: BlobReadDeps,
   blob: BlobMeta,
   start: number,
@@ -190,7 +215,11 @@ async function* replicaRead(
     }
   }
   if (position >= endExclusive) return;
-  throw new MinikvError(
+  throw noReplicaServed(blob, lastError);
+}
+
+function noReplicaServed(blob: BlobMeta, lastError: MinikvError | undefined): MinikvError {
+  return new MinikvError(
     ErrorCode.UNAVAILABLE,
     `no replica of "${blob.key}" could serve it (last: ${lastError?.message ?? "no replicas"})`,
     lastError === undefined ? {} : { cause: lastError },

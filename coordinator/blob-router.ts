@@ -14,7 +14,8 @@ import { parseByteRange } from "../common/byte-range.js";
 import { ErrorCode, MinikvError, asError } from "../common/errors.js";
 import { validateKey } from "../common/keys.js";
 import { limits } from "../common/limits.js";
-import { cachedBlobBytes, readBlobBytes, type BlobReadDeps } from "./blob-reader.js";
+import { PIPE_VALUE_BYTES_MAX } from "../common/volume-client.js";
+import { cachedBlobBytes, readBlobBytes, readSmallBlobBytes, type BlobReadDeps } from "./blob-reader.js";
 import { reclaim, writeBlob, type BlobWriteDeps } from "./blob-writer.js";
 import type { BlobMeta } from "./metadata-commands.js";
 import type { Consistency } from "./metadata-store.js";
@@ -286,7 +287,10 @@ async function get(
   // From the read cache: the headers and the bytes leave in one write.
   const cached = cachedBlobBytes(deps, blob, start, endExclusive);
   if (cached !== undefined) res.end(cached);
-  else await send(readBlobBytes(deps, blob, start, endExclusive), res);
+  else if (endExclusive - start <= PIPE_VALUE_BYTES_MAX) {
+    const bytes = await readSmallBlobBytes(deps, blob, start, endExclusive);
+    if (!res.destroyed) res.end(bytes);
+  } else await send(readBlobBytes(deps, blob, start, endExclusive), res);
 }
 
 /** Holds the headers until the first chunk arrived (so a failed read is still a clean error). */
