@@ -1,6 +1,6 @@
 /** The in-memory log: log matching (§5.3), conflict search, compaction (§7). */
 import { describe, expect, it } from "vitest";
-import { RaftLog } from "./raft-log.js";
+import { ENTRY_BLOCK_BYTES, RaftLog } from "./raft-log.js";
 import { entriesWithTerms } from "./test-network.js";
 
 const conf = { voters: ["a"], learners: [] };
@@ -20,6 +20,34 @@ describe("RaftLog", () => {
     expect(log.maybeAppend(0, 0, 0, entriesWithTerms([1, 1]))).toBe(2);
     expect(log.lastIndex()).toBe(3);
     expect(log.stabled).toBe(3);
+  });
+
+  it("keeps a copy of each entry's data, packed in blocks, not the buffer it was a view of", () => {
+    const log = new RaftLog(null, [], 0, 0);
+    const received = Buffer.alloc(64 * 1024, 7); // e.g. one message carrying many entries
+    const small = (i: number) => received.subarray(i * 300, i * 300 + 300);
+    const large = Buffer.alloc(ENTRY_BLOCK_BYTES / 8 + 1, 9);
+    const count = Math.ceil(ENTRY_BLOCK_BYTES / 300) + 10; // fills one block, starts another
+    const entries = Array.from({ length: count }, (_, i) => ({
+      term: 1,
+      index: i + 1,
+      type: "normal" as const,
+      data: i === 5 ? large : i === 6 ? new Uint8Array(0) : small(i % 200),
+    }));
+    log.append(entries);
+    const kept = log.slice(1, count + 1);
+    expect(
+      kept.map((e) => Buffer.from(e.data).equals(Buffer.from(entries[e.index - 1]?.data ?? []))),
+    ).not.toContain(false);
+    received.fill(0); // the source changing later changes nothing kept
+    expect(kept[0]?.data.every((b) => b === 7)).toBe(true);
+    expect(kept[6]?.data.byteLength).toBe(0);
+    const buffers = new Set(kept.map((e) => e.data.buffer));
+    expect(buffers.has(received.buffer)).toBe(false);
+    expect(kept[5]?.data.buffer.byteLength).toBe(large.length); // an exact buffer of its own
+    const blocks = [...buffers].filter((b) => b.byteLength === ENTRY_BLOCK_BYTES);
+    expect(blocks.length).toBe(2);
+    expect(kept[1]?.data.buffer).toBe(kept[0]?.data.buffer);
   });
 
   it("a committed entry is never overwritten (assertion)", () => {
