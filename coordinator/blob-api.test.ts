@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../common/logger.js";
+import { STREAM_GC_BYTES, beforeMajorCollections } from "../common/stream-memory.js";
 import { startTestVolume, testValue, sha256Of, type TestVolume } from "../test/volume-fixture.js";
 import { httpJson, httpRequest } from "../test/support/http-client.js";
 import { waitFor } from "../test/support/wait.js";
@@ -273,6 +274,23 @@ describe("blob API (issue 4 §3–§5)", () => {
     const metrics = (await httpRequest(`${base}/metrics`)).body.toString();
     expect(metrics).toMatch(/minikv_read_fallbacks_total\{reason="DATA_CORRUPT"[^}]*\} [1-9]/);
     expect(metrics).toMatch(/minikv_repair_queued_total\{[^}]*\} [1-9]/);
+  });
+
+  it("counts small bodies received whole toward its collections, as it counts streamed ones", async () => {
+    let majors = 0;
+    const stop = beforeMajorCollections(() => {
+      majors += 1;
+      return false;
+    });
+    try {
+      const body = Buffer.alloc(256 * 1024, 1); // received whole, prepared in one pipe message
+      for (let i = 0; i < STREAM_GC_BYTES / body.length + 1; i++) {
+        expect((await put(`small-bodies/${i}`, body)).status).toBe(201);
+      }
+    } finally {
+      stop();
+    }
+    expect(majors).toBeGreaterThanOrEqual(1);
   });
 
   it("reads a small range in one answer: a corrupt replica is skipped for the next, all corrupt is 503 (§4)", async () => {

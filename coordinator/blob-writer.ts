@@ -129,7 +129,13 @@ async function receive(write: BlobWrite): Promise<Source> {
     const step = await iterator.next().catch((err: unknown) => {
       throw clientGone(err);
     });
-    if (step.done === true) return { whole: true, size: declared ?? heldBytes, chunks: held };
+    if (step.done === true) {
+      // Counted like a stream's chunks (common/stream-memory.ts): a body is held until its
+      // commit, long enough to be promoted, so only a major collection frees it. Without
+      // these requests a leader's RSS after 45,000 4 KiB PUTs was about 40 MiB higher.
+      noteStreamedBytes(heldBytes);
+      return { whole: true, size: declared ?? heldBytes, chunks: held };
+    }
     held.push(step.value);
     heldBytes += step.value.length;
     // Longer than declared: streamed on, so that the pump reports the mismatch.
