@@ -119,9 +119,13 @@ async function runDevCluster(options: DevOptions): Promise<void> {
   let stopping = false;
   const start = (member: Member): void => {
     const log = createWriteStream(join(options.dir, "logs", `${member.name}.log`), { flags: "a" });
+    // In a process group of its own: a terminal's Ctrl-C reaches this supervisor only, which
+    // then stops each server with one SIGTERM. Reached by the Ctrl-C too, a server would
+    // take the SIGTERM as a second signal and exit without its clean close.
     const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, member.script, ...member.args], {
       env: { ...process.env, ...SERVER_ENV },
       stdio: ["ignore", "pipe", "pipe"],
+      detached: true,
     });
     child.stdout.pipe(log, { end: false });
     child.stderr.pipe(log, { end: false });
@@ -142,8 +146,12 @@ async function runDevCluster(options: DevOptions): Promise<void> {
     stopping = true;
     await Promise.all(members.map((m) => stopMember(m.child)));
   };
+  // Every signal stays handled while the servers stop: `npm start` passes a Ctrl-C on to this
+  // process, which the terminal has signalled already, and a second signal must not end the
+  // supervisor before the servers it is stopping (their output would have nowhere to go).
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    process.once(signal, () => {
+    process.on(signal, () => {
+      if (stopping) return;
       process.stderr.write("\nstopping the cluster…\n");
       void stopAll().then(() => process.exit(0));
     });

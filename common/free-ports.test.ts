@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { freePorts, portRange } from "./free-ports.js";
+import { createServer } from "node:net";
+import { freePortRun, freePorts, portRange } from "./free-ports.js";
 
 describe("freePorts", () => {
   it("gives each test worker a slice of the range of its own", () => {
@@ -27,5 +28,26 @@ describe("freePorts", () => {
       }
     }
     expect(seen.size).toBe(200);
+  });
+
+  it("finds runs of consecutive free ports in the slice, none handed out before", async () => {
+    const [min, max] = portRange();
+    const taken = new Set(await freePorts(10));
+    for (let round = 0; round < 5; round++) {
+      const base = await freePortRun(4);
+      expect(base).toBeGreaterThanOrEqual(min);
+      expect(base + 3).toBeLessThan(max);
+      const run = [base, base + 1, base + 2, base + 3];
+      expect(run.filter((port) => taken.has(port))).toEqual([]);
+      for (const port of run) taken.add(port);
+      // Each port of the run can be bound.
+      const servers = run.map(() => createServer());
+      await Promise.all(
+        servers.map(
+          (server, i) => new Promise<void>((resolve) => server.listen(run[i], "127.0.0.1", resolve)),
+        ),
+      );
+      await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+    }
   });
 });

@@ -64,6 +64,39 @@ export async function freePorts(count: number): Promise<number[]> {
   }
 }
 
+/**
+ * The first of `count` consecutive free ports (for a program that takes a base port and
+ * counts up from it, as `minikv dev` does), proved free together as freePorts' are.
+ */
+export async function freePortRun(count: number): Promise<number> {
+  const [min, max] = portRange();
+  for (let tries = 0; tries < TRIES_PER_PORT; tries++) {
+    const base = randomInt(min, max - count);
+    const run = Array.from({ length: count }, (_, i) => base + i);
+    if (run.some((port) => recent.includes(port))) continue;
+    const servers: Server[] = [];
+    try {
+      let free = true;
+      for (const port of run) {
+        const server = createServer();
+        if (!(await listenOn(server, port))) {
+          free = false;
+          break;
+        }
+        servers.push(server);
+      }
+      if (free) {
+        recent.push(...run);
+        recent.splice(0, Math.max(0, recent.length - RECENT_MAX));
+        return base;
+      }
+    } finally {
+      await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+    }
+  }
+  throw new Error(`no ${count} consecutive free ports in ${min}-${max - 1}`);
+}
+
 /** True once `server` listens on `port`; false when the port is taken. */
 function listenOn(server: Server, port: number): Promise<boolean> {
   return new Promise((resolve, reject) => {

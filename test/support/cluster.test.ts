@@ -1,18 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Cluster } from "./cluster.js";
 import { httpJson, httpRequest } from "./http-client.js";
+import { isAlive } from "./process-harness.js";
 import { waitFor } from "./wait.js";
 
 const STARTUP_TIMEOUT_MS = 30_000;
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * The real-cluster launcher (issue 6: process control for the nemesis test): 3 coordinators

@@ -25,6 +25,16 @@ function findRepoRoot(): string {
 }
 
 /** The line a minikv server prints on stdout once its ports are bound. */
+/** Whether a process with this PID exists (signal 0 checks without signalling). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export interface ListeningEvent {
   readonly event: "listening";
   readonly id?: string;
