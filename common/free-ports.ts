@@ -56,11 +56,10 @@ export async function freePorts(count: number): Promise<number[]> {
         ports.push(port);
       }
     }
-    recent.push(...ports);
-    recent.splice(0, Math.max(0, recent.length - RECENT_MAX));
+    remember(ports);
     return ports;
   } finally {
-    await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+    await closeAll(servers);
   }
 }
 
@@ -86,15 +85,24 @@ export async function freePortRun(count: number): Promise<number> {
         servers.push(server);
       }
       if (free) {
-        recent.push(...run);
-        recent.splice(0, Math.max(0, recent.length - RECENT_MAX));
+        remember(run);
         return base;
       }
     } finally {
-      await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+      await closeAll(servers);
     }
   }
   throw new Error(`no ${count} consecutive free ports in ${min}-${max - 1}`);
+}
+
+/** Notes ports handed out, so that this process does not hand them out again soon. */
+function remember(ports: readonly number[]): void {
+  recent.push(...ports);
+  recent.splice(0, Math.max(0, recent.length - RECENT_MAX));
+}
+
+function closeAll(servers: readonly Server[]): Promise<unknown> {
+  return Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
 }
 
 /** True once `server` listens on `port`; false when the port is taken. */

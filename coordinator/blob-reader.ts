@@ -149,12 +149,7 @@ export async function readSmallBlobBytes(
       try {
         const range = { version: blob.version, offset: start, length };
         const chunk = await deps.cluster.pool.client(volumeId).readRange(blob.key, range);
-        if (chunk.length < length) {
-          throw new MinikvError(
-            ErrorCode.DATA_CORRUPT,
-            `replica ended at byte ${start + chunk.length} of ${endExclusive}`,
-          );
-        }
+        if (chunk.length < length) throw endedEarly(start + chunk.length, endExclusive);
         const bytes = chunk.length === length ? chunk : chunk.subarray(0, length);
         deps.metrics.bytesOut.inc(length);
         noteStreamedBytes(length);
@@ -164,8 +159,7 @@ export async function readSmallBlobBytes(
         return bytes;
       } catch (err) {
         lastError = toMinikvError(err);
-        if (attempt === 1 && (await committedNow(deps, volumeId, blob, lastError))) continue;
-        replicaFailed(deps, blob, volumeId, start, lastError);
+        if (await triesAgain(deps, blob, volumeId, start, lastError, attempt === 1)) continue;
         break;
       }
     }
@@ -198,24 +192,40 @@ export async function* readBlobBytes(
           noteStreamedBytes(take);
           yield take === chunk.length ? chunk : chunk.subarray(0, take);
         }
-        if (position < endExclusive) {
-          throw new MinikvError(
-            ErrorCode.DATA_CORRUPT,
-            `replica ended at byte ${position} of ${endExclusive}`,
-          );
-        }
+        if (position < endExclusive) throw endedEarly(position, endExclusive);
         return;
       } catch (err) {
         lastError = toMinikvError(err);
-        if (attempt === 1 && position === from && (await committedNow(deps, volumeId, blob, lastError)))
-          continue;
-        replicaFailed(deps, blob, volumeId, position, lastError);
+        const firstTry = attempt === 1 && position === from;
+        if (await triesAgain(deps, blob, volumeId, position, lastError, firstTry)) continue;
         break;
       }
     }
   }
   if (position >= endExclusive) return;
   throw noReplicaServed(blob, lastError);
+}
+
+/**
+ * After a replica's read failed at `position`: true to try it once more (its first try, with
+ * nothing read from it, and it had not heard phase two: nudged now); otherwise the failure is
+ * counted, the key queued for repair, and the caller goes on to the next replica.
+ */
+async function triesAgain(
+  deps: BlobReadDeps,
+  blob: BlobMeta,
+  volumeId: string,
+  position: number,
+  error: MinikvError,
+  firstTry: boolean,
+): Promise<boolean> {
+  if (firstTry && (await committedNow(deps, volumeId, blob, error))) return true;
+  replicaFailed(deps, blob, volumeId, position, error);
+  return false;
+}
+
+function endedEarly(position: number, endExclusive: number): MinikvError {
+  return new MinikvError(ErrorCode.DATA_CORRUPT, `replica ended at byte ${position} of ${endExclusive}`);
 }
 
 function noReplicaServed(blob: BlobMeta, lastError: MinikvError | undefined): MinikvError {

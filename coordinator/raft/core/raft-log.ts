@@ -16,7 +16,7 @@ export function entryBytes(entry: Entry): number {
 export const ENTRY_BLOCK_BYTES = 256 * 1024;
 
 /**
- * Where the log keeps its entries' data: copied, in index order, into blocks of
+ * Where the log keeps its entries' data, appended or restored: copied, in index order, into blocks of
  * ENTRY_BLOCK_BYTES (an entry of more than an eighth of a block gets an exact buffer of its
  * own), so an entry holds on to its own bytes only. Without the copy an entry held whatever
  * its data was a view of: on a leader an 8 KiB slab of Node's allocation pool, shared with a
@@ -64,7 +64,7 @@ export class RaftLog {
     this.latestSnapshot = snapshot;
     this.snapshotIndex = snapshot?.index ?? 0;
     this.snapshotTerm = snapshot?.term ?? 0;
-    this.entries = [...entries];
+    this.entries = entries.map((entry) => this.kept(entry));
     this.entries.forEach((entry, i) => {
       if (entry.index !== this.snapshotIndex + 1 + i) {
         throw new Error(`restored log is not contiguous at ${entry.index}`);
@@ -141,11 +141,7 @@ export class RaftLog {
       throw new Error(`append leaves a gap: ${first.index} after ${this.lastIndex()}`);
     }
     this.entries.length = first.index - this.firstIndex();
-    for (const entry of entries) {
-      this.entries.push(
-        entry.data.byteLength === 0 ? entry : { ...entry, data: this.bytes.keep(entry.data) },
-      );
-    }
+    for (const entry of entries) this.entries.push(this.kept(entry));
     this.stabled = Math.min(this.stabled, first.index - 1);
   }
 
@@ -243,6 +239,11 @@ export class RaftLog {
     this.committed = meta.index;
     this.stabled = meta.index;
     this.applying = Math.max(this.applying, meta.index);
+  }
+
+  /** The entry as the log holds it: its data in the log's own blocks (EntryBytes). */
+  private kept(entry: Entry): Entry {
+    return entry.data.byteLength === 0 ? entry : { ...entry, data: this.bytes.keep(entry.data) };
   }
 
   /** Drops entries up to meta.index, which the driver has captured in a snapshot. */
