@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { createWriteStream, existsSync } from "node:fs";
+import { createWriteStream, existsSync, type WriteStream } from "node:fs";
 import { get as httpGet } from "node:http";
 import { mkdir } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
@@ -15,6 +15,8 @@ interface Member {
   readonly args: readonly string[];
   readonly healthUrl: string;
   child: ChildProcess | undefined;
+  /** Settles once the running child has exited and all its output is in its log file. */
+  logged: Promise<void>;
   restarts: number;
 }
 
@@ -29,6 +31,8 @@ export interface DevOptions {
 
 const HEALTH_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 10_000;
+/** How long after a child's exit its output pipes may take to close (a grandchild may hold them). */
+const OUTPUT_DRAIN_MS = 2_000;
 const RESTART_DELAY_MS_MAX = 10_000;
 const HOST = "127.0.0.1";
 
@@ -77,7 +81,7 @@ function binPath(name: "coordinator" | "volume"): string {
 }
 
 /** Lays out ports, directories and flags for every member (DESIGN.md §3 flags). */
-export function planCluster(options: DevOptions): Omit<Member, "child" | "restarts">[] {
+export function planCluster(options: DevOptions): Omit<Member, "child" | "logged" | "restarts">[] {
   const coords = Array.from({ length: options.coordinators }, (_, i) => ({
     id: `coord-${i + 1}`,
     http: options.coordinatorBasePort + 2 * i,
@@ -115,7 +119,12 @@ export function planCluster(options: DevOptions): Omit<Member, "child" | "restar
 
 async function runDevCluster(options: DevOptions): Promise<void> {
   await mkdir(join(options.dir, "logs"), { recursive: true });
-  const members: Member[] = planCluster(options).map((m) => ({ ...m, child: undefined, restarts: 0 }));
+  const members: Member[] = planCluster(options).map((m) => ({
+    ...m,
+    child: undefined,
+    logged: Promise.resolve(),
+    restarts: 0,
+  }));
   let stopping = false;
   const start = (member: Member): void => {
     const log = createWriteStream(join(options.dir, "logs", `${member.name}.log`), { flags: "a" });
@@ -130,8 +139,8 @@ async function runDevCluster(options: DevOptions): Promise<void> {
     child.stdout.pipe(log, { end: false });
     child.stderr.pipe(log, { end: false });
     member.child = child;
+    member.logged = logOutputOf(child, log);
     child.on("exit", (code, signal) => {
-      log.end();
       if (stopping) return;
       // A member that dies is restarted with backoff: the cluster keeps serving meanwhile.
       member.restarts++;
@@ -144,7 +153,7 @@ async function runDevCluster(options: DevOptions): Promise<void> {
   };
   const stopAll = async (): Promise<void> => {
     stopping = true;
-    await Promise.all(members.map((m) => stopMember(m.child)));
+    await Promise.all(members.map((m) => stopMember(m.child).then(() => m.logged)));
   };
   // Every signal stays handled while the servers stop: `npm start` passes a Ctrl-C on to this
   // process, which the terminal has signalled already, and a second signal must not end the
@@ -158,19 +167,21 @@ async function runDevCluster(options: DevOptions): Promise<void> {
   }
   for (const member of members) start(member);
   try {
-    await Promise.all(members.map((m) => waitHealthy(m.healthUrl, m.name)));
+    await Promise.all(members.map((m) => waitHealthy(m.healthUrl, m.name, () => stopping)));
   } catch (err) {
     await stopAll();
     throw err;
   }
-  printWelcome(options, members);
+  if (!stopping) printWelcome(options, members);
   await new Promise<never>(() => undefined);
 }
 
-async function waitHealthy(url: string, name: string): Promise<void> {
+/** Probes `url` until it answers 200; gives up quietly once the cluster is stopping. */
+async function waitHealthy(url: string, name: string, stopping: () => boolean): Promise<void> {
   const deadline = Date.now() + HEALTH_TIMEOUT_MS;
   while (Date.now() < deadline) {
-    if (await answersOk(url)) return;
+    // A stopping server answers 503, and probing it on would only keep its connection busy.
+    if (stopping() || (await answersOk(url))) return;
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new MinikvError(
@@ -185,12 +196,32 @@ async function waitHealthy(url: string, name: string): Promise<void> {
  */
 function answersOk(url: string): Promise<boolean> {
   return new Promise((resolveProbe) => {
-    const request = httpGet(url, { timeout: 1000 }, (response) => {
+    const request = httpGet(url, { timeout: 1000, agent: false }, (response) => {
       response.resume();
       resolveProbe(response.statusCode === 200);
     });
     request.on("timeout", () => request.destroy());
     request.on("error", () => resolveProbe(false));
+  });
+}
+
+/**
+ * Ends `log` once `child` has exited and its output pipes are drained: "exit" may come before
+ * the last lines are read, and those (a server's clean-close record) belong in the log.
+ */
+function logOutputOf(child: ChildProcess, log: WriteStream): Promise<void> {
+  return new Promise((resolveLogged) => {
+    let ended = false;
+    const end = (): void => {
+      if (ended) return;
+      ended = true;
+      child.stdout?.unpipe(log);
+      child.stderr?.unpipe(log);
+      log.end(() => resolveLogged());
+    };
+    log.on("error", () => resolveLogged());
+    child.once("close", end);
+    child.once("exit", () => setTimeout(end, OUTPUT_DRAIN_MS).unref());
   });
 }
 

@@ -6,6 +6,7 @@ import type * as grpc from "@grpc/grpc-js";
 import type { Router } from "express";
 import { formatHostPort, type PeerSpec } from "../common/config.js";
 import { ErrorCode, MinikvError } from "../common/errors.js";
+import { closeHttpServer } from "../common/http-close.js";
 import type { Logger } from "../common/logger.js";
 import { beforeMajorCollections } from "../common/stream-memory.js";
 import { PIPE_VALUE_BYTES_MAX } from "../common/volume-client.js";
@@ -227,7 +228,7 @@ async function start(
   let closing: Promise<void> | undefined;
   const close = async (): Promise<void> => {
     clearInterval(registryTimer);
-    await closeHttp(httpServer);
+    await closeHttpServer(httpServer, coordServerBounds.httpDrainMs);
     await jobs.close();
     volumeControl.close();
     cluster.pool.close();
@@ -368,13 +369,4 @@ function listenHttp(server: Server, host: string, port: number): Promise<Server>
       resolve(server);
     });
   });
-}
-
-/** Stops accepting, lets in-flight requests finish for a moment, then drops what is left. */
-async function closeHttp(server: Server): Promise<void> {
-  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-  server.closeIdleConnections();
-  const timer = setTimeout(() => server.closeAllConnections(), coordServerBounds.httpDrainMs);
-  await closed;
-  clearTimeout(timer);
 }

@@ -6,6 +6,7 @@ import * as grpc from "@grpc/grpc-js";
 import { formatHostPort, type HostPort } from "../common/config.js";
 import { grpcChannelOptions, loadProto, widenServerWindows } from "../common/grpc.js";
 import { createLogger, type Logger } from "../common/logger.js";
+import { closeHttpServer } from "../common/http-close.js";
 import { createRegistry } from "../common/metrics.js";
 import type { ProtoGrpcType } from "../proto/generated/volume.js";
 import { CoordinatorLink, type CoordinatorLinkConfig } from "./coordinator-link.js";
@@ -109,7 +110,7 @@ async function serveStore(
     // A pipe is one long call: end each once it has answered what it took, or the graceful
     // gRPC shutdown below would wait for it until the grace period ran out.
     pipes.closeAll();
-    await Promise.all([closeGrpc(grpcServer, graceMs), closeHttp(httpServer, graceMs)]);
+    await Promise.all([closeGrpc(grpcServer, graceMs), closeHttpServer(httpServer, graceMs)]);
     // Calls cut off above still unwind (a cancelled prepare fails CLIENT_ABORTED); let them.
     if (!(await inflight.drain(graceMs))) logger.warn({ inflight: inflight.size }, "requests still running");
     await store.close();
@@ -146,7 +147,7 @@ async function listen(
   if (!widenConnections()) deps.logger.warn("gRPC receive windows left at 64 KiB: uploads will be slower");
 
   const httpServer = createServer(createApp(deps));
-  cleanups.push(() => closeHttp(httpServer, 0));
+  cleanups.push(() => closeHttpServer(httpServer, 0));
   httpServer.listen(options.http.port, options.http.host);
   await once(httpServer, "listening");
   return { grpcServer, grpcPort, httpServer, httpPort: (httpServer.address() as AddressInfo).port };
@@ -203,16 +204,6 @@ async function closeGrpc(server: grpc.Server, graceMs: number): Promise<void> {
   const clean = await Promise.race([graceful, timedOut]);
   clearTimeout(timer);
   if (!clean) server.forceShutdown();
-}
-
-/** Stops accepting, closes idle keep-alive connections, and after `graceMs` every other one. */
-async function closeHttp(server: HttpServer, graceMs: number): Promise<void> {
-  if (!server.listening) return;
-  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-  server.closeIdleConnections();
-  const timer = setTimeout(() => server.closeAllConnections(), graceMs);
-  await closed;
-  clearTimeout(timer);
 }
 
 /**
