@@ -7,17 +7,20 @@
 #   PUT then GET of 64 MiB objects (MB/s),
 # against http://127.0.0.1:<port>/v1/blobs/ on the Raft leader. The same run measures,
 # with the same load and one system at a time, nginx serving plain files (peers/nginx),
-# a 3-member etcd's 256-byte puts (peers/etcd), Swift only with WITH_SWIFT=1 (~45 min),
-# and the disk ceiling (peers/disk-ceiling.sh); then prints one table with the ratios of
-# the goals (4 KiB PUT c64 vs etcd put and vs 25% of nginx PUT; 4 KiB GET c64 vs 33% of
-# nginx GET; 64 MiB PUT vs 50% of the disk's fsynced sequential bandwidth / N).
+# a 3-member etcd's 256-byte puts (peers/etcd), Swift with 3 replicas (peers/swift; 4 KiB
+# only, SWIFT_COUNT ops per case: it does some 65 PUTs/s here) and the disk ceiling
+# (peers/disk-ceiling.sh); then prints one table with the ratios of the goals (4 KiB PUT
+# c64 vs etcd put and vs 25% of nginx PUT; 4 KiB GET c64 vs 33% of nginx GET; 64 MiB PUT vs
+# 50% of the disk's fsynced sequential bandwidth / N) and minikv's rates against Swift's.
 #
-# usage: scripts/benchmark.sh [--skip-build] [--no-nginx] [--no-etcd] [--no-disk] [--no-large]
-#                             [--no-minikv] [--quick] [--results DIR]
-#   --skip-build  use dist/ as it is          --quick    RUNS=1, 5000 small and 4 large ops
+# usage: scripts/benchmark.sh [--skip-build] [--no-nginx] [--no-etcd] [--no-swift] [--no-disk]
+#                             [--no-large] [--no-minikv] [--quick] [--results DIR]
+#   --skip-build  use dist/ as it is
+#   --quick       RUNS=1, 5000 small, 4 large and 500 Swift ops
 #   --results DIR keep the JSONL results and the table there (the temp dir is always removed)
 # Environment: RUNS (3, interleaved runs per case), SMALL_COUNT (20000 ops per 4 KiB case),
-#   LARGE_COUNT (16 ops per 64 MiB case), LARGE_CONC (4), DISK_RUNS (RUNS), WITH_SWIFT=1,
+#   LARGE_COUNT (16 ops per 64 MiB case), LARGE_CONC (4), SWIFT_COUNT (2000 ops per 4 KiB
+#   Swift case), DISK_RUNS (RUNS),
 #   BENCH_NICE (-10: servers and wrk at this nice, as the peers run), PEERS_DIR
 #   (../shared/peers), QUIET_PCT/QUIET_MAX (wrk-run.sh waits for other load to stop).
 # Every process it starts is stopped by PID, and its temp dir removed, also on Ctrl-C or failure.
@@ -25,16 +28,17 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 PEERS=${PEERS_DIR:-$ROOT/../shared/peers}
 RUNS=${RUNS:-3} SMALL_COUNT=${SMALL_COUNT:-20000} LARGE_COUNT=${LARGE_COUNT:-16} LARGE_CONC=${LARGE_CONC:-4}
+SWIFT_COUNT=${SWIFT_COUNT:-2000}
 SMALL_SIZE=4096 LARGE_SIZE=$((64 * 1024 * 1024)) CONCS="16 64" REPLICAS=3
 export BENCH_NICE=${BENCH_NICE:--10}
-BUILD=1 NGINX=1 ETCD=1 DISK=1 LARGE=1 MINIKV=1 KEEP=""
+BUILD=1 NGINX=1 ETCD=1 SWIFT=1 DISK=1 LARGE=1 MINIKV=1 KEEP=""
 while [ $# -gt 0 ]; do
   case $1 in
     --skip-build) BUILD=0 ;; --no-nginx) NGINX=0 ;; --no-etcd) ETCD=0 ;; --no-disk) DISK=0 ;;
-    --no-large) LARGE=0 ;; --no-minikv) MINIKV=0 ;;
-    --quick) RUNS=1 SMALL_COUNT=5000 LARGE_COUNT=4 ;;
+    --no-swift) SWIFT=0 ;; --no-large) LARGE=0 ;; --no-minikv) MINIKV=0 ;;
+    --quick) RUNS=1 SMALL_COUNT=5000 LARGE_COUNT=4 SWIFT_COUNT=500 ;;
     --results) KEEP=${2:?--results needs a directory}; shift ;;
-    -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "benchmark: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -47,6 +51,7 @@ die() { log "ERROR: $*"; exit 1; }
 need=(wrk curl /usr/bin/python3)
 [ $NGINX = 1 ] && need+=(nginx)
 [ $ETCD = 1 ] && need+=(etcd etcdctl)
+[ $SWIFT = 1 ] && need+=(swift-proxy-server swift-object-server swift-ring-builder memcached)
 [ $DISK = 1 ] && need+=(fio iperf3)
 missing=$(for c in "${need[@]}"; do command -v "$c" >/dev/null || echo "$c"; done)
 if [ -n "$missing" ]; then
@@ -157,9 +162,12 @@ if [ $ETCD = 1 ]; then
   OUT=$RES/etcd.jsonl N=$SMALL_COUNT CONCS=$CONCS stage "$PEERS/etcd/bench.sh" >"$TMP/etcd-summary.md"
 fi
 
-if [ "${WITH_SWIFT:-0}" = 1 ]; then
-  log "swift: 3 replicas (about 45 minutes)"
-  SIZES="$SMALL_SIZE:$SMALL_COUNT" CONCS=$CONCS stage "$PEERS/swift/bench.sh" -o "$RES/swift.jsonl" \
+if [ $SWIFT = 1 ]; then
+  for p in 8080 11211 6210 6211 6212 6220 6221 6222 6230 6231 6232; do
+    port_taken "$p" && die "Swift's port $p is in use (--no-swift to skip)"
+  done
+  log "swift: 3 replicas, 4 KiB x $SWIFT_COUNT ops per case"
+  SIZES="$SMALL_SIZE:$SWIFT_COUNT" CONCS=$CONCS stage "$PEERS/swift/bench.sh" -o "$RES/swift.jsonl" \
     >"$TMP/swift-summary.md"
 fi
 
@@ -168,7 +176,8 @@ TABLE=$TMP/table.md
   echo "minikv blob benchmark, $(date -u +%Y-%m-%dT%H:%MZ), commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo "${BENCH_COMMIT:-?}")"
   echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB RAM, $(uname -sr); node $(node --version)"
   echo "load: wrk (peers/loadgen), $RUNS interleaved runs per case (median, min–max), 4 KiB x $SMALL_COUNT ops" \
-    "at c16/c64, 64 MiB x $LARGE_COUNT ops at c$LARGE_CONC; minikv: 3 coordinators, 3 volumes, N=$REPLICAS, fsync on"
+    "at c16/c64 (Swift: x $SWIFT_COUNT), 64 MiB x $LARGE_COUNT ops at c$LARGE_CONC;" \
+    "minikv: 3 coordinators, 3 volumes, N=$REPLICAS, fsync on"
   [ -n "${MINIKV_LEADER_CHANGES:-}" ] &&
     echo "minikv Raft leader changes over the run, summed over the coordinators: $MINIKV_LEADER_CHANGES (3 = the first election only)"
   echo

@@ -1,5 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { goalTable, goals, measurementTable, median, opsPerSecond, parseResults } from "./blob-table.js";
+import {
+  goalTable,
+  goals,
+  measurementTable,
+  median,
+  opsPerSecond,
+  parseResults,
+  swiftTable,
+} from "./blob-table.js";
 import type { WrkResult } from "./blob-table.js";
 
 /** The benchmark's table and the goals of issue 4 §7 (c64 ratios against etcd, nginx and the disk). */
@@ -64,5 +72,22 @@ describe("blob-table (issue 4 §7 goals)", () => {
       "| 4 KiB PUT c64 ≥ etcd 256 B put c64 | 100.0 ops/s | etcd put 256B c64: not measured | – | – | – |",
     );
     expect(rows[5]).toMatch(/^\| 64 MiB PUT .* \| not measured \|/);
+  });
+
+  it("sets minikv's 4 KiB rates beside Swift's for the cases both ran, and prints nothing without Swift", () => {
+    const withSwift = [
+      lines,
+      run("swift put 4KiB c64", 60, 4096),
+      run("swift put 4KiB c64", 80, 4096),
+      run("swift get 4KiB c64", 300, 4096),
+      run("swift put 4KiB c16", 65, 4096),
+    ].join("\n");
+    expect(swiftTable(parseResults([withSwift]))).toEqual([
+      "| against Swift (3 replicas) | minikv | Swift | minikv / Swift |",
+      "|---|---|---|---|",
+      "| put 4KiB c64 | 2500 ops/s | 70 ops/s | 35.7× |",
+      "| get 4KiB c64 | 9000 ops/s | 300 ops/s | 30.0× |",
+    ]);
+    expect(swiftTable(parseResults([lines]))).toEqual([]);
   });
 });

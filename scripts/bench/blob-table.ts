@@ -1,7 +1,8 @@
 /**
  * The table of scripts/benchmark.sh: reads the JSON lines that ../shared/peers' wrk-run.sh
  * (blob and etcd runs) and disk-ceiling.sh write, and prints one markdown table (median,
- * with min–max over runs) followed by the goals of issue 4 §7 as ratios.
+ * with min–max over runs) followed by the goals of issue 4 §7 as ratios, and minikv's 4 KiB
+ * rates against Swift's (3 replicas) where Swift was measured.
  *
  *   node dist/scripts/bench/blob-table.js --replicas 3 results.jsonl disk.jsonl
  */
@@ -242,6 +243,27 @@ export function goalTable(list: readonly Goal[]): string[] {
   return rows;
 }
 
+/** The cases minikv and Swift both run (same size, concurrency and load generator). */
+const SWIFT_CASES = ["put 4KiB c16", "get 4KiB c16", "put 4KiB c64", "get 4KiB c64"];
+
+/**
+ * minikv's median rate over Swift's for each 4 KiB case both measured; no rows (an empty
+ * list) when Swift was not measured. Not a goal of issue 4, a comparison beside one.
+ */
+export function swiftTable(results: Results): string[] {
+  const rows: string[] = [];
+  for (const name of SWIFT_CASES) {
+    const minikv = medianOps(results, `minikv ${name}`);
+    const swift = medianOps(results, `swift ${name}`);
+    if (minikv === undefined || swift === undefined) continue;
+    rows.push(
+      `| ${name} | ${minikv.toFixed(0)} ops/s | ${swift.toFixed(0)} ops/s | ${(minikv / swift).toFixed(1)}× |`,
+    );
+  }
+  if (rows.length === 0) return [];
+  return ["| against Swift (3 replicas) | minikv | Swift | minikv / Swift |", "|---|---|---|---|", ...rows];
+}
+
 function main(argv: readonly string[]): void {
   let replicas = 3;
   let largeLabel = "minikv put 64MiB c4";
@@ -258,7 +280,13 @@ function main(argv: readonly string[]): void {
     return;
   }
   const results = parseResults(files.map((file) => readFileSync(file, "utf8")));
-  const lines = [...measurementTable(results), "", ...goalTable(goals(results, { replicas, largeLabel }))];
+  const swift = swiftTable(results);
+  const lines = [
+    ...measurementTable(results),
+    "",
+    ...goalTable(goals(results, { replicas, largeLabel })),
+    ...(swift.length === 0 ? [] : ["", ...swift]),
+  ];
   process.stdout.write(`${lines.join("\n")}\n`);
 }
 
