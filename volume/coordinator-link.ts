@@ -213,12 +213,18 @@ export class CoordinatorLink {
     ) => grpc.ClientUnaryCall,
   ): Promise<T> {
     const client = this.clientFor(address);
+    const stopping = this.stopping.signal;
     return new Promise<T>((resolve, reject) => {
       const deadline = Date.now() + this.config.requestTimeoutMs;
-      start(client, new grpc.Metadata(), { deadline }, (err, value) => {
+      // stop() cancels a call in flight: one to a paused coordinator would hold it until the deadline.
+      const cancel = (): void => call.cancel();
+      const call = start(client, new grpc.Metadata(), { deadline }, (err, value) => {
+        stopping.removeEventListener("abort", cancel);
         if (err !== null || value === undefined) reject(fromGrpcError(err));
         else resolve(value);
       });
+      if (stopping.aborted) call.cancel();
+      else stopping.addEventListener("abort", cancel, { once: true });
     });
   }
 
