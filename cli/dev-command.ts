@@ -172,8 +172,39 @@ async function runDevCluster(options: DevOptions): Promise<void> {
     await stopAll();
     throw err;
   }
-  if (!stopping) printWelcome(options, members);
+  // Healthy servers are not yet a cluster that takes writes: a leader is elected and the
+  // volumes register with it a moment later. The welcome waits for that, so that the first
+  // command it suggests works.
+  const first = `http://${HOST}:${options.coordinatorBasePort}`;
+  const writable = await waitWritable(first, options.replicas, () => stopping);
+  if (!stopping) {
+    if (!writable) {
+      process.stderr.write(
+        `warning: ${first}/v1/cluster shows no leader or fewer than ${options.replicas} volumes taking writes after ${HEALTH_TIMEOUT_MS} ms; writes fail until it does\n`,
+      );
+    }
+    printWelcome(options, members);
+  }
   await new Promise<never>(() => undefined);
+}
+
+/**
+ * Polls `<url>/v1/cluster` until it names a leader and at least `replicas` volumes alive and
+ * not full. False after HEALTH_TIMEOUT_MS, or at once when the cluster is stopping.
+ */
+async function waitWritable(url: string, replicas: number, stopping: () => boolean): Promise<boolean> {
+  const deadline = Date.now() + HEALTH_TIMEOUT_MS;
+  while (Date.now() < deadline && !stopping()) {
+    const cluster = (await getJson(`${url}/v1/cluster`)) as {
+      leader?: unknown;
+      volumes?: { state?: unknown; full?: unknown }[];
+    } | null;
+    const taking = (cluster?.volumes ?? []).filter((v) => v.state === "alive" && v.full !== true);
+    if (typeof cluster?.leader === "string" && cluster.leader !== "" && taking.length >= replicas)
+      return true;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return false;
 }
 
 /** Probes `url` until it answers 200; gives up quietly once the cluster is stopping. */
@@ -181,7 +212,7 @@ async function waitHealthy(url: string, name: string, stopping: () => boolean): 
   const deadline = Date.now() + HEALTH_TIMEOUT_MS;
   while (Date.now() < deadline) {
     // A stopping server answers 503, and probing it on would only keep its connection busy.
-    if (stopping() || (await answersOk(url))) return;
+    if (stopping() || (await getJson(url)) !== null) return;
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new MinikvError(
@@ -191,17 +222,26 @@ async function waitHealthy(url: string, name: string, stopping: () => boolean): 
 }
 
 /**
- * One health probe with node:http: fetch() refuses the Fetch standard's "bad ports", and the
- * default volume port 6000 (X11) is one of them.
+ * One probe with node:http: GET `url` and parse its JSON body; null on any failure or status
+ * but 200. Not fetch(): it refuses the Fetch standard's "bad ports", and the default volume
+ * port 6000 (X11) is one of them.
  */
-function answersOk(url: string): Promise<boolean> {
-  return new Promise((resolveProbe) => {
+function getJson(url: string): Promise<unknown> {
+  return new Promise((resolveGet) => {
     const request = httpGet(url, { timeout: 1000, agent: false }, (response) => {
-      response.resume();
-      resolveProbe(response.statusCode === 200);
+      const chunks: Buffer[] = [];
+      response.on("data", (chunk: Buffer) => chunks.push(chunk));
+      response.on("error", () => resolveGet(null));
+      response.on("end", () => {
+        try {
+          resolveGet(response.statusCode === 200 ? JSON.parse(Buffer.concat(chunks).toString("utf8")) : null);
+        } catch {
+          resolveGet(null);
+        }
+      });
     });
     request.on("timeout", () => request.destroy());
-    request.on("error", () => resolveProbe(false));
+    request.on("error", () => resolveGet(null));
   });
 }
 

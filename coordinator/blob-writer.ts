@@ -73,7 +73,12 @@ export async function writeBlob(deps: BlobWriteDeps, write: BlobWrite): Promise<
       `blob of ${write.declaredSize} bytes exceeds ${limits.blobBytesMax}`,
     );
   }
-  const targets = await deps.cluster.placement(write.key, deps.replicas);
+  let targets = await deps.cluster.placement(write.key, deps.replicas);
+  // A follower places with the leader's view of live volumes, reused for up to a second:
+  // before refusing, it asks once more, as the view may predate the volumes' registration.
+  if (targets.length < deps.replicas) {
+    targets = await deps.cluster.placement(write.key, deps.replicas, { fresh: true });
+  }
   if (targets.length < deps.replicas) {
     throw new MinikvError(
       ErrorCode.NOT_ENOUGH_VOLUMES,

@@ -24,16 +24,21 @@ export class ClusterState {
     readonly pool: VolumePool,
   ) {}
 
-  async volumes(): Promise<VolumeView[]> {
+  /** `fresh`: see VolumeLiveness.live. */
+  async volumes(options: { readonly fresh?: boolean } = {}): Promise<VolumeView[]> {
     const records = await this.store.volumes();
     this.pool.update(records);
-    const live = await this.liveness.live(records);
+    const live = await this.liveness.live(records, options);
     return records.map((record) => view(record, live.get(record.id)));
   }
 
   /** The key's HRW targets among the volumes eligible now, best first, at most `replicas`. */
-  async placement(key: string, replicas: number): Promise<string[]> {
-    return placeKey(key, eligibleVolumeIds(await this.volumes()), replicas);
+  async placement(
+    key: string,
+    replicas: number,
+    options: { readonly fresh?: boolean } = {},
+  ): Promise<string[]> {
+    return placeKey(key, eligibleVolumeIds(await this.volumes(options)), replicas);
   }
 }
 

@@ -16,6 +16,12 @@ export const livenessBounds = {
   timeoutMs: 4_000,
   /** A follower reuses the leader's answer for this long. */
   leaderViewMaxAgeMs: 1_000,
+  /**
+   * How old the leader's answer may be when a follower asks for a fresh view: a write that
+   * found too few volumes asks once more before refusing, since a cached answer may predate
+   * the volumes' registration (a cluster just started, a new leader).
+   */
+  freshViewMaxAgeMs: 100,
   /** A volume that just failed a call is skipped by this coordinator for this long. */
   suspectMs: 2_000,
   /** Used/capacity above which a volume takes no new writes. */
@@ -73,9 +79,17 @@ export class VolumeLiveness {
     return [...live.values()];
   }
 
-  /** Live volumes as this coordinator should place writes with, suspects removed. */
-  async live(registered: readonly VolumeRecord[]): Promise<Map<string, LiveVolume>> {
-    const view = this.deps.isLeader() ? this.ownView(registered) : await this.followerView();
+  /**
+   * Live volumes as this coordinator should place writes with, suspects removed. `fresh`: a
+   * follower takes the leader's answer only if it is at most freshViewMaxAgeMs old.
+   */
+  async live(
+    registered: readonly VolumeRecord[],
+    options: { readonly fresh?: boolean } = {},
+  ): Promise<Map<string, LiveVolume>> {
+    const maxAgeMs =
+      options.fresh === true ? livenessBounds.freshViewMaxAgeMs : livenessBounds.leaderViewMaxAgeMs;
+    const view = this.deps.isLeader() ? this.ownView(registered) : await this.followerView(maxAgeMs);
     const now = this.now();
     const result = new Map<string, LiveVolume>();
     for (const v of view) {
@@ -101,10 +115,10 @@ export class VolumeLiveness {
     return result;
   }
 
-  private async followerView(): Promise<readonly LiveVolume[]> {
+  private async followerView(maxAgeMs: number): Promise<readonly LiveVolume[]> {
     this.leaderSinceMs = null;
     const now = this.now();
-    if (this.leaderView === null || now - this.leaderView.atMs > livenessBounds.leaderViewMaxAgeMs) {
+    if (this.leaderView === null || now - this.leaderView.atMs > maxAgeMs) {
       this.leaderViewInFlight ??= this.refreshLeaderView().finally(() => (this.leaderViewInFlight = null));
       await this.leaderViewInFlight;
     }

@@ -16,17 +16,7 @@ const CLI = join(import.meta.dirname, "..", "dist", "cli", "main.js");
  * foreground process group, and `npm start` passes the signal on to `minikv dev` once more.
  */
 it("a Ctrl-C stops `minikv dev` and every server it started, each with its clean close", async () => {
-  const dir = await mkdtemp(join(tmpdir(), "minikv-dev-"));
-  const [coordinatorPort, volumePort] = [await freePortRun(2), await freePortRun(2)];
-  const args = ["--coordinators", "1", "--volumes", "1", "--dir", dir];
-  const ports = ["--coordinator-port", String(coordinatorPort), "--volume-port", String(volumePort)];
-  // The leader of a process group of its own, as a shell makes a foreground job.
-  const dev = spawn(process.execPath, [CLI, "dev", ...args, ...ports], {
-    detached: true,
-    stdio: ["ignore", "ignore", "ignore"],
-    env: { ...process.env, MINIKV_LOG_LEVEL: "info" },
-  });
-  const devPid = dev.pid ?? 0;
+  const { dir, dev, devPid, coordinatorPort, volumePort } = await startDev(1, 1, "ignore");
   let servers: number[] = [];
   try {
     for (const port of [coordinatorPort, volumePort]) {
@@ -57,6 +47,56 @@ it("a Ctrl-C stops `minikv dev` and every server it started, each with its clean
     await rm(dir, { recursive: true, force: true });
   }
 }, 60_000);
+
+/** What the welcome promises: the commands it shows work as soon as it is printed. */
+it("`minikv dev` says it is running only once every coordinator takes writes", async () => {
+  const { dir, dev, devPid, coordinatorPort } = await startDev(3, 3, "pipe");
+  let servers: number[] = [];
+  try {
+    let out = "";
+    dev.stdout?.on("data", (chunk: Buffer) => (out += chunk.toString("utf8")));
+    await waitFor("the welcome", () => (out.includes("minikv is running") ? true : undefined), {
+      timeoutMs: 45_000,
+      intervalMs: 20,
+    });
+    servers = childrenOf(devPid);
+    const statuses: number[] = [];
+    for (const [i, port] of [coordinatorPort, coordinatorPort + 2, coordinatorPort + 4].entries()) {
+      const answer = await httpRequest(`http://127.0.0.1:${port}/v1/blobs/first-${i}`, {
+        method: "PUT",
+        body: `written through coordinator ${i + 1}`,
+      });
+      statuses.push(answer.status);
+    }
+    expect(statuses).toEqual([201, 201, 201]);
+    const exited = exitOf(dev);
+    process.kill(-devPid, "SIGINT");
+    expect(
+      await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve("running"), 30_000))]),
+    ).toBe(0);
+    expect(servers.filter(isAlive)).toEqual([]);
+  } finally {
+    for (const pid of [devPid, ...servers]) if (isAlive(pid)) process.kill(pid, "SIGKILL");
+    await rm(dir, { recursive: true, force: true });
+  }
+}, 90_000);
+
+/**
+ * `minikv dev` on free ports in a temp dir, logging at info, as the leader of a process
+ * group of its own, as a shell makes a foreground job.
+ */
+async function startDev(coordinators: number, volumes: number, stdout: "ignore" | "pipe") {
+  const dir = await mkdtemp(join(tmpdir(), "minikv-dev-"));
+  const [coordinatorPort, volumePort] = [await freePortRun(2 * coordinators), await freePortRun(2 * volumes)];
+  const args = ["--coordinators", String(coordinators), "--volumes", String(volumes), "--dir", dir];
+  const ports = ["--coordinator-port", String(coordinatorPort), "--volume-port", String(volumePort)];
+  const dev = spawn(process.execPath, [CLI, "dev", ...args, ...ports], {
+    detached: true,
+    stdio: ["ignore", stdout, "ignore"],
+    env: { ...process.env, MINIKV_LOG_LEVEL: "info" },
+  });
+  return { dir, dev, devPid: dev.pid ?? 0, coordinatorPort, volumePort };
+}
 
 function exitOf(child: ChildProcess): Promise<number | string> {
   return new Promise((resolve) => child.once("exit", (code, signal) => resolve(code ?? signal ?? "")));
