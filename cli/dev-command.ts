@@ -1,12 +1,12 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream, existsSync, type WriteStream } from "node:fs";
-import { get as httpGet } from "node:http";
 import { mkdir } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
 import { ErrorCode, MinikvError } from "../common/errors.js";
 import { SERVER_ENV, SERVER_NODE_FLAGS } from "../common/node-flags.js";
+import { CoordinatorClient } from "./coordinator-client.js";
 
 /** One process of the local cluster. */
 interface Member {
@@ -189,60 +189,52 @@ async function runDevCluster(options: DevOptions): Promise<void> {
 }
 
 /**
- * Polls `<url>/v1/cluster` until it names a leader and at least `replicas` volumes alive and
- * not full. False after HEALTH_TIMEOUT_MS, or at once when the cluster is stopping.
+ * Whether `<url>/v1/cluster` names a leader and at least `replicas` volumes alive and not
+ * full, polled until it does; false after HEALTH_TIMEOUT_MS, or at once when stopping.
  */
-async function waitWritable(url: string, replicas: number, stopping: () => boolean): Promise<boolean> {
-  const deadline = Date.now() + HEALTH_TIMEOUT_MS;
-  while (Date.now() < deadline && !stopping()) {
+function waitWritable(url: string, replicas: number, stopping: () => boolean): Promise<boolean> {
+  return pollUntil(async () => {
     const cluster = (await getJson(`${url}/v1/cluster`)) as {
       leader?: unknown;
       volumes?: { state?: unknown; full?: unknown }[];
     } | null;
     const taking = (cluster?.volumes ?? []).filter((v) => v.state === "alive" && v.full !== true);
-    if (typeof cluster?.leader === "string" && cluster.leader !== "" && taking.length >= replicas)
-      return true;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return false;
+    return typeof cluster?.leader === "string" && cluster.leader !== "" && taking.length >= replicas;
+  }, stopping);
 }
 
 /** Probes `url` until it answers 200; gives up quietly once the cluster is stopping. */
 async function waitHealthy(url: string, name: string, stopping: () => boolean): Promise<void> {
-  const deadline = Date.now() + HEALTH_TIMEOUT_MS;
-  while (Date.now() < deadline) {
-    // A stopping server answers 503, and probing it on would only keep its connection busy.
-    if (stopping() || (await getJson(url)) !== null) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  // A stopping server answers 503, and probing it on would only keep its connection busy.
+  if ((await pollUntil(async () => (await getJson(url)) !== null, stopping)) || stopping()) return;
   throw new MinikvError(
     ErrorCode.UNAVAILABLE,
     `${name} did not become healthy at ${url} within ${HEALTH_TIMEOUT_MS} ms`,
   );
 }
 
-/**
- * One probe with node:http: GET `url` and parse its JSON body; null on any failure or status
- * but 200. Not fetch(): it refuses the Fetch standard's "bad ports", and the default volume
- * port 6000 (X11) is one of them.
- */
+/** Asks `check` every 200 ms until it holds (true), or until HEALTH_TIMEOUT_MS or a stop (false). */
+async function pollUntil(check: () => Promise<boolean>, stopping: () => boolean): Promise<boolean> {
+  const deadline = Date.now() + HEALTH_TIMEOUT_MS;
+  while (Date.now() < deadline && !stopping()) {
+    if (await check()) return true;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return false;
+}
+
+/** One probe: GET `url` on a connection of its own and parse its JSON body; null unless 2xx. */
 function getJson(url: string): Promise<unknown> {
-  return new Promise((resolveGet) => {
-    const request = httpGet(url, { timeout: 1000, agent: false }, (response) => {
-      const chunks: Buffer[] = [];
-      response.on("data", (chunk: Buffer) => chunks.push(chunk));
-      response.on("error", () => resolveGet(null));
-      response.on("end", () => {
-        try {
-          resolveGet(response.statusCode === 200 ? JSON.parse(Buffer.concat(chunks).toString("utf8")) : null);
-        } catch {
-          resolveGet(null);
-        }
-      });
-    });
-    request.on("timeout", () => request.destroy());
-    request.on("error", () => resolveGet(null));
-  });
+  const { origin, pathname } = new URL(url);
+  return new CoordinatorClient([origin])
+    .json({
+      method: "GET",
+      path: pathname,
+      retryable: true,
+      timeoutMs: 1000,
+      headers: { connection: "close" },
+    })
+    .catch(() => null);
 }
 
 /**
