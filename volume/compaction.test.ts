@@ -1,7 +1,8 @@
-import { readdir, readFile, stat, truncate, writeFile } from "node:fs/promises";
+import { readdir, readFile, rm, stat, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { ErrorCode } from "../common/errors.js";
+import { waitFor } from "../test/support/wait.js";
 import {
   canMountSmallDisks,
   fillDisk,
@@ -14,6 +15,7 @@ import { diskSpaceOf } from "./durable-fs.js";
 import type { DiskSpace } from "./durable-fs.js";
 import { engineLimits } from "./engine-limits.js";
 import { removeSnapshot } from "./index-snapshot.js";
+import { RESTART_RESERVE_FILE } from "./restart-reserve.js";
 import { segmentFileName } from "./segment-file.js";
 import {
   chunksOf,
@@ -238,6 +240,43 @@ describe("compaction", () => {
     await expectServes(store, writer.model);
   });
 
+  // Findings 17 of docs/RELIABILITY.md: a disk full to the last byte could not compact, so
+  // it could not delete either; the restart reserve is given up to start from.
+  it("gives up the restart reserve to compact a disk with no room left, and makes it again later", async () => {
+    volume = await tempVolume();
+    const reserve = join(volume.dataDir, RESTART_RESERVE_FILE);
+    const hasReserve = (): Promise<boolean> =>
+      stat(reserve).then(
+        () => true,
+        () => false,
+      );
+    // Full: no byte free while the reserve is there, and its room once it is gone.
+    let full = false;
+    let freedByRelease = false;
+    const diskSpace = async (): Promise<DiskSpace> => {
+      const reserved = await hasReserve();
+      if (full && !reserved) freedByRelease = true;
+      return { freeBytes: full && reserved ? 0 : 10 * 1024 ** 3, totalBytes: 20 * 1024 ** 3 };
+    };
+    const store = await start(volume, { segmentBytesMax: 1024 * 1024, diskSpace, diskSpaceRefreshMs: 20 });
+    await waitFor("the restart reserve", async () => ((await hasReserve()) ? true : undefined), {
+      timeoutMs: 10_000,
+      intervalMs: 20,
+    });
+    const writer = new Writer(store);
+    for (let i = 0; i < 80; i++) await writer.put("hot", seededBytes(i, 64 * 1024));
+    full = true;
+    const result = await store.compact();
+    expect(result.segmentsCompacted).toBeGreaterThan(2);
+    expect(freedByRelease).toBe(true);
+    await expectServes(store, writer.model);
+    // Room again: the periodic disk-space check makes the reserve again.
+    await waitFor("the reserve made again", async () => ((await hasReserve()) ? true : undefined), {
+      timeoutMs: 10_000,
+      intervalMs: 20,
+    });
+  });
+
   // Findings 12 of docs/RELIABILITY.md: a volume whose small disk filled with garbage could
   // not compact (it wanted room for a whole segment), so it never got room back.
   it.runIf(canMountSmallDisks)(
@@ -258,6 +297,9 @@ describe("compaction", () => {
       for (let i = 0; i < 80; i++) await writer.put("hot", seededBytes(i, 64 * 1024));
       await writer.put("cold", seededBytes(500, 400 * 1024));
       for (let i = 0; i < 10; i++) await writer.put("hot", seededBytes(600 + i, 64 * 1024));
+      // Without a restart reserve to give up (the test above gives one up), the full disk
+      // has no room to start from.
+      await rm(join(dataDir, RESTART_RESERVE_FILE), { force: true });
       await fillDisk(disk, "filler");
       const segments = store.segmentNumbers();
       await expect(store.compact()).rejects.toMatchObject({ code: ErrorCode.DISK_FULL });

@@ -62,6 +62,8 @@ export interface CompactionHost {
   readonly logger: Logger;
   readonly bloomFalsePositiveRate: number;
   diskSpace(): Promise<DiskSpace>;
+  /** Gives up the restart reserve of the data directory's file system; true when one was there. */
+  releaseRestartReserve(): Promise<boolean>;
   /** May a segment other than `exclude` hold a record of `key`? (bloom filters, no false negatives) */
   mayExistElsewhere(key: string, exclude: ReadonlySet<number>): boolean;
   adoptBloom(segment: number, filter: BloomFilter): void;
@@ -178,7 +180,10 @@ export async function compactSegments(
 async function checkRoom(host: CompactionHost, sources: readonly SegmentFile[]): Promise<void> {
   const live = sources.reduce((sum, segment) => sum + host.index.liveBytesOf(segment.number), 0);
   const needed = live + engineLimits.compactionRoomMarginBytes;
-  const { freeBytes } = await host.diskSpace();
+  let { freeBytes } = await host.diskSpace();
+  // A disk filled to the last byte (the delete headroom used up by WAL files and snapshots)
+  // can neither compact nor delete: the restart reserve is the room left to start from.
+  if (freeBytes < needed && (await host.releaseRestartReserve())) ({ freeBytes } = await host.diskSpace());
   if (freeBytes < needed) {
     throw new MinikvError(
       ErrorCode.DISK_FULL,

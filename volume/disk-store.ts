@@ -167,6 +167,7 @@ export class DiskStore implements VolumeStore {
       closing: () => this.closing,
       crashed: () => this.crashed,
       corruption: (segment, offset, problem, key) => this.corruption(segment, offset, problem, key),
+      releaseRestartReserve: () => this.restartReserve.release(this.options.dataDir),
     });
   }
 

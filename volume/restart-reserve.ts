@@ -90,6 +90,29 @@ export class RestartReserve {
     return this.making;
   }
 
+  /**
+   * Gives up the reserve on `dir`'s file system, if it is there: for compaction that finds a
+   * disk with no room left, as open does for recovery (compaction is how a full volume gets
+   * room back). The volume then refuses writes until `replenish` makes it again. True when
+   * a reserve was removed.
+   */
+  async release(dir: string): Promise<boolean> {
+    await this.making;
+    const { dev } = await fsp.stat(dir);
+    for (const site of this.sites) {
+      if (!site.present || (await fsp.stat(site.dir)).dev !== dev) continue;
+      if (!(await removeIfExists(join(site.dir, RESTART_RESERVE_FILE)))) continue;
+      await fsyncDirectory(site.dir);
+      site.present = false;
+      this.logger.warn(
+        { dir: site.dir, reserveBytes: site.bytes },
+        "disk full: restart reserve released for compaction; writes are refused until it is made again",
+      );
+      return true;
+    }
+    return false;
+  }
+
   /** Resolves once no reserve is being made (close waits for it). */
   async settled(): Promise<void> {
     await this.making;

@@ -49,6 +49,8 @@ export interface MaintenanceContext {
   /** The store's files were closed under us (simulated crash): touch nothing more. */
   crashed(): boolean;
   corruption(segment: number, offset: number, problem: string, key: string): MinikvError;
+  /** See CompactionHost.releaseRestartReserve. */
+  releaseRestartReserve(): Promise<boolean>;
 }
 
 export class StoreMaintenance {
@@ -299,6 +301,7 @@ export class StoreMaintenance {
       logger: ctx.logger,
       bloomFalsePositiveRate: ctx.policy.bloomFalsePositiveRate,
       diskSpace: ctx.policy.diskSpace,
+      releaseRestartReserve: () => ctx.releaseRestartReserve(),
       mayExistElsewhere: (key, exclude) => ctx.blooms.mayExistElsewhere(key, exclude),
       adoptBloom: (segment, filter) => ctx.blooms.adopt(segment, filter),
       forgetBloom: (segment) => ctx.blooms.forget(segment),
