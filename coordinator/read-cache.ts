@@ -19,7 +19,7 @@ import type { BlobMeta } from "./metadata-commands.js";
 
 /** Charged per entry on top of its bytes: the key, the entry object, the LRU's slots. */
 export const READ_CACHE_ENTRY_OVERHEAD_BYTES = 256;
-/** Keys remembered after one miss: one per this many bytes of the budget (8,192 for 32 MiB). */
+/** Keys remembered after one miss: one per this many bytes of the budget (32,768 for the default 128 MiB). */
 const MISSED_KEYS_PER_BYTES = 4096;
 
 interface Entry {

@@ -57,7 +57,7 @@ describe("minikv-coord serve flags", () => {
       },
       orphanGraceMs: 600_000,
       rebalanceBytesPerSecond: 64 * 1024 * 1024,
-      readCacheBytes: 32 * 1024 * 1024,
+      readCacheBytes: 128 * 1024 * 1024,
     });
   });
 

@@ -259,7 +259,7 @@ export function createCoordProgram(
       envOption(
         "--read-cache <bytes>",
         "memory for small values already read, served without a volume (0: off)",
-        "32MiB",
+        "128MiB",
       ),
     )
     .action(async (flags: RawServeFlags) => serve(parseOrUsageError(command, flags)));
