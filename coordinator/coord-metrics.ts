@@ -42,6 +42,8 @@ export class CoordinatorMetrics {
   readonly registry: Registry;
   private readonly httpRequests: Counter<"method" | "route" | "status">;
   private readonly httpDuration: Histogram<"method" | "route" | "status">;
+  /** The two series of each (method, route, status) seen, bound once: no label hashing per request. */
+  private readonly httpSeries = new Map<string, { count(): void; observe(seconds: number): void }>();
   private source: RaftMetricsSource | undefined;
 
   constructor(id: string) {
@@ -69,9 +71,17 @@ export class CoordinatorMetrics {
   }
 
   observeHttp(method: string, route: string, status: number, durationSeconds: number): void {
-    const labels = { method, route, status: String(status) };
-    this.httpRequests.inc(labels);
-    this.httpDuration.observe(labels, durationSeconds);
+    const id = `${method} ${status} ${route}`;
+    let series = this.httpSeries.get(id);
+    if (series === undefined) {
+      const labels = { method, route, status: String(status) };
+      const counter = this.httpRequests.labels(labels);
+      const histogram = this.httpDuration.labels(labels);
+      series = { count: () => counter.inc(), observe: (seconds) => histogram.observe(seconds) };
+      this.httpSeries.set(id, series);
+    }
+    series.count();
+    series.observe(durationSeconds);
   }
 
   private registerRaftMetrics(): void {

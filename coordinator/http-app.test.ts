@@ -247,4 +247,23 @@ describe("coordinator HTTP app (issue 3 §4, DESIGN.md §4)", () => {
     );
     expect(text).toMatch(/^minikv_http_requests_total\{method="GET",route="unmatched",status="404"/m);
   });
+
+  it("counts every request of a series, in the counter and the latency histogram alike", async () => {
+    const labels = ['method="DELETE"', 'route="unmatched"', 'status="404"'];
+    const count = async (): Promise<[number, number]> => {
+      const lines = (await httpRequest(`${base}/metrics`)).body.toString().split("\n");
+      const of = (name: string): number => {
+        const line = lines.find(
+          (l) => l.startsWith(`${name}{`) && labels.every((label) => l.includes(label)),
+        );
+        return Number(line?.split(" ").at(-1) ?? 0);
+      };
+      return [of("minikv_http_requests_total"), of("minikv_http_request_duration_seconds_count")];
+    };
+    const before = await count();
+    for (let i = 0; i < 3; i++) {
+      expect((await httpRequest(`${base}/no/such/route`, { method: "DELETE" })).status).toBe(404);
+    }
+    expect(await count()).toEqual([before[0] + 3, before[1] + 3]);
+  });
 });
