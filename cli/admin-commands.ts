@@ -10,8 +10,12 @@ export interface Job {
   readonly type: string;
   readonly state: "running" | "succeeded" | "failed";
   readonly progress: { readonly done: number; readonly total: number };
-  /** The job's report once finished; `problems` counts what verify found (0 = clean). */
-  readonly report: ({ readonly problems?: number } & Record<string, unknown>) | null;
+  /**
+   * The job's report once finished; `problems` counts what verify found, `unresolved` what
+   * repair left broken (0 = clean).
+   */
+  readonly report:
+    ({ readonly problems?: number; readonly unresolved?: number } & Record<string, unknown>) | null;
   readonly error: string | null;
 }
 
@@ -51,16 +55,25 @@ export function registerAdminCommands(program: Command, context: ContextFactory)
 
   program
     .command("repair")
-    .description("re-replicate missing or corrupt copies to their placement targets; reclaim orphans")
+    .description(
+      "re-replicate missing or corrupt copies to their placement targets; reclaim orphans (exit 1 when some are left)",
+    )
     .option("--replicas <n>", "target replica count (default: the cluster's)")
     .option("--dry-run", "print the plan without changing anything")
     .action(async (options: { replicas?: string; dryRun?: boolean }, command: Command) => {
       const replicas =
         options.replicas === undefined ? undefined : positiveInt(options.replicas, "--replicas");
-      await runJob(context(command), "repair", {
+      const job = await runJob(context(command), "repair", {
         dryRun: options.dryRun === true,
         ...(replicas === undefined ? {} : { replicas }),
       });
+      const unresolved = job.report?.unresolved ?? 0;
+      if (unresolved > 0) {
+        process.stderr.write(
+          `repair left ${unresolved} problem(s) unresolved; see "failures" in the report\n`,
+        );
+        process.exitCode = 1;
+      }
     });
 
   program

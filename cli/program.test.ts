@@ -1,5 +1,7 @@
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { createProgram } from "./program.js";
@@ -58,6 +60,53 @@ describe("minikv command line (DESIGN.md §3)", () => {
       const help = await minikv("put", "--help");
       expect(help.code).toBe(0);
       expect(help.stdout).toContain("Examples:");
+    },
+  );
+
+  it.runIf(existsSync(CLI))(
+    "verify exits 1 when it finds problems, repair when it leaves some unresolved; 0 when clean",
+    async () => {
+      // A coordinator whose jobs finish at once with the report each test case sets.
+      const reports: Record<string, Record<string, unknown>> = {};
+      const server: Server = createServer((req, res) => {
+        const type = /^\/v1\/admin\/(verify|repair)$/.exec(req.url ?? "")?.[1];
+        req.resume();
+        req.on("end", () => {
+          if (req.method !== "POST" || type === undefined) {
+            res
+              .writeHead(404, { "content-type": "application/json" })
+              .end('{"error":{"code":"NOT_FOUND","message":"no"}}');
+            return;
+          }
+          const job = {
+            id: `${type}-1`,
+            type,
+            state: "succeeded",
+            progress: { done: 1, total: 1 },
+            report: reports[type],
+          };
+          res.writeHead(202, { "content-type": "application/json" }).end(JSON.stringify({ job }));
+        });
+      });
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      try {
+        const cases: [string, Record<string, unknown>, number][] = [
+          ["verify", { problems: 0 }, 0],
+          ["verify", { problems: 3 }, 1],
+          ["repair", { unresolved: 0, repaired: 2 }, 0],
+          ["repair", { unresolved: 2, unrecoverable: 1, orphansFailed: 1 }, 1],
+        ];
+        for (const [type, report, code] of cases) {
+          reports[type] = report;
+          const answer = await minikv("--coordinator", url, "--json", type);
+          expect({ type, report, code: answer.code }).toEqual({ type, report, code });
+          expect(JSON.parse(answer.stdout)).toMatchObject({ state: "succeeded", report });
+          if (type === "repair" && code === 1) expect(answer.stderr).toContain("2 problem(s) unresolved");
+        }
+      } finally {
+        await new Promise((resolve) => server.close(resolve));
+      }
     },
   );
 });

@@ -6,6 +6,7 @@
  * a rebalance stopped at any point leaves every key readable.
  */
 import { afterEach, describe, expect, it } from "vitest";
+import { ErrorCode, MinikvError } from "../common/errors.js";
 import { createLogger } from "../common/logger.js";
 import { adminJobDefaults, type AdminJobConfig } from "../coordinator/admin/admin-config.js";
 import { runCompact } from "../coordinator/admin/compact-job.js";
@@ -159,7 +160,14 @@ describe("verify and repair (issue 5 §2: verify, repair)", () => {
     expect(JSON.stringify([...c.access.blobs.entries()])).toBe(metadataBefore);
 
     const done = await repair(c, false);
-    expect(done).toMatchObject({ repaired: 4, orphansReclaimed: 3, failed: 0, unrecoverable: 0 });
+    expect(done).toMatchObject({
+      repaired: 4,
+      orphansReclaimed: 3,
+      orphansFailed: 0,
+      failed: 0,
+      unrecoverable: 0,
+      unresolved: 0,
+    });
     const after = await verify(c, true);
     expect(after["problems"]).toBe(0);
     expect(after["keys"]).toBe(25);
@@ -187,6 +195,40 @@ describe("verify and repair (issue 5 §2: verify, repair)", () => {
     expect(onVol5).toBeGreaterThan(0);
     expect(verified["counts"]).toMatchObject({ unavailable: onVol5, missing: 0 });
     expect(verified["unreachableVolumes"]).toEqual(["vol-5"]);
+  });
+
+  it("counts what it could not fix as unresolved: a blob with no good copy, an orphan a volume will not delete", async () => {
+    const c = (cluster = await AdminTestCluster.start(3));
+    await writeKeys(c, 6, "fine", 4);
+    const lost = await c.write("lost/every-copy-corrupt", 32 * 1024);
+    const lostValue = c.values.get(lost.key)?.bytes ?? Buffer.alloc(0);
+    for (const id of lost.replicas) {
+      expect(await flipStoredByte(c.volume(id).dir, lostValue, 10_000)).toBeGreaterThan(0);
+    }
+    await putValue(c.volume("vol-1").client, "orphan/stuck", testValue(1000), c.access.nextVersion());
+    // vol-1 refuses every delete, as a volume with a full disk does.
+    const volumeClient = c.access.volumeClient.bind(c.access);
+    c.access.volumeClient = (id) => {
+      const client = volumeClient(id);
+      if (id !== "vol-1") return client;
+      return new Proxy(client, {
+        get: (target, name, receiver) =>
+          name === "delete"
+            ? () => Promise.reject(new MinikvError(ErrorCode.DISK_FULL, "no room for a tombstone"))
+            : (Reflect.get(target, name, receiver) as unknown),
+      });
+    };
+
+    const report = await repair(c, false);
+    expect(report).toMatchObject({
+      unrecoverable: 1,
+      orphansToReclaim: 1,
+      orphansReclaimed: 0,
+      orphansFailed: 1,
+      unresolved: 2,
+    });
+    const failures = (report["failures"] as { key: string; error: string }[]).map((f) => f.key).sort();
+    expect(failures).toEqual([lost.key, "orphan/stuck"]);
   });
 });
 

@@ -61,6 +61,7 @@ interface RepairState {
     failed: number;
     orphansToReclaim: number;
     orphansReclaimed: number;
+    orphansFailed: number;
     orphansInGrace: number;
   };
   readonly plan: RepairPlan[];
@@ -94,9 +95,21 @@ export async function runRepair(
     ...summary,
     found: state.found.counts,
     ...state.counts,
+    unresolved: unresolvedOf(state.counts),
     plan: state.plan,
     failures: state.failures,
   };
+}
+
+/**
+ * What the repair leaves broken: blobs with no good copy, blobs it failed to repair or left
+ * under the replica count, copies it could not drop and orphans it could not reclaim.
+ * `minikv repair` exits 1 when this is not 0 (a dry run counts what it could not plan).
+ */
+function unresolvedOf(counts: RepairState["counts"]): number {
+  return (
+    counts.unrecoverable + counts.failed + counts.underReplicated + counts.dropFailed + counts.orphansFailed
+  );
 }
 
 function newState(
@@ -129,6 +142,7 @@ function newState(
       failed: 0,
       orphansToReclaim: 0,
       orphansReclaimed: 0,
+      orphansFailed: 0,
       orphansInGrace: 0,
     },
     plan: [],
@@ -263,6 +277,7 @@ async function reclaimOrphan(state: RepairState, orphan: OrphanEntry): Promise<v
   } catch (err) {
     context.signal.throwIfAborted();
     if (!isMinikvError(err)) throw err;
+    state.counts.orphansFailed += 1;
     noteFailure(
       state,
       orphan.key,
