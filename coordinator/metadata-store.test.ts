@@ -18,13 +18,14 @@ interface Round {
   readonly reject: (err: unknown) => void;
 }
 
-function fakeDriver(): { driver: RaftDriver<CoordResult>; rounds: Round[] } {
+function fakeDriver(readsAreLocal = false): { driver: RaftDriver<CoordResult>; rounds: Round[] } {
   const rounds: Round[] = [];
   const driver = {
     readIndex: () =>
       new Promise<number>((resolve, reject) => {
         rounds.push({ resolve: () => resolve(rounds.length), reject });
       }),
+    readsAreLocal: () => readsAreLocal,
   } as unknown as RaftDriver<CoordResult>;
   return { driver, rounds };
 }
@@ -115,6 +116,28 @@ describe("MetadataStore.barrier", () => {
     expect(rounds).toHaveLength(3);
     rounds[2]?.resolve();
     await expect(fourth).resolves.toBeUndefined();
+  });
+
+  it("a leader answering from its lease starts the next round as soon as one ends; still one at a time", async () => {
+    const { driver, rounds } = fakeDriver(true);
+    const store = new MetadataStore(driver, noState, 60_000);
+    const first = store.barrier();
+    // Arrives during round 1, which may have been confirmed before it: it needs the next one.
+    const second = store.barrier();
+    await settle();
+    expect(rounds).toHaveLength(1);
+    rounds[0]?.resolve();
+    await first;
+    await settle();
+    // With a 60 s spacing this would wait; a lease needs none.
+    expect(rounds).toHaveLength(2);
+    rounds[1]?.resolve();
+    await expect(second).resolves.toBeUndefined();
+    const third = store.barrier();
+    await settle();
+    expect(rounds).toHaveLength(3);
+    rounds[2]?.resolve();
+    await expect(third).resolves.toBeUndefined();
   });
 });
 

@@ -113,7 +113,8 @@ export class MetadataStore {
    * READ_ROUND_SPACING_MS apart: a round takes well under a millisecond on a quiet loopback, so
    * back-to-back rounds would still cost each follower a heartbeat exchange per one or two
    * reads; the spacing makes each round gather a millisecond's reads. A read arriving after a
-   * quiet spell starts its round at once.
+   * quiet spell starts its round at once, and so does every round of a leader that answers
+   * from its lease (no heartbeat to save).
    */
   async barrier(consistency: Consistency = "linearizable"): Promise<void> {
     if (consistency !== "linearizable") return;
@@ -125,8 +126,12 @@ export class MetadataStore {
     return this.nextRound;
   }
 
-  /** How long until the next round may start (≤ 0: now). */
+  /**
+   * How long until the next round may start (≤ 0: now). A leader answering from its lease
+   * needs no spacing: its round sends nothing, and reads still share the one in flight.
+   */
   private spacingLeftMs(): number {
+    if (this.driver.readsAreLocal()) return 0;
     return this.lastRoundAt + this.readRoundSpacingMs - performance.now();
   }
 

@@ -450,6 +450,14 @@ export class RaftDriver<Result = unknown> {
     return this.role === "leader";
   }
 
+  /**
+   * Whether a read barrier here costs no message: a leader with lease reads answers it from
+   * its lease (while the lease holds; otherwise the core still runs a heartbeat round).
+   */
+  readsAreLocal(): boolean {
+    return this.config.leaseRead && this.role === "leader";
+  }
+
   /** A copy of the counters. */
   counters(): RaftDriverCounters {
     return { ...this.stats, proposalsFailed: this.proposals.rejected };
