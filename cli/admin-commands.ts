@@ -12,7 +12,7 @@ export interface Job {
   readonly progress: { readonly done: number; readonly total: number };
   /**
    * The job's report once finished; `problems` counts what verify found, `unresolved` what
-   * repair left broken (0 = clean).
+   * repair or rebalance left broken (0 = clean).
    */
   readonly report:
     ({ readonly problems?: number; readonly unresolved?: number } & Record<string, unknown>) | null;
@@ -67,21 +67,18 @@ export function registerAdminCommands(program: Command, context: ContextFactory)
         dryRun: options.dryRun === true,
         ...(replicas === undefined ? {} : { replicas }),
       });
-      const unresolved = job.report?.unresolved ?? 0;
-      if (unresolved > 0) {
-        process.stderr.write(
-          `repair left ${unresolved} problem(s) unresolved; see "failures" in the report\n`,
-        );
-        process.exitCode = 1;
-      }
+      exitOnUnresolved(job);
     });
 
   program
     .command("rebalance")
-    .description("move data to where placement now puts it (after volumes were added, drained or lost)")
+    .description(
+      "move data to where placement now puts it (after volumes were added, drained or lost; exit 1 when moves failed)",
+    )
     .option("--dry-run", "print the plan without changing anything")
     .action(async (options: { dryRun?: boolean }, command: Command) => {
-      await runJob(context(command), "rebalance", { dryRun: options.dryRun === true });
+      const job = await runJob(context(command), "rebalance", { dryRun: options.dryRun === true });
+      exitOnUnresolved(job);
     });
 
   program
@@ -217,6 +214,16 @@ export async function runJob(
     );
   ctx.output.result(job, () => `${type} ${job.id}: ${job.state}\n${JSON.stringify(job.report, null, 2)}`);
   return job;
+}
+
+/** Exit status 1 when a repair or rebalance left problems it could not fix (its report's `unresolved`). */
+function exitOnUnresolved(job: Job): void {
+  const unresolved = job.report?.unresolved ?? 0;
+  if (unresolved === 0) return;
+  process.stderr.write(
+    `${job.type} left ${unresolved} problem(s) unresolved; see "failures" in the report\n`,
+  );
+  process.exitCode = 1;
 }
 
 function positiveInt(value: string, flag: string): number {

@@ -64,12 +64,12 @@ describe("minikv command line (DESIGN.md §3)", () => {
   );
 
   it.runIf(existsSync(CLI))(
-    "verify exits 1 when it finds problems, repair when it leaves some unresolved; 0 when clean",
+    "verify exits 1 when it finds problems, repair and rebalance when they leave some unresolved; 0 when clean",
     async () => {
       // A coordinator whose jobs finish at once with the report each test case sets.
       const reports: Record<string, Record<string, unknown>> = {};
       const server: Server = createServer((req, res) => {
-        const type = /^\/v1\/admin\/(verify|repair)$/.exec(req.url ?? "")?.[1];
+        const type = /^\/v1\/admin\/(verify|repair|rebalance)$/.exec(req.url ?? "")?.[1];
         req.resume();
         req.on("end", () => {
           if (req.method !== "POST" || type === undefined) {
@@ -96,13 +96,19 @@ describe("minikv command line (DESIGN.md §3)", () => {
           ["verify", { problems: 3 }, 1],
           ["repair", { unresolved: 0, repaired: 2 }, 0],
           ["repair", { unresolved: 2, unrecoverable: 1, orphansFailed: 1 }, 1],
+          ["rebalance", { unresolved: 0, moved: 4, dropFailed: 1 }, 0],
+          ["rebalance", { unresolved: 1, failed: 1 }, 1],
         ];
         for (const [type, report, code] of cases) {
           reports[type] = report;
           const answer = await minikv("--coordinator", url, "--json", type);
           expect({ type, report, code: answer.code }).toEqual({ type, report, code });
           expect(JSON.parse(answer.stdout)).toMatchObject({ state: "succeeded", report });
-          if (type === "repair" && code === 1) expect(answer.stderr).toContain("2 problem(s) unresolved");
+          if (type !== "verify" && code === 1) {
+            expect(answer.stderr).toContain(
+              `${type} left ${String(report["unresolved"])} problem(s) unresolved`,
+            );
+          }
         }
       } finally {
         await new Promise((resolve) => server.close(resolve));

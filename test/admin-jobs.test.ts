@@ -51,6 +51,19 @@ const repair = (c: AdminTestCluster, dryRun: boolean, cfg = config): Promise<Job
 const rebalance = (c: AdminTestCluster, dryRun: boolean, cfg = config, bytesPerSecond = 1024 ** 3) =>
   run("rebalance", (ctx) => runRebalance(c.access, { dryRun, bytesPerSecond }, cfg, ctx));
 
+/** From now on, every `method` call the jobs make on volume `volumeId` fails with `error`. */
+function failEvery(c: AdminTestCluster, volumeId: string, method: string, error: Error): void {
+  const volumeClient = c.access.volumeClient.bind(c.access);
+  c.access.volumeClient = (id) => {
+    const client = volumeClient(id);
+    if (id !== volumeId) return client;
+    return new Proxy(client, {
+      get: (target, name, receiver) =>
+        name === method ? () => Promise.reject(error) : (Reflect.get(target, name, receiver) as unknown),
+    });
+  };
+}
+
 async function writeKeys(
   c: AdminTestCluster,
   count: number,
@@ -207,17 +220,7 @@ describe("verify and repair (issue 5 §2: verify, repair)", () => {
     }
     await putValue(c.volume("vol-1").client, "orphan/stuck", testValue(1000), c.access.nextVersion());
     // vol-1 refuses every delete, as a volume with a full disk does.
-    const volumeClient = c.access.volumeClient.bind(c.access);
-    c.access.volumeClient = (id) => {
-      const client = volumeClient(id);
-      if (id !== "vol-1") return client;
-      return new Proxy(client, {
-        get: (target, name, receiver) =>
-          name === "delete"
-            ? () => Promise.reject(new MinikvError(ErrorCode.DISK_FULL, "no room for a tombstone"))
-            : (Reflect.get(target, name, receiver) as unknown),
-      });
-    };
+    failEvery(c, "vol-1", "delete", new MinikvError(ErrorCode.DISK_FULL, "no room for a tombstone"));
 
     const report = await repair(c, false);
     expect(report).toMatchObject({
@@ -292,6 +295,22 @@ describe("rebalance (issue 5 §2: rebalance)", () => {
     expect(compacted["failed"]).toBe(0);
     expect(compacted["bytesFreed"] as number).toBeGreaterThan(0);
     for (const key of keys) expect(await c.readBackEverywhere(key)).toBe(true);
+  });
+
+  it("moves a target refuses to prepare fail and count as unresolved; the keys stay where they were", async () => {
+    const c = (cluster = await AdminTestCluster.start(3));
+    const keys = await writeKeys(c, 30, "stuck", 6);
+    await c.addVolume("vol-4");
+    // vol-4 fails every prepare, as a volume whose disk went bad does (not a transient error).
+    failEvery(c, "vol-4", "prepare", new MinikvError(ErrorCode.INTERNAL, "input/output error"));
+    const before = new Map(keys.map((key) => [key, c.access.blobs.get(key)?.replicas ?? []]));
+    const report = await rebalance(c, false);
+    expect(report["moves"]).toBeGreaterThan(0);
+    expect(report).toMatchObject({ moved: 0, failed: report["moves"], unresolved: report["moves"] });
+    for (const key of keys) {
+      expect(c.access.blobs.get(key)?.replicas).toEqual(before.get(key));
+      expect(await c.readBackEverywhere(key)).toBe(true);
+    }
   });
 
   it("a rebalance stopped mid-way leaves every key readable; a second one and repair finish the job", async () => {

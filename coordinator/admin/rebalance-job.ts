@@ -121,6 +121,9 @@ export async function runRebalance(
     dryRun: options.dryRun,
     bytesPerSecond: options.bytesPerSecond,
     ...state.counts,
+    // Moves that failed. Copies that could not be dropped (dropFailed: often on a volume that
+    // is down, the reason to rebalance) are orphans a later repair reclaims, not failures.
+    unresolved: state.counts.failed,
     plan: state.plan,
     failures: state.failures,
   };
