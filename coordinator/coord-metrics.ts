@@ -31,6 +31,11 @@ export interface RaftMetricsSource {
   counters(): RaftCounters;
 }
 
+interface HttpSeries {
+  readonly requests: ReturnType<Counter<"method" | "route" | "status">["labels"]>;
+  readonly duration: ReturnType<Histogram<"method" | "route" | "status">["labels"]>;
+}
+
 const ROLES: readonly ClusterRole[] = ["leader", "follower", "candidate", "learner"];
 
 /**
@@ -43,7 +48,7 @@ export class CoordinatorMetrics {
   private readonly httpRequests: Counter<"method" | "route" | "status">;
   private readonly httpDuration: Histogram<"method" | "route" | "status">;
   /** The two series of each (method, route, status) seen, bound once: no label hashing per request. */
-  private readonly httpSeries = new Map<string, { count(): void; observe(seconds: number): void }>();
+  private readonly httpSeries = new Map<string, HttpSeries>();
   private source: RaftMetricsSource | undefined;
 
   constructor(id: string) {
@@ -75,13 +80,11 @@ export class CoordinatorMetrics {
     let series = this.httpSeries.get(id);
     if (series === undefined) {
       const labels = { method, route, status: String(status) };
-      const counter = this.httpRequests.labels(labels);
-      const histogram = this.httpDuration.labels(labels);
-      series = { count: () => counter.inc(), observe: (seconds) => histogram.observe(seconds) };
+      series = { requests: this.httpRequests.labels(labels), duration: this.httpDuration.labels(labels) };
       this.httpSeries.set(id, series);
     }
-    series.count();
-    series.observe(durationSeconds);
+    series.requests.inc();
+    series.duration.observe(durationSeconds);
   }
 
   private registerRaftMetrics(): void {
