@@ -1,7 +1,11 @@
+import { stat, statfs } from "node:fs/promises";
+import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { ErrorCode } from "../common/errors.js";
+import { ErrorCode, isMinikvError } from "../common/errors.js";
+import { canMountSmallDisks, mountSmallDiskIn, unmountSmallDisks } from "../test/support/small-disk.js";
 import type { DiskStore } from "./disk-store.js";
 import { engineLimits } from "./engine-limits.js";
+import { RESTART_RESERVE_FILE } from "./restart-reserve.js";
 import {
   chunksOf,
   fakeDiskSpace,
@@ -20,6 +24,7 @@ let store: DiskStore | undefined;
 afterEach(async () => {
   await store?.close();
   store = undefined;
+  await unmountSmallDisks();
   await volume?.remove();
   volume = undefined;
 });
@@ -82,4 +87,79 @@ describe("the delete headroom", () => {
     });
     await putValue(store, "fits", seededBytes(6, 3 * 1024 * 1024 - 4096), 1);
   });
+
+  it("counts the values admitted since the free space was last read", async () => {
+    volume = await tempVolume();
+    // A 64 MiB disk: a 4 MiB restart reserve (made: 10 MiB is room for it twice over) and a
+    // 2 MiB headroom, so 8 MiB for values. The free space is read at open and then not again.
+    const mib = 1024 * 1024;
+    store = await volume.open({
+      diskSpace: fakeDiskSpace(10 * mib, 64 * mib).read,
+      diskSpaceRefreshMs: 600_000,
+    });
+    await putValue(store, "first", seededBytes(1, 5 * mib), 1);
+    // The reading still says 8 MiB; 5 of them are taken.
+    const second = seededBytes(2, 5 * mib);
+    await expect(
+      store.prepare(headerFor("tx-second", "second", second), chunksOf(second)),
+    ).rejects.toMatchObject({ code: ErrorCode.DISK_FULL, detail: { freeBytes: String(3 * mib) } });
+    expect(store.describeIndex().prepared).toEqual([]);
+    await putValue(store, "third", seededBytes(3, 3 * mib), 2);
+    expect(store.stats().capacityBytes).toBe(store.stats().usedBytes);
+  });
+
+  // Findings 17 of docs/RELIABILITY.md: on a small disk the zeros kept ahead of the WAL and
+  // the active segment, and the values written between two readings of the free space,
+  // took the headroom, and a volume full of values could then compact only by giving up
+  // its restart reserve.
+  it.runIf(canMountSmallDisks)(
+    "stays free on a real disk filled with values, and compaction needs nothing beyond it",
+    async () => {
+      volume = await tempVolume();
+      const disk = await mountSmallDiskIn(volume.root, "disk", 48 * 1024 * 1024);
+      const dataDir = join(disk, "data");
+      store = await volume.open({
+        dataDir,
+        walDir: join(disk, "wal"),
+        segmentBytesMax: 8 * 1024 * 1024,
+        diskSpaceRefreshMs: 1_000,
+        compactionCheckIntervalMs: 600_000,
+      });
+      const s = store;
+      const headroom = (48 * 1024 * 1024) / 32;
+      const freeBytes = async (): Promise<number> => {
+        const fs = await statfs(disk);
+        return fs.bavail * fs.bsize;
+      };
+      const keys: string[] = [];
+      // Bounded: 48 MiB holds fewer than 768 values of 64 KiB.
+      for (let i = 0; i < 1_000; i++) {
+        const value = seededBytes(100 + i, 64 * 1024);
+        const refused = await s.prepare(headerFor(`tx-${i}`, `key-${i}`, value), chunksOf(value)).then(
+          async () => {
+            await s.commit(`tx-${i}`, i + 1);
+            return false;
+          },
+          (err: unknown) => isMinikvError(err) && err.code === ErrorCode.DISK_FULL,
+        );
+        if (refused) break;
+        keys.push(`key-${i}`);
+      }
+      expect(keys.length).toBeGreaterThan(500);
+      // What may take some of the headroom: each write's WAL records and record head
+      // (about 200 bytes), which the admission of its value does not count.
+      expect(await freeBytes()).toBeGreaterThanOrEqual(headroom - keys.length * 256);
+
+      let version = 10_000;
+      for (const key of keys) expect(await s.delete(key, ++version)).toBe(true);
+      // ...and each delete's tombstone and WAL record.
+      expect(await freeBytes()).toBeGreaterThanOrEqual(headroom - keys.length * 512);
+      const result = await s.compact();
+      expect(result.segmentsCompacted).toBeGreaterThan(0);
+      expect(await freeBytes()).toBeGreaterThan(40 * 1024 * 1024);
+      // The restart reserve was never given up.
+      expect((await stat(join(dataDir, RESTART_RESERVE_FILE))).size).toBe(3 * 1024 * 1024);
+    },
+    60_000,
+  );
 });

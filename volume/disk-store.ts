@@ -35,9 +35,10 @@ import type {
   StoredValueInfo,
   VolumeStore,
 } from "./store-api.js";
-import { RestartReserve } from "./restart-reserve.js";
+import { RestartReserve, restartReserveBytesFor } from "./restart-reserve.js";
 import { computeValueCrc, recordInMemory, streamVerifiedValue } from "./value-reader.js";
 import { WriteAheadLog } from "./wal.js";
+import type { ZeroRoom } from "./zero-fill.js";
 
 /** How to open a volume's storage engine. Everything but the two directories has a default. */
 export interface DiskStoreOptions {
@@ -118,6 +119,12 @@ export class DiskStore implements VolumeStore {
   private closing = false;
   private crashed = false;
   private lastDiskSpace: DiskSpace = { freeBytes: 0, totalBytes: 0 };
+  /**
+   * Sizes of the values admitted so far, and their sum when lastDiskSpace was read: the
+   * difference is what the free space read then does not show yet (usableFreeBytes).
+   */
+  private admittedBytes = 0;
+  private admittedAtSpaceRead = 0;
   private recoveryReport: RecoveryReport | undefined;
   readonly logger: Logger;
   private readonly segments: SegmentSet;
@@ -148,6 +155,7 @@ export class DiskStore implements VolumeStore {
       },
       onSealed: (segment, keys, filter) => this.maintenance.onSealed(segment, keys, filter),
       bloomFalsePositiveRate: policy.bloomFalsePositiveRate,
+      zeroRoom: this.zeroRoom(options.dataDir),
     });
     this.blooms = new BloomRegistry(
       options.dataDir,
@@ -188,6 +196,7 @@ export class DiskStore implements VolumeStore {
     this.wal = await WriteAheadLog.open({
       dir: this.options.walDir,
       logger: this.logger,
+      zeroRoom: this.zeroRoom(this.options.walDir),
       onFlush: (records, fsyncSeconds) => {
         this.metrics.walFsyncs.inc();
         walFsyncSeconds.observe(fsyncSeconds);
@@ -251,6 +260,7 @@ export class DiskStore implements VolumeStore {
           },
         });
       }
+      if (header.sizeUnknown !== true) this.admittedBytes += header.size;
       const work = this.runPrepare(header, body);
       this.inflightPrepares.set(header.txid, { stopReason: undefined, work });
       try {
@@ -607,12 +617,15 @@ export class DiskStore implements VolumeStore {
   }
 
   /**
-   * Free bytes the volume may write into: the file system's, less a missing restart reserve
-   * (restart-reserve.ts). Undefined while the disk's size is unknown.
+   * Free bytes the volume may write into: the file system's at its last reading, less the
+   * values admitted since (the reading is up to `diskSpaceRefreshMs` old, and writes
+   * between two readings could otherwise run past the delete headroom), less a missing
+   * restart reserve (restart-reserve.ts). Undefined while the disk's size is unknown.
    */
   private usableFreeBytes(): number | undefined {
     if (this.lastDiskSpace.totalBytes === 0) return undefined;
-    return Math.max(0, this.lastDiskSpace.freeBytes - this.restartReserve.owedBytes);
+    const admittedSince = this.admittedBytes - this.admittedAtSpaceRead;
+    return Math.max(0, this.lastDiskSpace.freeBytes - admittedSince - this.restartReserve.owedBytes);
   }
 
   /**
@@ -626,9 +639,26 @@ export class DiskStore implements VolumeStore {
     return usable === undefined ? undefined : Math.max(0, usable - this.deleteHeadroomBytes());
   }
 
-  /** engineLimits.deleteHeadroomBytes, at most 1/32 of the disk. */
   private deleteHeadroomBytes(): number {
-    return Math.min(engineLimits.deleteHeadroomBytes, Math.floor(this.lastDiskSpace.totalBytes / 32));
+    return deleteHeadroomBytesFor(this.lastDiskSpace.totalBytes);
+  }
+
+  /**
+   * Zeros kept ahead of the WAL and the active segment (docs/volume-format.md, "Zeroed
+   * tails") are an optimization and come last: a fill goes ahead only if the file system of
+   * `dir` keeps, after it, the delete headroom and a restart reserve's size free (whether or
+   * not the reserve is made). Without this the fills took the headroom on a small disk, and
+   * a volume full of values could no longer compact (docs/RELIABILITY.md, Findings 17).
+   */
+  private zeroRoom(dir: string): ZeroRoom {
+    return async (bytes) => {
+      try {
+        const { freeBytes, totalBytes } = await this.readDiskSpace(dir);
+        return freeBytes - bytes >= deleteHeadroomBytesFor(totalBytes) + restartReserveBytesFor(totalBytes);
+      } catch {
+        return false;
+      }
+    };
   }
 
   private readonly readDiskSpace = (dir: string): Promise<DiskSpace> =>
@@ -638,7 +668,9 @@ export class DiskStore implements VolumeStore {
   private async refreshDiskSpace(): Promise<void> {
     try {
       await this.restartReserve.replenish();
+      const admitted = this.admittedBytes;
       this.lastDiskSpace = await this.readDiskSpace(this.options.dataDir);
+      this.admittedAtSpaceRead = admitted;
     } catch (err) {
       this.logger.warn({ err }, "cannot read free disk space");
     }
@@ -771,4 +803,9 @@ function infoOf(
 
 function shardMatches(key: string, shard: number): boolean {
   return shardOf(key) === shard;
+}
+
+/** engineLimits.deleteHeadroomBytes, at most 1/32 of a file system of `totalBytes`. */
+function deleteHeadroomBytesFor(totalBytes: number): number {
+  return Math.min(engineLimits.deleteHeadroomBytes, Math.floor(totalBytes / 32));
 }

@@ -59,7 +59,7 @@ export class RestartReserve {
       // A reserve being made when the process died counts for nothing.
       if (await removeIfExists(path + BEING_MADE_SUFFIX)) await fsyncDirectory(dir);
       const space = await diskSpace(dir);
-      const site = { dir, bytes: reserveBytesFor(space.totalBytes), present: await exists(path) };
+      const site = { dir, bytes: restartReserveBytesFor(space.totalBytes), present: await exists(path) };
       if (site.present && space.freeBytes < site.bytes && (await removeIfExists(path))) {
         await fsyncDirectory(dir);
         site.present = false;
@@ -138,7 +138,7 @@ export class RestartReserve {
 }
 
 /** The reserve's size: engineLimits.restartReserveBytes, at most 1/16 of a small disk. */
-function reserveBytesFor(totalBytes: number): number {
+export function restartReserveBytesFor(totalBytes: number): number {
   const bytes = engineLimits.restartReserveBytes;
   return totalBytes > 0 ? Math.min(bytes, Math.floor(totalBytes / 16)) : bytes;
 }

@@ -19,6 +19,7 @@ import { limits } from "../common/limits.js";
 import { GroupCommitQueue } from "./group-commit.js";
 import { SyncCoalescer } from "./sync-coalescer.js";
 import { ZeroFill, writeFirstZeros } from "./zero-fill.js";
+import type { ZeroRoom } from "./zero-fill.js";
 
 /**
  * One numbered, append-only segment file (docs/volume-format.md, "Segment files"). Keys
@@ -170,16 +171,17 @@ export class SegmentFile {
   }
 
   /**
-   * Creates a new empty segment (header fsynced, directory fsynced). `zeroFillBytes`
-   * (the active segment): zeros are kept ahead of its end for the O_DSYNC writes of small
-   * records (ZeroFill), written this many at a time, the first with the header.
+   * Creates a new empty segment (header fsynced, directory fsynced). `zeroFill` (the active
+   * segment): zeros are kept ahead of its end for the O_DSYNC writes of small records
+   * (ZeroFill), written `chunkBytes` at a time, the first with the header, while `room`
+   * allows them.
    */
   static async create(
     path: string,
     segment: number,
     onSync: (seconds: number) => void,
     flags = 0,
-    zeroFillBytes = 0,
+    zeroFill?: { readonly chunkBytes: number; readonly room: ZeroRoom },
   ): Promise<SegmentFile> {
     const salt = randomInt(1, 0xffff_ffff);
     const handle = await fsp.open(path, "wx+");
@@ -187,7 +189,9 @@ export class SegmentFile {
     let zeroed = false;
     try {
       await writeFully(handle, encodeFileHeader(segment, salt, flags), 0);
-      if (zeroFillBytes > 0) zeroed = await writeFirstZeros(handle, SEGMENT_FILE_HEADER_BYTES, zeroFillBytes);
+      if (zeroFill !== undefined && zeroFill.chunkBytes > 0) {
+        zeroed = await writeFirstZeros(handle, SEGMENT_FILE_HEADER_BYTES, zeroFill.chunkBytes, zeroFill.room);
+      }
       await handle.sync();
       durableHandle = await fsp.open(path, DURABLE_OPEN_FLAGS);
       await fsyncDirectory(join(path, ".."));
@@ -209,14 +213,15 @@ export class SegmentFile {
       SEGMENT_FILE_HEADER_BYTES,
       onSync,
     );
-    if (zeroed) {
+    if (zeroed && zeroFill !== undefined) {
       // A fill that fails for another reason than a full disk leaves the file's state
       // unknown, like a failed fsync: every later fsync fails too.
       file.zeroFill = await ZeroFill.open(
         path,
-        SEGMENT_FILE_HEADER_BYTES + zeroFillBytes,
-        zeroFillBytes,
+        SEGMENT_FILE_HEADER_BYTES + zeroFill.chunkBytes,
+        zeroFill.chunkBytes,
         (err) => (file.syncFailure ??= asError(err)),
+        zeroFill.room,
       );
     }
     return file;

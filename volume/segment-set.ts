@@ -6,6 +6,7 @@ import { BloomFilter, KeyHashList, hashKey } from "./bloom-filter.js";
 import { fsyncDirectory } from "./durable-fs.js";
 import { engineLimits } from "./engine-limits.js";
 import { RECORD_FIXED_HEADER_BYTES } from "./record-codec.js";
+import type { ZeroRoom } from "./zero-fill.js";
 import {
   SEGMENT_FILE_HEADER_BYTES,
   SegmentFile,
@@ -39,6 +40,8 @@ export interface SegmentSetOptions {
    */
   readonly onSealed: (segment: SegmentFile, keys: KeyHashList, filter: BloomFilter) => void;
   readonly bloomFalsePositiveRate: number;
+  /** Whether the data directory's file system may take zeros ahead of the active segment. */
+  readonly zeroRoom: ZeroRoom;
 }
 
 export class SegmentSet {
@@ -100,8 +103,11 @@ export class SegmentSet {
     const number = this.allocateNumber();
     const path = join(this.options.dataDir, segmentFileName(number));
     // Zeros ahead of the end, never more than a segment holds (tests use tiny segments).
-    const zeroFillBytes = Math.min(engineLimits.zeroFillChunkBytes, this.options.segmentBytesMax);
-    const segment = await SegmentFile.create(path, number, this.options.onSegmentSync, 0, zeroFillBytes);
+    const chunkBytes = Math.min(engineLimits.zeroFillChunkBytes, this.options.segmentBytesMax);
+    const segment = await SegmentFile.create(path, number, this.options.onSegmentSync, 0, {
+      chunkBytes,
+      room: this.options.zeroRoom,
+    });
     const previous = this.activeSegment;
     const previousKeys = this.activeKeys;
     const previousFilter = this.activeFilter;

@@ -11,6 +11,7 @@ import { readU64, writeU64 } from "./record-codec.js";
 import { decodeWalRecord, encodeWalRecord } from "./wal-record.js";
 import type { WalEntry } from "./wal-record.js";
 import { ZeroFill, endBeforeZeroTail, writeFirstZeros } from "./zero-fill.js";
+import type { ZeroRoom } from "./zero-fill.js";
 
 /** A batch refused (out of space) and undone: the WAL is as it was before it, still usable. */
 class UndoneWrite extends Error {
@@ -18,6 +19,9 @@ class UndoneWrite extends Error {
     super(error.message);
   }
 }
+
+/** The default ZeroRoom: zeros go ahead whenever the disk takes them. */
+const anyRoom: ZeroRoom = () => Promise.resolve(true);
 
 /** An out-of-space failure as an UndoneWrite (the WAL stays usable); anything else as it is. */
 function undoneIfFull(err: unknown): Error {
@@ -149,6 +153,8 @@ export interface WalOptions {
   /** Called after every WAL fsync with the number of records it covered and its duration. */
   readonly onFlush?: (records: number, fsyncSeconds: number) => void;
   readonly fileBytesMax?: number;
+  /** Whether the WAL directory's file system may take zeros ahead of the tail (default: while it has room). */
+  readonly zeroRoom?: ZeroRoom;
 }
 
 export class WriteAheadLog {
@@ -283,14 +289,15 @@ export class WriteAheadLog {
       // The first zeros ahead of the appends go with the header (see ZeroFill).
       const chunk = engineLimits.zeroFillChunkBytes;
       await writeFully(handle, encodeWalFileHeader(file), 0);
-      const zeroed = await writeFirstZeros(handle, WAL_FILE_HEADER_BYTES, chunk);
+      const room = this.options.zeroRoom ?? anyRoom;
+      const zeroed = await writeFirstZeros(handle, WAL_FILE_HEADER_BYTES, chunk, room);
       await handle.sync();
       await fsyncDirectory(this.options.dir);
       // Records are written O_DSYNC, each reporting its own failure: a failed fill (of
       // zeros alone) is only logged.
       const onError = (err: unknown): void =>
         this.options.logger.warn({ err, walFile: file }, "zeroing ahead of the WAL failed; appends go on");
-      if (zeroed) zeroFill = await ZeroFill.open(path, WAL_FILE_HEADER_BYTES + chunk, chunk, onError);
+      if (zeroed) zeroFill = await ZeroFill.open(path, WAL_FILE_HEADER_BYTES + chunk, chunk, onError, room);
     } catch (err) {
       await handle.close();
       // Out of space: the new file goes (removing needs no room), the current one stays.

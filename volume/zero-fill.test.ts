@@ -10,7 +10,7 @@ import { putValue, readAll, seededBytes, tempVolume } from "./store-test-support
 import type { TempVolume } from "./store-test-support.js";
 import { WriteAheadLog, walFileName } from "./wal.js";
 import type { WalEntry } from "./wal-record.js";
-import { ZeroFill, endBeforeZeroTail } from "./zero-fill.js";
+import { ZeroFill, endBeforeZeroTail, writeFirstZeros } from "./zero-fill.js";
 
 // The WAL and the active segment keep zeros ahead of their end (volume/zero-fill.ts): the
 // zeros are never records, a clean close leaves none in a segment, and after a crash they
@@ -165,7 +165,13 @@ describe("zeros kept ahead of the WAL and the active segment", () => {
     await writeFile(path, Buffer.alloc(0));
     const errors: unknown[] = [];
     const chunk = 8 * 1024 * 1024;
-    const fill = await ZeroFill.open(path, 0, chunk, (err) => errors.push(err));
+    const fill = await ZeroFill.open(
+      path,
+      0,
+      chunk,
+      (err) => errors.push(err),
+      () => Promise.resolve(true),
+    );
     fill.advance(0); // fills [0, 8 MiB)
     expect(fill.before(chunk, chunk + 10)).toBeUndefined();
     const wait = fill.before(4096, 8192);
@@ -182,6 +188,34 @@ describe("zeros kept ahead of the WAL and the active segment", () => {
     expect(bytes.length).toBe(2 * chunk);
     expect(bytes.subarray(4096, 8192).equals(data)).toBe(true);
     expect(endBeforeZeroTail(bytes, 8192)).toBe(8192);
+    expect(errors).toEqual([]);
+  });
+
+  it("writes no zeros the room check refuses, and then stops filling that file", async () => {
+    scratch = await mkdtemp(join(tmpdir(), "minikv-zero-fill-"));
+    const path = join(scratch, "file");
+    await writeFile(path, Buffer.alloc(0));
+    const asked: number[] = [];
+    let allow = false;
+    const room = (bytes: number): Promise<boolean> => {
+      asked.push(bytes);
+      return Promise.resolve(allow);
+    };
+    const handle = await openFile(path, "r+");
+    expect(await writeFirstZeros(handle, 0, 4096, room)).toBe(false);
+    await handle.close();
+    expect((await stat(path)).size).toBe(0);
+
+    const errors: unknown[] = [];
+    const fill = await ZeroFill.open(path, 0, 64 * 1024, (err) => errors.push(err), room);
+    fill.advance(0);
+    await fill.before(0, 1);
+    allow = true;
+    fill.advance(10); // stopped: the room is not asked again
+    expect(fill.before(0, 1)).toBeUndefined();
+    await fill.close();
+    expect(asked).toEqual([4096, 64 * 1024]);
+    expect((await stat(path)).size).toBe(0);
     expect(errors).toEqual([]);
   });
 });

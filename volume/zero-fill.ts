@@ -3,6 +3,13 @@ import { isOutOfSpace } from "../common/errors.js";
 import { writevFully } from "./durable-fs.js";
 
 /**
+ * Whether the file system may take `bytes` more zeros. Zeros ahead are only there to make
+ * durable writes cheaper: they may not take the free space the volume keeps for deletes,
+ * compaction and restarts (DiskStore's `zeroRoom`, docs/volume-format.md "Zeroed tails").
+ */
+export type ZeroRoom = (bytes: number) => Promise<boolean>;
+
+/**
  * Zeros written and fsynced ahead of the end of a file that grows at its end (the WAL, the
  * active segment), so that the O_DSYNC writes which make records durable land in blocks
  * the file already has. The file's size and block map then do not change, the file system
@@ -16,6 +23,8 @@ import { writevFully } from "./durable-fs.js";
  * later may fall inside it: a write there waits for the fill first (`before`). A fill that
  * fails stops the filling for good, and writes go on as plain appends; a failure other
  * than a full disk is reported to `onError` (the file's state on disk is then unknown).
+ * Each fill first asks `room` whether the file system may take its zeros; when it may not,
+ * the filling stops the same way.
  */
 export class ZeroFill {
   private filledTo: number;
@@ -29,6 +38,7 @@ export class ZeroFill {
     filledTo: number,
     private readonly chunkBytes: number,
     private readonly onError: (err: unknown) => void,
+    private readonly room: ZeroRoom,
   ) {
     this.filledTo = filledTo;
   }
@@ -42,8 +52,9 @@ export class ZeroFill {
     filledTo: number,
     chunkBytes: number,
     onError: (err: unknown) => void,
+    room: ZeroRoom,
   ): Promise<ZeroFill> {
-    return new ZeroFill(await fsp.open(path, "r+"), filledTo, chunkBytes, onError);
+    return new ZeroFill(await fsp.open(path, "r+"), filledTo, chunkBytes, onError, room);
   }
 
   /** The owner's end moved to `end`: starts the next fill once less than a chunk is zeroed ahead. */
@@ -76,6 +87,10 @@ export class ZeroFill {
 
   private async fill(from: number, to: number, generation: number): Promise<void> {
     try {
+      if (!(await this.room(to - from))) {
+        this.stopped = true;
+        return;
+      }
       await writeZeros(this.handle, from, to - from);
       await this.handle.datasync();
       if (generation === this.generation) this.filledTo = Math.max(this.filledTo, to);
@@ -89,10 +104,17 @@ export class ZeroFill {
 }
 
 /**
- * Writes a new file's first zeros (before its first fsync). False when the disk is full:
- * the file then goes on without zeros ahead (what part of them was written is harmless).
+ * Writes a new file's first zeros (before its first fsync). False when `room` refuses them
+ * or the disk is full: the file then goes on without zeros ahead (what part of them was
+ * written is harmless).
  */
-export async function writeFirstZeros(handle: fsp.FileHandle, from: number, bytes: number): Promise<boolean> {
+export async function writeFirstZeros(
+  handle: fsp.FileHandle,
+  from: number,
+  bytes: number,
+  room: ZeroRoom,
+): Promise<boolean> {
+  if (!(await room(bytes))) return false;
   try {
     await writeZeros(handle, from, bytes);
     return true;
