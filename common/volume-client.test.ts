@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { ProtoGrpcType } from "../proto/generated/volume.js";
 import { loadProto } from "./grpc.js";
-import { FRAME_HEADER_BYTES } from "./grpc-framing.js";
-import { encodedChunk } from "./volume-client.js";
+import { FRAME_HEADER_BYTES, frameOf } from "./grpc-framing.js";
+import { encodedChunk, pipeRequestsSerializer } from "./volume-client.js";
 
 // encodedChunk builds a Prepare chunk inside its own PrepareRequest encoding, which every
 // Prepare call then sends as it is: it must be byte for byte what protobufjs would encode.
@@ -33,4 +33,46 @@ describe("encodedChunk", () => {
       expect(header.readUInt32BE(1)).toBe(expected.length);
     },
   );
+});
+
+// The Pipe call's batches skip proto-loader's fromObject and are encoded into their frame:
+// the bytes on the wire must be the ones proto-loader's serializer writes.
+describe("pipeRequestsSerializer", () => {
+  const { Volume } = loadProto<ProtoGrpcType>("volume.proto").minikv.volume.v1;
+  const serialize = Volume.service.Pipe.requestSerialize;
+  const deserialize = Volume.service.Pipe.requestDeserialize;
+  const encode = pipeRequestsSerializer();
+
+  it("encodes every kind of request as proto-loader does, inside its gRPC frame", () => {
+    const value = Buffer.alloc(4096);
+    for (let i = 0; i < value.length; i++) value[i] = (i * 13 + 5) & 0xff;
+    const header = {
+      txid: "tx-1",
+      key: "photos/ä/1.jpg",
+      size: value.length,
+      crc32c: 0xfedc_ba98,
+      content_type: "image/jpeg",
+      crc32c_unknown: false,
+      size_unknown: false,
+    };
+    const batch = {
+      requests: [
+        { id: 1, prepare: { header, value } },
+        { id: 2, prepare: { header: { ...header, txid: "tx-2", size: 0 }, value: Buffer.alloc(0) } },
+        { id: 3, commit: { txid: "tx-1", version: 2 ** 40 + 3 } },
+        { id: 4, abort: { txid: "tx-2" } },
+        { id: 0xffff_ffff, delete: { key: "k", version: 7 } },
+        { id: 6, read: { key: "k", offset: 5, length: 4096, version: 0 } },
+      ],
+    };
+    const message = encode(batch);
+    expect(Buffer.compare(message, serialize(batch))).toBe(0);
+    expect(deserialize(message).requests.map((r) => r.id)).toEqual([1, 2, 3, 4, 0xffff_ffff, 6]);
+    const frame = frameOf(message);
+    expect(frame?.length).toBe(message.length + FRAME_HEADER_BYTES);
+    expect(frame?.[0]).toBe(0);
+    expect(frame?.readUInt32BE(1)).toBe(message.length);
+    expect(Buffer.compare(frame!.subarray(FRAME_HEADER_BYTES), message)).toBe(0);
+    expect(Buffer.compare(encode({ requests: [] }), serialize({ requests: [] }))).toBe(0);
+  });
 });

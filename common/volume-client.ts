@@ -1,8 +1,11 @@
+import { join } from "node:path";
 import { Readable } from "node:stream";
 import * as grpc from "@grpc/grpc-js";
+import protobuf from "protobufjs";
 import type { ProtoGrpcType } from "../proto/generated/volume.js";
 import type { VolumeClient as GrpcVolumeClient } from "../proto/generated/minikv/volume/v1/Volume.js";
 import type { KeyEntry__Output } from "../proto/generated/minikv/volume/v1/KeyEntry.js";
+import type { PipeRequests } from "../proto/generated/minikv/volume/v1/PipeRequests.js";
 import type { PrepareRequest } from "../proto/generated/minikv/volume/v1/PrepareRequest.js";
 import type { PrepareHeader } from "../proto/generated/minikv/volume/v1/PrepareHeader.js";
 import type { StatReply__Output } from "../proto/generated/minikv/volume/v1/StatReply.js";
@@ -10,8 +13,8 @@ import type { ChecksumReply__Output } from "../proto/generated/minikv/volume/v1/
 import type { CompactReply__Output } from "../proto/generated/minikv/volume/v1/CompactReply.js";
 import type { HealthReply__Output } from "../proto/generated/minikv/volume/v1/HealthReply.js";
 import { ErrorCode, MinikvError, isMinikvError } from "./errors.js";
-import { fromGrpcError, grpcChannelOptions, loadProto } from "./grpc.js";
-import { framedBytesMessage, useSharedFrames } from "./grpc-framing.js";
+import { fromGrpcError, grpcChannelOptions, loadProto, protoDir } from "./grpc.js";
+import { framedBuffer, framedBytesMessage, useSharedFrames } from "./grpc-framing.js";
 import { limits } from "./limits.js";
 import { VolumePipe, type PipeCallRequest } from "./volume-pipe.js";
 
@@ -141,6 +144,26 @@ export function encodedChunk(pieces: readonly Uint8Array[], size: number): Uint8
   return field;
 }
 
+/** A protobufjs writer whose finish() returns the message inside its gRPC frame (framedBuffer). */
+class FramedWriter extends protobuf.BufferWriter {
+  static override alloc(size: number): Buffer {
+    return framedBuffer(size);
+  }
+}
+
+/**
+ * The encoder of the Pipe call's request batches, the messages a coordinator sends most:
+ * protobufjs encodes the batch (built by VolumePipe with the field types of the schema, so
+ * without proto-loader's conversion by fromObject) straight into its gRPC frame, which
+ * grpc-js then sends as it is (useSharedFrames) instead of copying the batch, with every
+ * value in it, into a new frame.
+ */
+export function pipeRequestsSerializer(): (message: PipeRequests) => Buffer {
+  const root = new protobuf.Root().loadSync(join(protoDir(), "volume.proto"), { keepCase: true });
+  const type = root.lookupType("minikv.volume.v1.PipeRequests");
+  return (message) => type.encode(message, new FramedWriter()).finish() as Buffer;
+}
+
 /** The Volume client class, whose Prepare encoding reuses those of encodedChunk. */
 function clientConstructor(): VolumeClientConstructor {
   if (volumeClientConstructor !== undefined) return volumeClientConstructor;
@@ -152,7 +175,11 @@ function clientConstructor(): VolumeClientConstructor {
     const encoded = chunk instanceof Uint8Array ? sharedEncodings.get(chunk) : undefined;
     return encoded ?? prepare.requestSerialize(message);
   };
-  const service = { ...Volume.service, Prepare: { ...prepare, requestSerialize } };
+  const service = {
+    ...Volume.service,
+    Prepare: { ...prepare, requestSerialize },
+    Pipe: { ...Volume.service.Pipe, requestSerialize: pipeRequestsSerializer() },
+  };
   volumeClientConstructor = grpc.makeGenericClientConstructor(
     service,
     "Volume",
