@@ -133,8 +133,9 @@ print(next((x.get("httpUrl") for x in c["coordinators"] if x["id"] == c["leader"
   answer=$(curl -sS -X PUT --data-binary @"$TMP/probe.bin" -w '\n%{http_code}' "${URL}bench-probe" || true)
   [ "${answer##*$'\n'}" = 201 ] || die "minikv PUT probe failed: ${answer//$'\n'/ }"
   curl -fsS "${URL}bench-probe" | cmp -s - "$TMP/probe.bin" || die "minikv GET probe did not return the bytes it stored"
-  # A leader change sends the load to a follower that forwards every write: say how many,
-  # and how many came during the 4 KiB cases (the rest during the 64 MiB ones).
+  # After a leader change the load goes to a follower, which forwards each write's Raft
+  # entry and each read's index request to the leader: say how many changes there were,
+  # and how many by the end of the 4 KiB cases (the rest came during the 64 MiB ones).
   leader_changes() {
     local total=0 i n
     for i in 0 1 2; do
