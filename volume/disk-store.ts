@@ -120,10 +120,12 @@ export class DiskStore implements VolumeStore {
   private crashed = false;
   private lastDiskSpace: DiskSpace = { freeBytes: 0, totalBytes: 0 };
   /**
-   * Sizes of the values admitted so far, and their sum when lastDiskSpace was read: the
-   * difference is what the free space read then does not show yet (usableFreeBytes).
+   * Sizes of the values admitted so far; of those whose prepare has not ended yet (their
+   * bytes may not all be written); and of the admitted values the last reading of the free
+   * space shows (admitted and ended before it was taken). usableFreeBytes subtracts the rest.
    */
   private admittedBytes = 0;
+  private unendedAdmittedBytes = 0;
   private admittedAtSpaceRead = 0;
   private recoveryReport: RecoveryReport | undefined;
   readonly logger: Logger;
@@ -260,12 +262,15 @@ export class DiskStore implements VolumeStore {
           },
         });
       }
-      if (header.sizeUnknown !== true) this.admittedBytes += header.size;
+      const admitted = header.sizeUnknown === true ? 0 : header.size;
+      this.admittedBytes += admitted;
+      this.unendedAdmittedBytes += admitted;
       const work = this.runPrepare(header, body);
       this.inflightPrepares.set(header.txid, { stopReason: undefined, work });
       try {
         return await work;
       } finally {
+        this.unendedAdmittedBytes -= admitted;
         this.inflightPrepares.delete(header.txid);
       }
     });
@@ -618,9 +623,10 @@ export class DiskStore implements VolumeStore {
 
   /**
    * Free bytes the volume may write into: the file system's at its last reading, less the
-   * values admitted since (the reading is up to `diskSpaceRefreshMs` old, and writes
-   * between two readings could otherwise run past the delete headroom), less a missing
-   * restart reserve (restart-reserve.ts). Undefined while the disk's size is unknown.
+   * values admitted since or still being written then (the reading is up to
+   * `diskSpaceRefreshMs` old, and writes between two readings could otherwise run past the
+   * delete headroom), less a missing restart reserve (restart-reserve.ts). Undefined while
+   * the disk's size is unknown.
    */
   private usableFreeBytes(): number | undefined {
     if (this.lastDiskSpace.totalBytes === 0) return undefined;
@@ -668,9 +674,10 @@ export class DiskStore implements VolumeStore {
   private async refreshDiskSpace(): Promise<void> {
     try {
       await this.restartReserve.replenish();
-      const admitted = this.admittedBytes;
+      // A value still being written may not show in the reading: it stays counted.
+      const shown = this.admittedBytes - this.unendedAdmittedBytes;
       this.lastDiskSpace = await this.readDiskSpace(this.options.dataDir);
-      this.admittedAtSpaceRead = admitted;
+      this.admittedAtSpaceRead = shown;
     } catch (err) {
       this.logger.warn({ err }, "cannot read free disk space");
     }
