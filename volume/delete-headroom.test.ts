@@ -162,11 +162,8 @@ describe("the delete headroom", () => {
       // Bounded: 48 MiB holds fewer than 768 values of 64 KiB.
       for (let i = 0; i < 1_000; i++) {
         const value = seededBytes(100 + i, 64 * 1024);
-        const refused = await s.prepare(headerFor(`tx-${i}`, `key-${i}`, value), chunksOf(value)).then(
-          async () => {
-            await s.commit(`tx-${i}`, i + 1);
-            return false;
-          },
+        const refused = await putValue(s, `key-${i}`, value, i + 1).then(
+          () => false,
           (err: unknown) => isMinikvError(err) && err.code === ErrorCode.DISK_FULL,
         );
         if (refused) break;

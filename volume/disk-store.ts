@@ -120,13 +120,12 @@ export class DiskStore implements VolumeStore {
   private crashed = false;
   private lastDiskSpace: DiskSpace = { freeBytes: 0, totalBytes: 0 };
   /**
-   * Sizes of the values admitted so far; of those whose prepare has not ended yet (their
-   * bytes may not all be written); and of the admitted values the last reading of the free
-   * space shows (admitted and ended before it was taken). usableFreeBytes subtracts the rest.
+   * Sizes of the admitted values the last reading of the free space may not show (admitted
+   * since, or still being written then), which usableFreeBytes subtracts; and of those
+   * whose prepare has not ended yet.
    */
-  private admittedBytes = 0;
-  private unendedAdmittedBytes = 0;
-  private admittedAtSpaceRead = 0;
+  private unshownBytes = 0;
+  private unendedBytes = 0;
   private recoveryReport: RecoveryReport | undefined;
   readonly logger: Logger;
   private readonly segments: SegmentSet;
@@ -263,14 +262,14 @@ export class DiskStore implements VolumeStore {
         });
       }
       const admitted = header.sizeUnknown === true ? 0 : header.size;
-      this.admittedBytes += admitted;
-      this.unendedAdmittedBytes += admitted;
+      this.unshownBytes += admitted;
+      this.unendedBytes += admitted;
       const work = this.runPrepare(header, body);
       this.inflightPrepares.set(header.txid, { stopReason: undefined, work });
       try {
         return await work;
       } finally {
-        this.unendedAdmittedBytes -= admitted;
+        this.unendedBytes -= admitted;
         this.inflightPrepares.delete(header.txid);
       }
     });
@@ -630,8 +629,7 @@ export class DiskStore implements VolumeStore {
    */
   private usableFreeBytes(): number | undefined {
     if (this.lastDiskSpace.totalBytes === 0) return undefined;
-    const admittedSince = this.admittedBytes - this.admittedAtSpaceRead;
-    return Math.max(0, this.lastDiskSpace.freeBytes - admittedSince - this.restartReserve.owedBytes);
+    return Math.max(0, this.lastDiskSpace.freeBytes - this.unshownBytes - this.restartReserve.owedBytes);
   }
 
   /**
@@ -674,10 +672,10 @@ export class DiskStore implements VolumeStore {
   private async refreshDiskSpace(): Promise<void> {
     try {
       await this.restartReserve.replenish();
-      // A value still being written may not show in the reading: it stays counted.
-      const shown = this.admittedBytes - this.unendedAdmittedBytes;
+      // Values whose prepare ended are in the reading; one still being written may not be.
+      const shown = this.unshownBytes - this.unendedBytes;
       this.lastDiskSpace = await this.readDiskSpace(this.options.dataDir);
-      this.admittedAtSpaceRead = shown;
+      this.unshownBytes -= shown;
     } catch (err) {
       this.logger.warn({ err }, "cannot read free disk space");
     }
