@@ -19,8 +19,15 @@
  * Coordinator taking 512 MiB uploads (the RSS test of test/blob-cluster.test.ts): peak RSS
  * 144–152 MiB with the flag and scavenges alone, 141 with a major collection every 128 MiB,
  * 136–145 with one every 64 MiB (151 once in CI), 132–135 with one every 32 MiB (three runs
- * beside two busy CPU loops). Every 32 MiB costs the leader about 550–600 ms of CPU per
- * 64 MiB PUT against 280–460 at 64 MiB, and keeps the bound with room to spare.
+ * beside two busy CPU loops). Every 32 MiB cost the leader about 550–600 ms of CPU per
+ * 64 MiB PUT against 280–460 at 64 MiB, and kept the bound with room to spare.
+ *
+ * A coordinator's upload now builds its 256 KiB messages in frames that are reused once
+ * every volume's call has sent them (common/volume-client.ts, sharedChunk), and counts here
+ * only the bytes of frames it had to allocate: in steady state nothing, as what is left
+ * (the socket's pieces of the body, copied into a frame at once) dies young. Peak RSS in the
+ * same test: 132–135 MiB for 512 MiB (three runs), 139 MiB for 2 GiB; the leader's CPU per
+ * 64 MiB PUT, four at a time: 225–390 ms against 460–615 (docs/BENCHMARKS.md).
  */
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";

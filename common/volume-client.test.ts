@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 import type { ProtoGrpcType } from "../proto/generated/volume.js";
 import { loadProto } from "./grpc.js";
 import { FRAME_HEADER_BYTES, frameOf } from "./grpc-framing.js";
-import { encodedChunk, pipeRequestsSerializer } from "./volume-client.js";
+import { limits } from "./limits.js";
+import { chunkSent, encodedChunk, pipeRequestsSerializer, sharedChunk } from "./volume-client.js";
 
 // encodedChunk builds a Prepare chunk inside its own PrepareRequest encoding, which every
 // Prepare call then sends as it is: it must be byte for byte what protobufjs would encode.
@@ -33,6 +34,62 @@ describe("encodedChunk", () => {
       expect(header.readUInt32BE(1)).toBe(expected.length);
     },
   );
+});
+
+// sharedChunk reuses a full chunk's frame once every write of it has been sent, and never
+// before: a frame filled again while a call still had it to send would send the new bytes.
+describe("sharedChunk", () => {
+  const full = limits.streamChunkBytes;
+  const pattern = (seed: number, size = full): Buffer => {
+    const bytes = Buffer.alloc(size);
+    for (let i = 0; i < size; i++) bytes[i] = (i * 17 + seed) & 0xff;
+    return bytes;
+  };
+
+  it("takes a frame back only after the last of its writers has sent it", () => {
+    const first = sharedChunk([pattern(1)], full, 3);
+    expect(first.reused).toBe(false);
+    chunkSent(first.chunk);
+    chunkSent(first.chunk);
+    // One write still unsent: the next chunk gets a frame of its own.
+    const second = sharedChunk([pattern(2)], full, 3);
+    expect(second.chunk).not.toBe(first.chunk);
+    expect(Buffer.compare(first.chunk, pattern(1))).toBe(0);
+    chunkSent(first.chunk);
+    const third = sharedChunk([pattern(3, full / 2), pattern(4, full / 2)], full, 2);
+    expect(third.reused).toBe(true);
+    expect(third.chunk).toBe(first.chunk);
+    expect(Buffer.compare(third.chunk, Buffer.concat([pattern(3, full / 2), pattern(4, full / 2)]))).toBe(0);
+    // Still the whole encoding, inside its frame, around the new bytes.
+    const { Volume } = loadProto<ProtoGrpcType>("volume.proto").minikv.volume.v1;
+    const expected = Volume.service.Prepare.requestSerialize({ chunk: Buffer.from(third.chunk) });
+    const encoded = Buffer.from(
+      third.chunk.buffer,
+      third.chunk.byteOffset - (expected.length - full),
+      expected.length,
+    );
+    expect(Buffer.compare(encoded, expected)).toBe(0);
+    const header = Buffer.from(encoded.buffer, encoded.byteOffset - FRAME_HEADER_BYTES, FRAME_HEADER_BYTES);
+    expect(header.readUInt32BE(1)).toBe(expected.length);
+  });
+
+  it("gives a short chunk a frame of its own, never reused", () => {
+    const short = sharedChunk([pattern(5, 1000)], 1000, 1);
+    expect(short.reused).toBe(false);
+    chunkSent(short.chunk);
+    expect(sharedChunk([pattern(6, 1000)], 1000, 1).chunk).not.toBe(short.chunk);
+  });
+
+  it("ignores a chunk it did not hand out, and a write reported twice too many", () => {
+    const mine = sharedChunk([pattern(7)], full, 1);
+    chunkSent(mine.chunk);
+    chunkSent(mine.chunk);
+    chunkSent(encodedChunk([pattern(8)], full));
+    const next = sharedChunk([pattern(9)], full, 1);
+    expect(next.chunk).toBe(mine.chunk);
+    // Reported sent once more than written: ignored, the frame is not handed out twice.
+    expect(sharedChunk([pattern(10)], full, 1).chunk).not.toBe(next.chunk);
+  });
 });
 
 // The Pipe call's batches skip proto-loader's fromObject and are encoded into their frame:

@@ -110,6 +110,17 @@ export const PIPE_VALUE_BYTES_MAX = limits.streamChunkBytes;
  */
 const RECEIVE_WINDOW_BYTES = 1024 * 1024;
 
+/**
+ * The bytes of a call's messages grpc-js keeps for a transparent retry (its default: 1 MB).
+ * A message that fits is called back as soon as it is queued, before it is sent; one that
+ * does not commits the call (no retry from then on) and is called back once HTTP/2 has
+ * written it. Smaller than a full Prepare chunk, so that a chunk's write callback means its
+ * frame may be reused (sharedChunk); a call's header still has its transparent retry. With
+ * the default, frames were filled again before they were sent, and the volumes' votes
+ * caught it (CHECKSUM_MISMATCH in the 64 MiB round trips of the tests).
+ */
+const RETRY_BUFFER_BYTES = 64 * 1024;
+
 let volumeProto: ProtoGrpcType | undefined;
 
 function loadVolumeProto(): ProtoGrpcType {
@@ -132,6 +143,15 @@ const sharedEncodings = new WeakMap<Uint8Array, Buffer>();
 const CHUNK_FIELD_NUMBER = 2;
 
 /**
+ * Full chunks (limits.streamChunkBytes) whose every Prepare write has been sent, kept to
+ * carry the next ones: see sharedChunk. At most CHUNK_FRAMES_KEPT (16 MiB).
+ */
+const freeChunks: Buffer[] = [];
+const CHUNK_FRAMES_KEPT = 64;
+/** Writes of a reusable chunk not yet sent (weakly held: a write never sent keeps it out). */
+const unsentWrites = new WeakMap<Uint8Array, number>();
+
+/**
  * Joins `pieces` (`size` bytes in all) into one Prepare chunk, built inside its own
  * PrepareRequest encoding, itself inside its gRPC frame (grpc-framing.ts): the returned chunk
  * is a view of the encoded message, and every Prepare call it is written to sends that frame
@@ -139,9 +159,62 @@ const CHUNK_FIELD_NUMBER = 2;
  * volume, to encode and to frame them. The caller must not change the chunk afterwards.
  */
 export function encodedChunk(pieces: readonly Uint8Array[], size: number): Uint8Array {
+  return newChunk(pieces, size);
+}
+
+/**
+ * encodedChunk for a chunk that will be written to `writers` Prepare calls, whose frame is
+ * reused: once the last of those writes has been sent (VolumeClient.prepare calls chunkSent
+ * from each write's callback), a full chunk (limits.streamChunkBytes) goes back to be
+ * filled with a later one. An upload's frames live until the slowest volume has taken them,
+ * long enough to outlive young-generation collections, so a frame used once dies in the old
+ * generation and only a major collection frees its 256 KiB (common/stream-memory.ts). A
+ * chunk some write of which is never sent (a call cancelled first) is not reused. `reused`
+ * tells whether the frame had carried an earlier chunk.
+ */
+export function sharedChunk(
+  pieces: readonly Uint8Array[],
+  size: number,
+  writers: number,
+): { chunk: Uint8Array; reused: boolean } {
+  if (size !== limits.streamChunkBytes) return { chunk: newChunk(pieces, size), reused: false };
+  const reused = freeChunks.pop();
+  if (reused !== undefined) fill(reused, pieces);
+  const chunk = reused ?? newChunk(pieces, size);
+  unsentWrites.set(chunk, writers);
+  return { chunk, reused: reused !== undefined };
+}
+
+function newChunk(pieces: readonly Uint8Array[], size: number): Buffer {
   const { message, field } = framedBytesMessage(CHUNK_FIELD_NUMBER, pieces, size);
   sharedEncodings.set(field, message);
   return field;
+}
+
+function fill(chunk: Buffer, pieces: readonly Uint8Array[]): void {
+  let at = 0;
+  for (const piece of pieces) {
+    chunk.set(piece, at);
+    at += piece.length;
+  }
+  if (at !== chunk.length) throw new RangeError(`pieces of ${at} bytes, not ${chunk.length}`);
+}
+
+/**
+ * One write of `chunk` to a Prepare call has been sent: grpc-js called the write back after
+ * HTTP/2 finished writing the frame to the socket (which holds only because a chunk is
+ * larger than the call's retry buffer, RETRY_BUFFER_BYTES: a message that fits it is called
+ * back before it is sent). A no-op for any other chunk.
+ */
+export function chunkSent(chunk: Uint8Array): void {
+  const left = unsentWrites.get(chunk);
+  if (left === undefined) return;
+  if (left > 1) {
+    unsentWrites.set(chunk, left - 1);
+    return;
+  }
+  unsentWrites.delete(chunk);
+  if (freeChunks.length < CHUNK_FRAMES_KEPT) freeChunks.push(chunk as Buffer);
 }
 
 /** A protobufjs writer whose finish() returns the message inside its gRPC frame (framedBuffer). */
@@ -212,6 +285,7 @@ export class VolumeClient {
     this.client = new Volume(address, grpc.credentials.createInsecure(), {
       ...grpcChannelOptions,
       "grpc-node.flow_control_window": RECEIVE_WINDOW_BYTES,
+      "grpc.per_rpc_retry_buffer_size": RETRY_BUFFER_BYTES,
     });
     this.unaryDeadlineMs = options.unaryDeadlineMs ?? UNARY_DEADLINE_MS_DEFAULT;
     this.streamDeadlineMs = options.streamDeadlineMs;
@@ -491,7 +565,12 @@ async function sendPrepare(
   // the receive window paces: without that, grpc-js queues up to 16 messages per call before
   // write() says "full", i.e. 4 MiB of 256 KiB chunks per volume held in this process.
   const write = async (message: PrepareRequest): Promise<void> => {
-    const written = new Promise<void>((resolve) => call.write(message, () => resolve()));
+    const written = new Promise<void>((resolve) =>
+      call.write(message, () => {
+        if (message.chunk instanceof Uint8Array) chunkSent(message.chunk);
+        resolve();
+      }),
+    );
     await Promise.race([written, replyDone]);
   };
   try {

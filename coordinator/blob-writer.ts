@@ -21,7 +21,7 @@ import { validateKey } from "../common/keys.js";
 import { limits } from "../common/limits.js";
 import type { Logger } from "../common/logger.js";
 import { noteStreamedBytes } from "../common/stream-memory.js";
-import { encodedChunk, type VolumePrepareHeader, type VolumePrepareVote } from "../common/volume-client.js";
+import { sharedChunk, type VolumePrepareHeader, type VolumePrepareVote } from "../common/volume-client.js";
 import type { BlobMetrics } from "./blob-metrics.js";
 import type { ClusterState } from "./cluster-state.js";
 import type { BlobMeta } from "./metadata-commands.js";
@@ -279,11 +279,13 @@ async function pump(
   // A socket delivers a body in pieces of up to 64 KiB; they are sent on in messages of
   // exactly streamChunkBytes (MessageFiller), a quarter as many per volume or fewer, each
   // with its per-message cost on both sides. Each message is joined straight into its
-  // encoding (encodedChunk), shared by every volume.
+  // encoding (sharedChunk), shared by every volume, and reused once every volume's call has
+  // sent it.
   const filler = new MessageFiller(limits.streamChunkBytes);
   const send = async ({ pieces, bytes }: FilledMessage): Promise<void> => {
-    const message = encodedChunk(pieces, bytes);
-    noteStreamedBytes(bytes);
+    const { chunk: message, reused } = sharedChunk(pieces, bytes, sinks.length);
+    // Only a new frame leaves garbage behind it (common/stream-memory.ts).
+    if (!reused) noteStreamedBytes(bytes);
     const waits: Promise<unknown>[] = [];
     for (const sink of sinks) if (!sink.write(message)) waits.push(once(sink, "drain", { signal }));
     if (waits.length > 0) await Promise.all(waits).catch(() => Promise.reject(stopped()));
