@@ -3,12 +3,12 @@ import type { ProtoGrpcType } from "../proto/generated/volume.js";
 import { loadProto } from "./grpc.js";
 import { FRAME_HEADER_BYTES, frameOf } from "./grpc-framing.js";
 import { limits } from "./limits.js";
-import { chunkSent, encodedChunk, pipeRequestsSerializer, sharedChunk } from "./volume-client.js";
+import { chunkSent, pipeRequestsSerializer, sharedChunk } from "./volume-client.js";
 
-// encodedChunk builds a Prepare chunk inside its own PrepareRequest encoding, which every
+// sharedChunk builds a Prepare chunk inside its own PrepareRequest encoding, which every
 // Prepare call then sends as it is: it must be byte for byte what protobufjs would encode.
 
-describe("encodedChunk", () => {
+describe("sharedChunk's encoding", () => {
   const { Volume } = loadProto<ProtoGrpcType>("volume.proto").minikv.volume.v1;
   const serialize = Volume.service.Prepare.requestSerialize;
 
@@ -18,9 +18,10 @@ describe("encodedChunk", () => {
       const bytes = Buffer.alloc(size);
       for (let i = 0; i < size; i++) bytes[i] = (i * 31 + 7) & 0xff;
       const cut = Math.floor(size / 3);
-      const chunk = encodedChunk(
+      const { chunk } = sharedChunk(
         [bytes.subarray(0, cut), bytes.subarray(cut, 2 * cut), bytes.subarray(2 * cut)],
         size,
+        1,
       );
       expect(Buffer.compare(chunk, bytes)).toBe(0);
       // The encoding is the memory right around the chunk: tag and length, then the bytes.
@@ -84,7 +85,7 @@ describe("sharedChunk", () => {
     const mine = sharedChunk([pattern(7)], full, 1);
     chunkSent(mine.chunk);
     chunkSent(mine.chunk);
-    chunkSent(encodedChunk([pattern(8)], full));
+    chunkSent(Buffer.from(pattern(8)));
     const next = sharedChunk([pattern(9)], full, 1);
     expect(next.chunk).toBe(mine.chunk);
     // Reported sent once more than written: ignored, the frame is not handed out twice.

@@ -136,7 +136,7 @@ type VolumeClientConstructor = new (
 
 let volumeClientConstructor: VolumeClientConstructor | undefined;
 
-/** Chunks built by encodedChunk, each with its PrepareRequest encoding (weakly held). */
+/** Chunks built by sharedChunk, each with its PrepareRequest encoding (weakly held). */
 const sharedEncodings = new WeakMap<Uint8Array, Buffer>();
 
 /** Field `chunk` of PrepareRequest. */
@@ -157,14 +157,9 @@ const unsentWrites = new WeakMap<Uint8Array, number>();
  * is a view of the encoded message, and every Prepare call it is written to sends that frame
  * as it is. The bytes are copied once, instead of once to join them and twice more per
  * volume, to encode and to frame them. The caller must not change the chunk afterwards.
- */
-export function encodedChunk(pieces: readonly Uint8Array[], size: number): Uint8Array {
-  return newChunk(pieces, size);
-}
-
-/**
- * encodedChunk for a chunk that will be written to `writers` Prepare calls, whose frame is
- * reused: once the last of those writes has been sent (VolumeClient.prepare calls chunkSent
+ *
+ * The chunk will be written to `writers` Prepare calls, and its frame is reused: once the
+ * last of those writes has been sent (VolumeClient.prepare calls chunkSent
  * from each write's callback), a full chunk (limits.streamChunkBytes) goes back to be
  * filled with a later one. An upload's frames live until the slowest volume has taken them,
  * long enough to outlive young-generation collections, so a frame used once dies in the old
@@ -177,15 +172,15 @@ export function sharedChunk(
   size: number,
   writers: number,
 ): { chunk: Uint8Array; reused: boolean } {
-  if (size !== limits.streamChunkBytes) return { chunk: newChunk(pieces, size), reused: false };
+  if (size !== limits.streamChunkBytes) return { chunk: encodedChunk(pieces, size), reused: false };
   const reused = freeChunks.pop();
   if (reused !== undefined) fill(reused, pieces);
-  const chunk = reused ?? newChunk(pieces, size);
+  const chunk = reused ?? encodedChunk(pieces, size);
   unsentWrites.set(chunk, writers);
   return { chunk, reused: reused !== undefined };
 }
 
-function newChunk(pieces: readonly Uint8Array[], size: number): Buffer {
+function encodedChunk(pieces: readonly Uint8Array[], size: number): Buffer {
   const { message, field } = framedBytesMessage(CHUNK_FIELD_NUMBER, pieces, size);
   sharedEncodings.set(field, message);
   return field;
@@ -237,7 +232,7 @@ export function pipeRequestsSerializer(): (message: PipeRequests) => Buffer {
   return (message) => type.encode(message, new FramedWriter()).finish() as Buffer;
 }
 
-/** The Volume client class, whose Prepare encoding reuses those of encodedChunk. */
+/** The Volume client class, whose Prepare encoding reuses those of sharedChunk. */
 function clientConstructor(): VolumeClientConstructor {
   if (volumeClientConstructor !== undefined) return volumeClientConstructor;
   useSharedFrames();
@@ -576,7 +571,7 @@ async function sendPrepare(
   try {
     await write({ header: headerMessage(header) });
     for await (const chunk of body) {
-      // A chunk that fits goes as it is, so that its encoding is found (encodedChunk).
+      // A chunk that fits goes as it is, so that its encoding is found (sharedChunk).
       if (chunk.length <= limits.streamChunkBytes) await write({ chunk });
       else {
         for (let at = 0; at < chunk.length && !replied(); at += limits.streamChunkBytes) {
