@@ -23,7 +23,7 @@
  * 64 MiB PUT fell from 650–1,060 to 280–460 ms on the leader and from 470–570 to 280–340 ms
  * on each volume (one PUT at a time, two cluster restarts each way); the major collections a
  * stream asks for itself to bound RSS (stream-memory.ts) brought the leader to 550–600 ms,
- * until the upload's frames were reused (volume-client.ts, sharedChunk): 225–390 ms.
+ * until the upload's frames were reused (volume-client.ts, sharedChunk): 225–391 ms.
  * See docs/BENCHMARKS.md.
  * Node refuses the flag in NODE_OPTIONS, so launchers pass it on the command line.
  */

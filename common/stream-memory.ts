@@ -26,8 +26,8 @@
  * every volume's call has sent them (common/volume-client.ts, sharedChunk), and counts here
  * only the bytes of frames it had to allocate: in steady state nothing, as what is left
  * (the socket's pieces of the body, copied into a frame at once) dies young. Peak RSS in the
- * same test: 132–135 MiB for 512 MiB (three runs), 139 MiB for 2 GiB; the leader's CPU per
- * 64 MiB PUT, four at a time: 225–390 ms against 460–615 (docs/BENCHMARKS.md).
+ * same test: 132–135 MiB for 512 MiB (two runs), 139 MiB for 2 GiB; the leader's CPU per
+ * 64 MiB PUT, four at a time: 225–391 ms against 462–615 (docs/BENCHMARKS.md).
  */
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
