@@ -8,10 +8,23 @@ import { chunkSent, pipeRequestsSerializer, sharedChunk } from "./volume-client.
 // sharedChunk builds a Prepare chunk inside its own PrepareRequest encoding, which every
 // Prepare call then sends as it is: it must be byte for byte what protobufjs would encode.
 
-describe("sharedChunk's encoding", () => {
-  const { Volume } = loadProto<ProtoGrpcType>("volume.proto").minikv.volume.v1;
-  const serialize = Volume.service.Prepare.requestSerialize;
+const serializePrepare =
+  loadProto<ProtoGrpcType>("volume.proto").minikv.volume.v1.Volume.service.Prepare.requestSerialize;
 
+/** `chunk` sits inside its PrepareRequest encoding, as protobufjs encodes it, inside its frame. */
+function expectEncodedInFrame(chunk: Uint8Array): void {
+  // The encoding is the memory right around the chunk: tag and length, then the bytes.
+  const expected = serializePrepare({ chunk: Buffer.from(chunk) });
+  const head = expected.length - chunk.length;
+  const encoded = Buffer.from(chunk.buffer, chunk.byteOffset - head, expected.length);
+  expect(Buffer.compare(encoded, expected)).toBe(0);
+  // Its gRPC frame header comes right before it (grpc-framing.ts).
+  const header = Buffer.from(chunk.buffer, encoded.byteOffset - FRAME_HEADER_BYTES, FRAME_HEADER_BYTES);
+  expect(header[0]).toBe(0);
+  expect(header.readUInt32BE(1)).toBe(expected.length);
+}
+
+describe("sharedChunk's encoding", () => {
   it.each([1, 127, 128, 300, 16_383, 16_384, 65_536, 262_144])(
     "joins pieces of %i bytes and encodes them as protobufjs does",
     (size) => {
@@ -24,15 +37,7 @@ describe("sharedChunk's encoding", () => {
         1,
       );
       expect(Buffer.compare(chunk, bytes)).toBe(0);
-      // The encoding is the memory right around the chunk: tag and length, then the bytes.
-      const expected = serialize({ chunk: bytes });
-      const head = expected.length - size;
-      const encoded = Buffer.from(chunk.buffer, chunk.byteOffset - head, expected.length);
-      expect(Buffer.compare(encoded, expected)).toBe(0);
-      // Its gRPC frame header comes right before it (grpc-framing.ts).
-      const header = Buffer.from(chunk.buffer, encoded.byteOffset - FRAME_HEADER_BYTES, FRAME_HEADER_BYTES);
-      expect(header[0]).toBe(0);
-      expect(header.readUInt32BE(1)).toBe(expected.length);
+      expectEncodedInFrame(chunk);
     },
   );
 });
@@ -62,16 +67,7 @@ describe("sharedChunk", () => {
     expect(third.chunk).toBe(first.chunk);
     expect(Buffer.compare(third.chunk, Buffer.concat([pattern(3, full / 2), pattern(4, full / 2)]))).toBe(0);
     // Still the whole encoding, inside its frame, around the new bytes.
-    const { Volume } = loadProto<ProtoGrpcType>("volume.proto").minikv.volume.v1;
-    const expected = Volume.service.Prepare.requestSerialize({ chunk: Buffer.from(third.chunk) });
-    const encoded = Buffer.from(
-      third.chunk.buffer,
-      third.chunk.byteOffset - (expected.length - full),
-      expected.length,
-    );
-    expect(Buffer.compare(encoded, expected)).toBe(0);
-    const header = Buffer.from(encoded.buffer, encoded.byteOffset - FRAME_HEADER_BYTES, FRAME_HEADER_BYTES);
-    expect(header.readUInt32BE(1)).toBe(expected.length);
+    expectEncodedInFrame(third.chunk);
   });
 
   it("gives a short chunk a frame of its own, never reused", () => {

@@ -4,6 +4,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect, it } from "vitest";
+import { ErrorCode } from "../common/errors.js";
 import { freePortRun } from "../common/free-ports.js";
 import { httpRequest } from "./support/http-client.js";
 import { isAlive } from "./support/process-harness.js";
@@ -96,8 +97,8 @@ it("`minikv dev` says it is running only once every coordinator takes writes", a
   }
 }, 90_000);
 
-/** Codes of a write refused while the coordinators elect a leader (common/errors.ts). */
-const ELECTION_CODES = ["NOT_LEADER", "NO_QUORUM", "UNAVAILABLE"];
+/** Codes of a write refused while the coordinators elect a leader. */
+const ELECTION_CODES: readonly string[] = [ErrorCode.NOT_LEADER, ErrorCode.NO_QUORUM, ErrorCode.UNAVAILABLE];
 
 /** The stable code of a JSON error body (`{"error":{"code"}}`); "" for anything else. */
 function errorCodeOf(body: string): string {
