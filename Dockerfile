@@ -30,5 +30,5 @@ VOLUME ["/data"]
 EXPOSE 5000 5001 6000 6001
 # The servers' V8 flags (common/node-flags.ts, SERVER_NODE_FLAGS; node refuses one of them in
 # NODE_OPTIONS).
-ENTRYPOINT ["node", "--max-semi-space-size=8", "--initial-old-space-size=64"]
+ENTRYPOINT ["node", "--max-semi-space-size=8", "--initial-old-space-size=128"]
 CMD ["dist/cli/main.js", "--help"]

@@ -107,7 +107,7 @@ start() {
 }
 
 # The servers' V8 flags (common/node-flags.ts, SERVER_NODE_FLAGS), then the caller's.
-read -ra NODE_ARGS <<<"--max-semi-space-size=8 --initial-old-space-size=64 ${MINIKV_NODE_ARGS:-}"
+read -ra NODE_ARGS <<<"--max-semi-space-size=8 --initial-old-space-size=128 ${MINIKV_NODE_ARGS:-}"
 # The servers' environment (common/node-flags.ts, SERVER_ENV).
 export MALLOC_MMAP_THRESHOLD_=131072
 peers="" urls=""
