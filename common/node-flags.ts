@@ -41,13 +41,30 @@ export const SERVER_NODE_FLAGS: readonly string[] = [
   "--initial-old-space-size=128",
 ];
 
+/** A server process's role: its launcher gives it that role's environment (SERVER_ENV). */
+export type ServerRole = "coordinator" | "volume";
+
 /**
- * Environment every minikv server process gets from its launcher (the same four as above).
+ * Environment each minikv server process gets from its launcher, by role (the same four as
+ * above; docker-compose.yml sets it per service).
  *
- * `MALLOC_MMAP_THRESHOLD_=131072`: glibc serves allocations of at least 128 KiB with mmap, so
- * freeing one returns its pages to the system. By default glibc raises that threshold each
- * time such a block is freed, after which a stream's 256 KiB chunk buffers come from its
- * heaps and their freed pages stay resident. With the threshold fixed, a coordinator passing
- * a 512 MiB upload peaked at 114–129 MiB instead of 125–146 MiB (three runs each).
+ * Coordinators, `MALLOC_MMAP_THRESHOLD_=131072`: glibc serves allocations of at least
+ * 128 KiB with mmap, so freeing one returns its pages to the system. By default glibc raises
+ * that threshold each time such a block is freed, after which a stream's 256 KiB chunk
+ * buffers come from its heaps and their freed pages stay resident. With the threshold fixed,
+ * a coordinator passing a 512 MiB upload peaked at 114–129 MiB instead of 125–146 MiB (three
+ * runs each, when it still used a new buffer for every message of an upload); now that it
+ * reuses them, 135–139 MiB against 135–136 (2 GiB: 145 against 141).
+ *
+ * Volumes, nothing: a volume receives every 256 KiB message of an upload in a new buffer
+ * (grpc-js joins each message's HTTP/2 frames with `Buffer.concat`), which with the fixed
+ * threshold is a fresh mmap, faulted in page by page and unmapped again. Without it, four
+ * 64 MiB PUTs at a time ran at 93.2 (80.9–107.1) against 70.5 (65.2–77.4) MB/s, each volume
+ * spending 216–356 against 343–493 ms of CPU per PUT, for a peak RSS of 129–141 against
+ * 116–126 MiB (three clusters each way in turns; docs/BENCHMARKS.md, "glibc's mmap
+ * threshold").
  */
-export const SERVER_ENV: Readonly<Record<string, string>> = { MALLOC_MMAP_THRESHOLD_: "131072" };
+export const SERVER_ENV: Readonly<Record<ServerRole, Readonly<Record<string, string>>>> = {
+  coordinator: { MALLOC_MMAP_THRESHOLD_: "131072" },
+  volume: {},
+};
