@@ -264,7 +264,7 @@ describe("MetadataStore.localBlob", () => {
     await withState(async (state) => {
       const store = new MetadataStore(fakeDriver().driver, state);
       const lookups = vi.spyOn(state, "get");
-      // Misses of 1,000-character keys: about 2.5 KiB each against an 8 MiB bound.
+      // Misses of 1,000-character keys: about 2.5 KiB each against the bound.
       const key = (i: number): string => `${i}/`.padEnd(1000, "k");
       const count = Math.ceil(BLOB_MEMO_BYTES / 2000);
       for (let i = 0; i < count; i++) expect(await store.localBlob(key(i))).toBeNull();
