@@ -16,6 +16,8 @@ RUN npm run build
 # Runtime stage: production dependencies and compiled output only, run as a non-root user.
 FROM node:20-slim
 ENV NODE_ENV=production
+# The servers' environment (common/node-flags.ts, SERVER_ENV).
+ENV MALLOC_MMAP_THRESHOLD_=4194304
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force

@@ -41,30 +41,26 @@ export const SERVER_NODE_FLAGS: readonly string[] = [
   "--initial-old-space-size=128",
 ];
 
-/** A server process's role: its launcher gives it that role's environment (SERVER_ENV). */
-export type ServerRole = "coordinator" | "volume";
-
 /**
- * Environment each minikv server process gets from its launcher, by role (the same four as
- * above; docker-compose.yml sets it per service).
+ * Environment every minikv server process gets from its launcher (the same four as above).
  *
- * Coordinators, `MALLOC_MMAP_THRESHOLD_=131072`: glibc serves allocations of at least
- * 128 KiB with mmap, so freeing one returns its pages to the system. By default glibc raises
- * that threshold each time such a block is freed, after which a stream's 256 KiB chunk
- * buffers come from its heaps and their freed pages stay resident. With the threshold fixed,
- * a coordinator passing a 512 MiB upload peaked at 114–129 MiB instead of 125–146 MiB (three
- * runs each, when it still used a new buffer for every message of an upload); now that it
- * reuses them, 135–139 MiB against 135–136 (2 GiB: 145 against 141).
+ * `MALLOC_MMAP_THRESHOLD_=4194304`: glibc serves allocations of 4 MiB and more with mmap,
+ * and everything smaller from its heaps. Fixing the threshold also stops glibc from raising
+ * it (and with it the point at which it gives freed heap back to the system) after each
+ * mapped block is freed: with glibc's default a coordinator passing a 2 GiB upload peaked at
+ * 144 MiB of RSS (two runs; 512 MiB: 137–139 in three), with 4 MiB at 138–139 (132–133).
  *
- * Volumes, nothing: a volume receives every 256 KiB message of an upload in a new buffer
- * (grpc-js joins each message's HTTP/2 frames with `Buffer.concat`), which with the fixed
- * threshold is a fresh mmap, faulted in page by page and unmapped again. Without it, four
- * 64 MiB PUTs at a time ran at 93.2 (80.9–107.1) against 70.5 (65.2–77.4) MB/s, each volume
- * spending 216–356 against 343–493 ms of CPU per PUT, for a peak RSS of 129–141 against
- * 116–126 MiB (three clusters each way in turns; docs/BENCHMARKS.md, "glibc's mmap
- * threshold").
+ * It was 128 KiB (131072) when a coordinator used a new 256 KiB buffer for every message of
+ * an upload, so that each freed one went back to the system; those frames are now reused
+ * (volume-client.ts, sharedChunk). At 128 KiB the buffers a server receives whole were each a
+ * fresh mmap, faulted in page by page and unmapped again: a volume's 256 KiB upload messages
+ * (grpc-js joins each message's HTTP/2 frames with `Buffer.concat`), Pipe batches of small
+ * writes and Raft appends of up to a few hundred KiB. Against 128 KiB, a leader spent
+ * 528–550 instead of 611–786 µs of CPU per 4 KiB PUT (three runs each way of
+ * `scripts/cpu-per-op.sh --puts 30000`, coordinators without the fixed threshold), and
+ * volumes without it took four 64 MiB PUTs at a time at 93.2 against 70.5 MB/s (medians of
+ * nine rounds), at 216–356 against 343–493 ms of CPU per PUT each; 4 MiB against no fixed
+ * threshold on the volumes: 88–132 against 72–103 MB/s, peak RSS 122–127 against 133–146 MiB
+ * (docs/BENCHMARKS.md, "glibc's mmap threshold").
  */
-export const SERVER_ENV: Readonly<Record<ServerRole, Readonly<Record<string, string>>>> = {
-  coordinator: { MALLOC_MMAP_THRESHOLD_: "131072" },
-  volume: {},
-};
+export const SERVER_ENV: Readonly<Record<string, string>> = { MALLOC_MMAP_THRESHOLD_: "4194304" };

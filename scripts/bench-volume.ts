@@ -609,7 +609,7 @@ async function startVolumeProcess(): Promise<VolumeProcess> {
     ],
     {
       stdio: ["ignore", "pipe", "inherit"],
-      env: { ...process.env, ...SERVER_ENV.volume, MINIKV_LOG_LEVEL: "warn" },
+      env: { ...process.env, ...SERVER_ENV, MINIKV_LOG_LEVEL: "warn" },
     },
   );
   const lines = createInterface({ input: child.stdout });

@@ -108,8 +108,8 @@ start() {
 
 # The servers' V8 flags (common/node-flags.ts, SERVER_NODE_FLAGS), then the caller's.
 read -ra NODE_ARGS <<<"--max-semi-space-size=8 --initial-old-space-size=128 ${MINIKV_NODE_ARGS:-}"
-# The coordinators' environment (common/node-flags.ts, SERVER_ENV; a volume's is empty).
-COORDINATOR_ENV=(MALLOC_MMAP_THRESHOLD_=131072)
+# The servers' environment (common/node-flags.ts, SERVER_ENV).
+export MALLOC_MMAP_THRESHOLD_=4194304
 peers="" urls=""
 for i in $(seq 1 "$COORDS"); do
   peers="${peers:+$peers,}coord-$i=$HOST:$((BASE + 2 * (i - 1) + 1))"
@@ -117,7 +117,7 @@ for i in $(seq 1 "$COORDS"); do
 done
 for i in $(seq 1 "$COORDS"); do
   http=$((BASE + 2 * (i - 1)))
-  start "coord-$i" env "${COORDINATOR_ENV[@]}" node "${NODE_ARGS[@]}" "$ROOT/dist/coordinator/main.js" serve --id "coord-$i" \
+  start "coord-$i" node "${NODE_ARGS[@]}" "$ROOT/dist/coordinator/main.js" serve --id "coord-$i" \
     --bind "$HOST:$http" --grpc "$HOST:$((http + 1))" --db "$DIR/coord-$i" \
     --peers "$peers" --replicas "$REPLICAS"
 done

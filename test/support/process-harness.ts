@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { basename, dirname, isAbsolute, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { SERVER_ENV, SERVER_NODE_FLAGS, type ServerRole } from "../../common/node-flags.js";
+import { SERVER_ENV, SERVER_NODE_FLAGS } from "../../common/node-flags.js";
 
 /**
  * A harness for tests and benchmarks that run real minikv processes: it spawns
@@ -56,8 +56,6 @@ export interface ProcessSpec {
   readonly name: string;
   /** Run with the current node binary; relative paths are from the repository root. */
   readonly script: string;
-  /** A minikv server's role, whose launcher environment it gets (SERVER_ENV); none for other scripts. */
-  readonly role?: ServerRole;
   readonly args: readonly string[];
   /** Options for node itself, after SERVER_NODE_FLAGS and before the script (e.g. --cpu-prof). */
   readonly nodeArgs?: readonly string[];
@@ -145,7 +143,7 @@ export class ManagedProcess {
     const { command, args } = commandLine(this.spec, this.scriptPath());
     const child = spawn(command, args, {
       cwd: this.spec.cwd ?? REPO_ROOT,
-      env: { ...process.env, ...(this.spec.role && SERVER_ENV[this.spec.role]), ...this.spec.env },
+      env: { ...process.env, ...SERVER_ENV, ...this.spec.env },
       stdio: ["ignore", "pipe", "pipe"],
     });
     this.child = child;
