@@ -19,21 +19,23 @@
  * collects it. By default V8 sizes its next major collection from the live heap (16–27 MiB
  * in a coordinator), and a blob stream promotes enough chunk buffers that a major
  * collection then ran every few MiB of blob bytes: about 12 per 64 MiB PUT on the leader,
- * most of its CPU. With the flag at 64 none ran during 64 MiB PUTs by V8's own choice, and CPU per
- * 64 MiB PUT fell from 650–1,060 to 280–460 ms on the leader and from 470–570 to 280–340 ms
- * on each volume (one PUT at a time, two cluster restarts each way); the major collections a
- * stream asks for itself to bound RSS (stream-memory.ts) brought the leader to 550–600 ms,
- * until the upload's frames were reused (volume-client.ts, sharedChunk): 225–391 ms.
+ * most of its CPU. With the flag at 64 none ran during 64 MiB PUTs by V8's own choice, and
+ * CPU per 64 MiB PUT fell from 650–1,060 to 280–460 ms on the leader and from 470–570 to
+ * 280–340 ms on each volume (one PUT at a time, two cluster restarts each way); the major
+ * collections a stream asks for itself to bound RSS (stream-memory.ts) brought the leader to
+ * 550–600 ms, until the upload's frames were reused (volume-client.ts, sharedChunk):
+ * 225–391 ms.
  * 128 rather than 64 for a coordinator whose read cache is full (coordinator/read-cache.ts,
  * 128 MiB of small values: some 15 MiB more of live heap). V8 counts the external memory
  * (Buffers' bytes) allocated since its last major collection against the old generation's
  * limit, and starts marking once what is left is under the young generation's size. At 64
  * a leader with a full cache, 37 MiB live, ran incremental major collections three to four
  * times a second while 64 MiB PUTs streamed through it (`--trace-incremental-marking`:
- * "Start (task)"; a fresh one, 21 MiB live, about one in 4.5 s), and spent 478–590 ms of CPU per PUT against 235–293 at 128; the PUTs ran at
- * 56–66 against 83–112 MB/s (40,000 4 KiB PUTs first, two clusters each way in turns). A
- * fresh cluster's memory test is unchanged (the coordinator at 135–136 MiB for 512 MiB,
- * 141 for 2 GiB). See docs/BENCHMARKS.md, "A full read cache and large PUTs".
+ * "Start (task)"; a fresh one, 21 MiB live, about one in 4.5 s), and spent 478–590 ms of
+ * CPU per PUT against 235–293 at 128; the PUTs ran at 56–66 against 83–112 MB/s (40,000
+ * 4 KiB PUTs first, two clusters each way in turns). A fresh cluster's memory test is
+ * unchanged (the coordinator at 135–136 MiB for 512 MiB, 141 for 2 GiB). See
+ * docs/BENCHMARKS.md, "A full read cache and large PUTs".
  * Node refuses the flag in NODE_OPTIONS, so launchers pass it on the command line.
  */
 export const SERVER_NODE_FLAGS: readonly string[] = [
