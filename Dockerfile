@@ -28,7 +28,7 @@ USER node
 VOLUME ["/data"]
 # Coordinators: 5000 HTTP, 5001 gRPC. Volumes: 6000 HTTP, 6001 gRPC.
 EXPOSE 5000 5001 6000 6001
-# The servers' V8 flags (common/node-flags.ts, SERVER_NODE_FLAGS; node refuses one of them in
-# NODE_OPTIONS).
+# The coordinators' V8 flags (common/node-flags.ts, SERVER_NODE_FLAGS; node refuses one of them
+# in NODE_OPTIONS); docker-compose.yml gives the volumes their own entrypoint.
 ENTRYPOINT ["node", "--max-semi-space-size=8", "--initial-old-space-size=128"]
 CMD ["dist/cli/main.js", "--help"]

@@ -5,12 +5,13 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
 import { ErrorCode, MinikvError } from "../common/errors.js";
-import { SERVER_ENV, SERVER_NODE_FLAGS } from "../common/node-flags.js";
+import { SERVER_ENV, SERVER_NODE_FLAGS, type ServerRole } from "../common/node-flags.js";
 import { CoordinatorClient } from "./coordinator-client.js";
 
 /** One process of the local cluster. */
 interface Member {
   readonly name: string;
+  readonly role: ServerRole;
   readonly script: string;
   readonly args: readonly string[];
   readonly healthUrl: string;
@@ -90,6 +91,7 @@ export function planCluster(options: DevOptions): Omit<Member, "child" | "logged
   const coordinatorUrls = coords.map((c) => `http://${HOST}:${c.http}`).join(",");
   const coordinatorMembers = coords.map((c) => ({
     name: c.id,
+    role: "coordinator" as const,
     script: binPath("coordinator"),
     healthUrl: `http://${HOST}:${c.http}/health`,
     args: [
@@ -104,6 +106,7 @@ export function planCluster(options: DevOptions): Omit<Member, "child" | "logged
     const http = options.volumeBasePort + 2 * i;
     return {
       name: id,
+      role: "volume" as const,
       script: binPath("volume"),
       healthUrl: `http://${HOST}:${http}/health`,
       args: [
@@ -131,11 +134,15 @@ async function runDevCluster(options: DevOptions): Promise<void> {
     // In a process group of its own: a terminal's Ctrl-C reaches this supervisor only, which
     // then stops each server with one SIGTERM. Reached by the Ctrl-C too, a server would
     // take the SIGTERM as a second signal and exit without its clean close.
-    const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, member.script, ...member.args], {
-      env: { ...process.env, ...SERVER_ENV },
-      stdio: ["ignore", "pipe", "pipe"],
-      detached: true,
-    });
+    const child = spawn(
+      process.execPath,
+      [...SERVER_NODE_FLAGS[member.role], member.script, ...member.args],
+      {
+        env: { ...process.env, ...SERVER_ENV },
+        stdio: ["ignore", "pipe", "pipe"],
+        detached: true,
+      },
+    );
     child.stdout.pipe(log, { end: false });
     child.stderr.pipe(log, { end: false });
     member.child = child;

@@ -1,7 +1,8 @@
 /**
- * V8 flags every minikv server process (coordinator, volume) runs with; each launcher passes
- * them: `minikv dev` (cli/dev-command.ts), scripts/cluster-up.sh, the Dockerfile (in its
- * ENTRYPOINT) and the tests' process harness. Flags given after them win.
+ * V8 flags every minikv server process runs with, by role; each launcher passes them:
+ * `minikv dev` (cli/dev-command.ts), scripts/cluster-up.sh, the Dockerfile (in its ENTRYPOINT;
+ * docker-compose.yml gives the volumes theirs) and the tests' process harness. Flags given
+ * after them win.
  *
  * `--max-semi-space-size=8`: the young generation's semi-spaces may grow to 8 MiB (V8's
  * default allows 16). A server's small requests allocate short-lived objects at a high rate
@@ -35,13 +36,19 @@
  * CPU per PUT against 235–293 at 128; the PUTs ran at 56–66 against 83–112 MB/s (40,000
  * 4 KiB PUTs first, two clusters each way in turns). A fresh cluster's memory test is
  * unchanged (the coordinator at 135–136 MiB for 512 MiB, 141 for 2 GiB). See
- * docs/BENCHMARKS.md, "A full read cache and large PUTs".
+ * docs/BENCHMARKS.md, "A full read cache and large PUTs". Volumes keep 64, which they have
+ * no read cache to outgrow: at 128 the volume of `test/blob-cluster.test.ts` that had taken
+ * the most of the file's earlier uploads peaked at 143–159 MiB in its memory test (four runs
+ * of the whole file, two over the 150 MiB bound), at 64 at 130–147 (two runs).
  * Node refuses the flag in NODE_OPTIONS, so launchers pass it on the command line.
  */
-export const SERVER_NODE_FLAGS: readonly string[] = [
-  "--max-semi-space-size=8",
-  "--initial-old-space-size=128",
-];
+export const SERVER_NODE_FLAGS: Readonly<Record<ServerRole, readonly string[]>> = {
+  coordinator: ["--max-semi-space-size=8", "--initial-old-space-size=128"],
+  volume: ["--max-semi-space-size=8", "--initial-old-space-size=64"],
+};
+
+/** A server process's role: its launcher gives it that role's flags (SERVER_NODE_FLAGS). */
+export type ServerRole = "coordinator" | "volume";
 
 /**
  * Environment every minikv server process gets from its launcher (the same four as above).

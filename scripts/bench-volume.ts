@@ -601,7 +601,7 @@ async function startVolumeProcess(): Promise<VolumeProcess> {
   const child = spawn(
     process.execPath,
     [
-      ...SERVER_NODE_FLAGS,
+      ...SERVER_NODE_FLAGS.volume,
       VOLUME_BIN,
       "serve",
       ...["--id", "bench-vol", "--bind", "127.0.0.1:0", "--grpc", "127.0.0.1:0"],

@@ -106,8 +106,9 @@ start() {
   started=1
 }
 
-# The servers' V8 flags (common/node-flags.ts, SERVER_NODE_FLAGS), then the caller's.
-read -ra NODE_ARGS <<<"--max-semi-space-size=8 --initial-old-space-size=128 ${MINIKV_NODE_ARGS:-}"
+# The servers' V8 flags by role (common/node-flags.ts, SERVER_NODE_FLAGS), then the caller's.
+read -ra COORDINATOR_NODE_ARGS <<<"--max-semi-space-size=8 --initial-old-space-size=128 ${MINIKV_NODE_ARGS:-}"
+read -ra VOLUME_NODE_ARGS <<<"--max-semi-space-size=8 --initial-old-space-size=64 ${MINIKV_NODE_ARGS:-}"
 # The servers' environment (common/node-flags.ts, SERVER_ENV).
 export MALLOC_MMAP_THRESHOLD_=4194304
 peers="" urls=""
@@ -117,13 +118,13 @@ for i in $(seq 1 "$COORDS"); do
 done
 for i in $(seq 1 "$COORDS"); do
   http=$((BASE + 2 * (i - 1)))
-  start "coord-$i" node "${NODE_ARGS[@]}" "$ROOT/dist/coordinator/main.js" serve --id "coord-$i" \
+  start "coord-$i" node "${COORDINATOR_NODE_ARGS[@]}" "$ROOT/dist/coordinator/main.js" serve --id "coord-$i" \
     --bind "$HOST:$http" --grpc "$HOST:$((http + 1))" --db "$DIR/coord-$i" \
     --peers "$peers" --replicas "$REPLICAS"
 done
 for i in $(seq 1 "$VOLUMES"); do
   http=$((VOLUME_PORT + 2 * (i - 1)))
-  start "vol-$i" node "${NODE_ARGS[@]}" "$ROOT/dist/volume/main.js" serve --id "vol-$i" \
+  start "vol-$i" node "${VOLUME_NODE_ARGS[@]}" "$ROOT/dist/volume/main.js" serve --id "vol-$i" \
     --bind "$HOST:$http" --grpc "$HOST:$((http + 1))" \
     --data "$DIR/vol-$i/data" --wal "$DIR/vol-$i/wal" --coordinators "$urls"
 done

@@ -39,6 +39,7 @@ const FETCH_BLOCKED_PORTS = [
 
 interface ComposeService {
   readonly command?: unknown;
+  readonly entrypoint?: unknown;
   readonly environment?: Readonly<Record<string, unknown>> | readonly string[];
   readonly ports?: readonly unknown[];
   readonly volumes?: readonly unknown[];
@@ -398,10 +399,23 @@ describe("docker-compose.yml and Dockerfile (issue 5 §4)", () => {
 
   it("runs the servers with the V8 flags every launcher uses (common/node-flags.ts)", () => {
     const entrypoint = /^ENTRYPOINT (.*)$/m.exec(dockerfile)?.[1];
-    expect(JSON.parse(entrypoint ?? "null")).toEqual(["node", ...SERVER_NODE_FLAGS]);
+    const imageEntrypoint = JSON.parse(entrypoint ?? "null") as unknown;
+    expect(imageEntrypoint).toEqual(["node", ...SERVER_NODE_FLAGS.coordinator]);
+    // Each service runs its role's flags: the image's for coordinators, its own for volumes.
+    for (const service of parsed) {
+      const own = service.service.entrypoint ?? imageEntrypoint;
+      expect(own, service.name).toEqual(["node", ...SERVER_NODE_FLAGS[service.kind]]);
+    }
     const clusterUp = readFileSync(join(REPO_ROOT, "scripts", "cluster-up.sh"), "utf8");
-    const nodeArgs = /^read -ra NODE_ARGS <<<"(.*) \$\{MINIKV_NODE_ARGS:-\}"$/m.exec(clusterUp)?.[1];
-    expect(nodeArgs?.split(" ")).toEqual([...SERVER_NODE_FLAGS]);
+    for (const [role, variable] of [
+      ["coordinator", "COORDINATOR_NODE_ARGS"],
+      ["volume", "VOLUME_NODE_ARGS"],
+    ] as const) {
+      const line = new RegExp(`^read -ra ${variable} <<<"(.*) \\$\\{MINIKV_NODE_ARGS:-\\}"$`, "m");
+      expect(line.exec(clusterUp)?.[1]?.split(" ")).toEqual([...SERVER_NODE_FLAGS[role]]);
+    }
+    expect(clusterUp).toMatch(/start "coord-\$i" node "\$\{COORDINATOR_NODE_ARGS\[@\]\}"/);
+    expect(clusterUp).toMatch(/start "vol-\$i" node "\$\{VOLUME_NODE_ARGS\[@\]\}"/);
     for (const [name, value] of Object.entries(SERVER_ENV)) {
       expect(dockerfile).toMatch(new RegExp(`^ENV ${name}=${value}$`, "m"));
       expect(clusterUp).toMatch(new RegExp(`^export ${name}=${value}$`, "m"));

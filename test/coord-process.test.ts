@@ -45,6 +45,7 @@ describe("minikv-coord process", () => {
     const solo = await harness.start({
       name: "solo",
       script: COORD_SCRIPT,
+      role: "coordinator",
       args: ["serve"],
       env: { MINIKV_ID: "solo-1", MINIKV_BIND: "127.0.0.1:0", MINIKV_GRPC: "127.0.0.1:0", MINIKV_DB: db },
     });

@@ -208,6 +208,7 @@ describe(`kill -9 of a real minikv-volume process (issue 2 §3), seed=${SEED}`, 
     volume = harness.add({
       name: "vol-crash",
       script: binary,
+      role: "volume",
       args: [
         "serve",
         ...["--id", "vol-crash", "--bind", "127.0.0.1:0", "--grpc", "127.0.0.1:0"],

@@ -87,6 +87,7 @@ describe("minikv-volume serve (real process)", () => {
     const volume = await harness.start({
       name: "env-vol",
       script: binary,
+      role: "volume",
       args: ["serve"],
       env: {
         MINIKV_ID: "vol-env",
@@ -131,6 +132,7 @@ describe("bounded memory for large values (DESIGN.md §2, issue 2 §2 Reads)", (
       const volume = await harness.start({
         name: "big-vol",
         script: binary,
+        role: "volume",
         args: [
           "serve",
           ...["--id", "vol-big", "--bind", "127.0.0.1:0", "--grpc", "127.0.0.1:0", "--coordinators", ""],

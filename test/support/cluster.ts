@@ -313,6 +313,7 @@ export class Cluster {
     const process = this.harness.add({
       name,
       script: VOLUME_SCRIPT,
+      role: "volume",
       args: [...args, ...(this.options.volumeArgs ?? [])],
       env: { MINIKV_LOG_LEVEL: "info", ...this.options.env },
       readyTimeoutMs: this.options.readyTimeoutMs ?? READY_TIMEOUT_MS_DEFAULT,
@@ -488,6 +489,7 @@ export class Cluster {
       const process = this.harness.add({
         name,
         script: COORD_SCRIPT,
+        role: "coordinator",
         args: [...args, ...(this.options.coordinatorArgs ?? [])],
         env: { MINIKV_LOG_LEVEL: "info", ...this.options.env },
         readyTimeoutMs: this.options.readyTimeoutMs ?? READY_TIMEOUT_MS_DEFAULT,

@@ -112,6 +112,7 @@ export class CoordCluster {
         harness.add({
           name: id,
           script: COORD_SCRIPT,
+          role: "coordinator",
           args: [...args, "--peers", peers, ...(options.args ?? [])],
           env: { MINIKV_LOG_LEVEL: "info", ...options.env },
           ...(options.nice === undefined ? {} : { nice: options.nice }),

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { basename, dirname, isAbsolute, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { SERVER_ENV, SERVER_NODE_FLAGS } from "../../common/node-flags.js";
+import { SERVER_ENV, SERVER_NODE_FLAGS, type ServerRole } from "../../common/node-flags.js";
 
 /**
  * A harness for tests and benchmarks that run real minikv processes: it spawns
@@ -56,8 +56,10 @@ export interface ProcessSpec {
   readonly name: string;
   /** Run with the current node binary; relative paths are from the repository root. */
   readonly script: string;
+  /** A minikv server's role, whose V8 flags it runs with (SERVER_NODE_FLAGS); none for other scripts. */
+  readonly role?: ServerRole;
   readonly args: readonly string[];
-  /** Options for node itself, after SERVER_NODE_FLAGS and before the script (e.g. --cpu-prof). */
+  /** Options for node itself, after the role's SERVER_NODE_FLAGS and before the script (e.g. --cpu-prof). */
   readonly nodeArgs?: readonly string[];
   /** Added to the parent's environment. */
   readonly env?: Readonly<Record<string, string>>;
@@ -76,7 +78,8 @@ export interface ProcessSpec {
 const PRIORITY_WRAPPER = 'echo "$0" >/proc/self/autogroup 2>/dev/null || true; exec nice -n "$0" "$@"';
 
 function commandLine(spec: ProcessSpec, script: string): { command: string; args: string[] } {
-  const node = [process.execPath, ...SERVER_NODE_FLAGS, ...(spec.nodeArgs ?? []), script, ...spec.args];
+  const flags = spec.role === undefined ? [] : SERVER_NODE_FLAGS[spec.role];
+  const node = [process.execPath, ...flags, ...(spec.nodeArgs ?? []), script, ...spec.args];
   if (spec.nice === undefined) return { command: process.execPath, args: node.slice(1) };
   return { command: "setsid", args: ["sh", "-c", PRIORITY_WRAPPER, String(spec.nice), ...node] };
 }
