@@ -11,8 +11,9 @@
  * brought a coordinator taking 512 MiB uploads from 149–151 to 134–138 MiB of peak RSS.
  *
  * Chunks still in flight at a scavenge can be promoted, and then only a major collection
- * frees them. The servers start with a 64 MiB initial old generation (node-flags.ts), so V8
- * does not run a major collection every few MiB of a stream by itself; instead every
+ * frees them. The servers start with a large initial old generation (node-flags.ts: 128 MiB
+ * for a coordinator, 64 for a volume), so V8 does not run a major collection every few MiB
+ * of a stream by itself; instead every
  * STREAM_GC_BYTES of blob bytes the stream asks for one, asynchronously (V8 runs it at its
  * next opportunity, as one full, non-incremental collection: 39–82 ms each in a volume with
  * `--trace-gc` during four 64 MiB PUTs at once; it collects the young generation too).
