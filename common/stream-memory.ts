@@ -13,10 +13,10 @@
  * Chunks still in flight at a scavenge can be promoted, and then only a major collection
  * frees them. The servers start with a large initial old generation (node-flags.ts: 128 MiB
  * for a coordinator, 64 for a volume), so V8 does not run a major collection every few MiB
- * of a stream by itself; instead every
- * STREAM_GC_BYTES of blob bytes the stream asks for one, asynchronously (V8 runs it at its
- * next opportunity, as one full, non-incremental collection: 39–82 ms each in a volume with
- * `--trace-gc` during four 64 MiB PUTs at once; it collects the young generation too).
+ * of a stream by itself; instead every STREAM_GC_BYTES of blob bytes the stream asks for
+ * one, asynchronously (V8 runs it at its next opportunity, as one full, non-incremental
+ * collection: 39–82 ms each in a volume with `--trace-gc` during four 64 MiB PUTs at once;
+ * it collects the young generation too).
  * Coordinator taking 512 MiB uploads (the RSS test of test/blob-cluster.test.ts): peak RSS
  * 144–152 MiB with the flag and scavenges alone, 141 with a major collection every 128 MiB,
  * 136–145 with one every 64 MiB (151 once in CI), 132–135 with one every 32 MiB (three runs
