@@ -18,6 +18,8 @@ FROM node:20-slim
 ENV NODE_ENV=production
 # The servers' environment (common/node-flags.ts, SERVER_ENV).
 ENV MALLOC_MMAP_THRESHOLD_=4194304
+ENV MALLOC_TOP_PAD_=1048576
+ENV MALLOC_ARENA_MAX=2
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force

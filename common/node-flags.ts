@@ -72,5 +72,22 @@ export type ServerRole = "coordinator" | "volume";
  * nine rounds), at 216–356 against 343–493 ms of CPU per PUT each; 4 MiB against no fixed
  * threshold on the volumes: 88–132 against 72–103 MB/s, peak RSS 122–127 against 133–146 MiB
  * (docs/BENCHMARKS.md, "glibc's mmap threshold").
+ *
+ * `MALLOC_TOP_PAD_=1048576`: glibc keeps 1 MiB free at the top of a heap when it gives memory
+ * back, and takes 1 MiB more than asked when it grows one (128 KiB by default). A leader
+ * taking 4 KiB PUTs allocates and frees batch buffers of some tens of KiB to a few hundred
+ * (Pipe batches, Raft appends, socket reads) many times a second; with 128 KiB kept, the
+ * heap's top went back to the system and was faulted in again page by page (12 µs a fault
+ * on this VM): 4.7–5.3 page faults per PUT on the leader, 1.0 on each follower, 0.5–1.1 on
+ * each volume; with 1 MiB and `MALLOC_ARENA_MAX=2` 3.0, 0.4 and 0.2–0.3, and 1,526–1,582
+ * instead of 1,670–1,910 µs of CPU per PUT for the six processes together (docs/BENCHMARKS.md,
+ * "glibc's top pad"). `MALLOC_ARENA_MAX=2`: at most two heaps, which all of a process's threads
+ * share (glibc's default is up to eight per CPU), so the pad is kept twice, not once for
+ * every heap a helper thread made: the memory test's coordinator stays at 133–136 MiB
+ * (512 MiB upload) and 139 (2 GiB), as without either setting.
  */
-export const SERVER_ENV: Readonly<Record<string, string>> = { MALLOC_MMAP_THRESHOLD_: "4194304" };
+export const SERVER_ENV: Readonly<Record<string, string>> = {
+  MALLOC_MMAP_THRESHOLD_: "4194304",
+  MALLOC_TOP_PAD_: "1048576",
+  MALLOC_ARENA_MAX: "2",
+};

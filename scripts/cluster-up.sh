@@ -111,6 +111,8 @@ read -ra COORDINATOR_NODE_ARGS <<<"--max-semi-space-size=8 --initial-old-space-s
 read -ra VOLUME_NODE_ARGS <<<"--max-semi-space-size=8 --initial-old-space-size=64 ${MINIKV_NODE_ARGS:-}"
 # The servers' environment (common/node-flags.ts, SERVER_ENV).
 export MALLOC_MMAP_THRESHOLD_=4194304
+export MALLOC_TOP_PAD_=1048576
+export MALLOC_ARENA_MAX=2
 peers="" urls=""
 for i in $(seq 1 "$COORDS"); do
   peers="${peers:+$peers,}coord-$i=$HOST:$((BASE + 2 * (i - 1) + 1))"
