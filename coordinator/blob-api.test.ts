@@ -276,6 +276,27 @@ describe("blob API (issue 4 §3–§5)", () => {
     expect(metrics).toMatch(/minikv_repair_queued_total\{[^}]*\} [1-9]/);
   });
 
+  it("times each phase of a committed write: receive, prepare, commit (/metrics)", async () => {
+    const counts = async (): Promise<Record<string, number>> => {
+      const text = (await httpRequest(`${base}/metrics`)).body.toString();
+      const found: Record<string, number> = {};
+      for (const m of text.matchAll(/^minikv_2pc_phase_seconds_count\{[^}]*phase="(\w+)"[^}]*\} (\d+)$/gm)) {
+        found[m[1] as string] = Number(m[2]);
+      }
+      return found;
+    };
+    const before = await counts();
+    expect((await put("phases-small", testValue(1000).bytes)).status).toBe(201);
+    expect((await put("phases-large", testValue(600_000).bytes)).status).toBe(201);
+    const after = await counts();
+    for (const phase of ["receive", "prepare", "commit"]) {
+      expect((after[phase] ?? 0) - (before[phase] ?? 0), phase).toBe(2);
+    }
+    // A refused write is not a committed one: no phase is timed.
+    expect((await put("%00bad", testValue(10).bytes)).status).toBe(400);
+    expect(await counts()).toEqual(after);
+  });
+
   it("counts small bodies received whole toward its collections, as it counts streamed ones", async () => {
     let majors = 0;
     const stop = beforeMajorCollections(() => {

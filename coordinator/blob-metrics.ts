@@ -1,8 +1,10 @@
-import { Counter, Gauge, type Registry } from "prom-client";
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 
-/** Metrics of the blob API: 2PC outcomes, bytes through the coordinator, read fallbacks. */
+/** Metrics of the blob API: 2PC outcomes and phases, bytes through the coordinator, read fallbacks. */
 export class BlobMetrics {
   readonly twoPhase: Counter<"outcome">;
+  /** Seconds a committed write spent in each phase: `receive`, `prepare`, `commit` (blob-writer.ts). */
+  readonly writePhase: Histogram<"phase">;
   readonly bytesIn: Counter;
   readonly bytesOut: Counter;
   /** A replica could not serve a read (down, missing, corrupt): the next one was tried. */
@@ -33,6 +35,16 @@ export class BlobMetrics {
       name: "minikv_2pc_total",
       help: "Blob writes by outcome: committed, aborted, unknown (Raft outcome not learned; presumed abort decides).",
       labelNames: ["outcome"],
+      registers,
+    });
+    this.writePhase = new Histogram({
+      name: "minikv_2pc_phase_seconds",
+      help:
+        "Committed blob writes: seconds spent receiving a small body whole (receive), streaming the body " +
+        "to every replica until all voted (prepare; a streamed body's upload included), and at the " +
+        "Raft commit point (commit).",
+      labelNames: ["phase"],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
       registers,
     });
     this.bytesIn = new Counter({

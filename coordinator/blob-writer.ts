@@ -86,7 +86,9 @@ export async function writeBlob(deps: BlobWriteDeps, write: BlobWrite): Promise<
     );
   }
   const txid = `${deps.coordinatorId}.${randomUUID()}`;
+  const started = performance.now();
   const source = await receive(write);
+  const received = performance.now();
   const header: VolumePrepareHeader = {
     txid,
     key: write.key,
@@ -97,7 +99,12 @@ export async function writeBlob(deps: BlobWriteDeps, write: BlobWrite): Promise<
     sizeUnknown: source.size === null,
   };
   const prepared = await prepareAll(deps, targets, header, source);
+  const voted = performance.now();
   const blob = await commitWrite(deps, write, targets, txid, prepared);
+  const phases = deps.metrics.writePhase;
+  phases.observe({ phase: "receive" }, (received - started) / 1000);
+  phases.observe({ phase: "prepare" }, (voted - received) / 1000);
+  phases.observe({ phase: "commit" }, (performance.now() - voted) / 1000);
   deps.readCache.written(blob, source.whole ? source.chunks : null);
   return blob;
 }
