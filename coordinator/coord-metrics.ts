@@ -18,6 +18,8 @@ export interface RaftCounters {
   readonly fsyncSeconds: number;
   /** Those that took half an election timeout or more. */
   readonly slowFsyncs: number;
+  /** Ticks half an election timeout or more after the one before (the process stalled). */
+  readonly lateTicks: number;
   /** Heartbeats and their answers sent while a batch was on the disk. */
   readonly earlyMessages: number;
   readonly snapshotsSent: number;
@@ -164,6 +166,11 @@ export class CoordinatorMetrics {
       "minikv_raft_slow_fsyncs_total",
       "fsynced batches that took half an election timeout or more (each is logged).",
       (c) => c.slowFsyncs,
+    );
+    counter(
+      "minikv_raft_late_ticks_total",
+      "Raft ticks that came half an election timeout or more after the one before: this process stalled that long (each is logged).",
+      (c) => c.lateTicks,
     );
     counter(
       "minikv_raft_early_messages_total",

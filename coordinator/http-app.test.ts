@@ -81,6 +81,7 @@ const counters: RaftCounters = {
   fsyncEntries: 8,
   fsyncSeconds: 0.02,
   slowFsyncs: 1,
+  lateTicks: 2,
   earlyMessages: 5,
   snapshotsSent: 0,
   snapshotsReceived: 0,
@@ -241,6 +242,7 @@ describe("coordinator HTTP app (issue 3 §4, DESIGN.md §4)", () => {
     expect(text).toMatch(/^minikv_raft_entries_per_fsync\{coordinator="coord-1"\} 2$/m);
     expect(text).toMatch(/^minikv_raft_fsync_seconds_total\{coordinator="coord-1"\} 0\.02$/m);
     expect(text).toMatch(/^minikv_raft_slow_fsyncs_total\{coordinator="coord-1"\} 1$/m);
+    expect(text).toMatch(/^minikv_raft_late_ticks_total\{coordinator="coord-1"\} 2$/m);
     expect(text).toMatch(/^minikv_raft_early_messages_total\{coordinator="coord-1"\} 5$/m);
     expect(text).toMatch(
       /^minikv_http_requests_total\{method="GET",route="\/health",status="200",coordinator="coord-1"\} \d+$/m,

@@ -17,7 +17,8 @@
 #                             [--no-large] [--no-minikv] [--quick] [--results DIR]
 #   --skip-build  use dist/ as it is
 #   --quick       RUNS=1, 5000 small, 4 large and 500 Swift ops
-#   --results DIR keep the JSONL results and the table there (the temp dir is always removed)
+#   --results DIR keep the JSONL results, the table and the minikv servers' logs (minikv-logs/)
+#                 there (the temp dir is always removed)
 # Environment: RUNS (3, interleaved runs per case), SMALL_COUNT (20000 ops per 4 KiB case),
 #   LARGE_COUNT (16 ops per 64 MiB case), LARGE_CONC (4), SWIFT_COUNT (2000 ops per 4 KiB
 #   Swift case), DISK_RUNS (RUNS),
@@ -38,7 +39,7 @@ while [ $# -gt 0 ]; do
     --no-swift) SWIFT=0 ;; --no-large) LARGE=0 ;; --no-minikv) MINIKV=0 ;;
     --quick) RUNS=1 SMALL_COUNT=5000 LARGE_COUNT=4 SWIFT_COUNT=500 ;;
     --results) KEEP=${2:?--results needs a directory}; shift ;;
-    -h|--help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "benchmark: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -152,6 +153,8 @@ print(next((x.get("httpUrl") for x in c["coordinators"] if x["id"] == c["leader"
   MINIKV_LEADER_CHANGES="$changes (3 = the first election only; $small_changes by the end of the 4 KiB cases)"
   log "minikv: leader changes seen by the 3 coordinators over the run: $MINIKV_LEADER_CHANGES"
   "$ROOT/scripts/cluster-down.sh" --dir "$TMP/cluster" >&2
+  # The servers' logs say why a leader changed (slow fsyncs, elections): kept with the results.
+  if [ -n "$KEEP" ]; then mkdir -p "$KEEP/minikv-logs" && cp "$TMP/cluster/logs/"*.log "$KEEP/minikv-logs/"; fi
 fi
 
 if [ $NGINX = 1 ]; then

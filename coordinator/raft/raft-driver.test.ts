@@ -144,6 +144,20 @@ describe("RaftDriver under partitions (memory network)", () => {
     expect(after.fsyncSeconds - before.fsyncSeconds).toBeGreaterThanOrEqual((slowMs * 0.9) / 1000);
   });
 
+  it("counts a tick that comes half an election timeout or more after the one before: the process stalled", async () => {
+    const config = { tickMs: 10, electionTicks: 10 };
+    cluster = await TestCluster.start("memory", ["solo"], config);
+    await cluster.leader();
+    const driver = cluster.driver("solo");
+    const before = driver.counters().lateTicks;
+    // The event loop blocked for three times the threshold (half of 100 ms): no timer runs meanwhile.
+    const until = performance.now() + 150;
+    while (performance.now() < until) continue;
+    await new Promise((resolve) => setTimeout(resolve, 5 * config.tickMs));
+    expect(driver.counters().lateTicks - before).toBeGreaterThanOrEqual(1);
+    expect(driver.status().role).toBe("leader");
+  });
+
   it("keeps its leader through fsyncs slower than the election timeout on every node: heartbeats and their answers leave meanwhile", async () => {
     // Election timeouts of 200–400 ms: room for a loaded machine's event-loop stalls.
     cluster = await TestCluster.start("memory", ["n1", "n2", "n3"], { tickMs: 10, electionTicks: 20 });

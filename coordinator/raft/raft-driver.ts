@@ -177,6 +177,12 @@ export interface RaftDriverCounters {
   fsyncSeconds: number;
   /** Those that took half an election timeout or more (each is logged). */
   slowFsyncs: number;
+  /**
+   * Ticks that came half an election timeout or more after the one before: the event loop
+   * (or the whole process) stalled that long, and so did this node's heartbeats or its
+   * answers to them (each is logged).
+   */
+  lateTicks: number;
   /** Heartbeats and answers sent while a batch was on the disk (sendEarly). */
   earlyMessages: number;
   snapshotsSent: number;
@@ -209,6 +215,7 @@ export class RaftDriver<Result = unknown> {
     fsyncEntries: 0,
     fsyncSeconds: 0,
     slowFsyncs: 0,
+    lateTicks: 0,
     earlyMessages: 0,
     snapshotsSent: 0,
     snapshotsReceived: 0,
@@ -229,6 +236,8 @@ export class RaftDriver<Result = unknown> {
    * counted since: one per timer, plus those catchUpLeaseClock added.
    */
   private tickOrigin = 0;
+  /** When the last tick ran (performance.now()). */
+  private lastTickAt = 0;
   private ticksDelivered = 0;
   private scheduled = false;
   private running: Promise<void> | null = null;
@@ -268,6 +277,7 @@ export class RaftDriver<Result = unknown> {
       onUnreachable: (id) => this.node?.reportUnreachable(id),
     });
     this.tickOrigin = performance.now();
+    this.lastTickAt = this.tickOrigin;
     this.timer = setInterval(() => this.onTick(), this.config.tickMs);
     this.schedule();
   }
@@ -595,6 +605,7 @@ export class RaftDriver<Result = unknown> {
 
   private onTick(): void {
     if (this.node === null || this.stopped) return;
+    this.noteLateTick();
     this.node.tick();
     this.sendEarly(this.node);
     this.ticksDelivered += 1;
@@ -605,6 +616,24 @@ export class RaftDriver<Result = unknown> {
     );
     // Most ticks change nothing (no heartbeat or election due): then the loop has no work.
     if (this.node.hasReady() || this.reads.hasQueued() || this.pendingCompaction !== null) this.schedule();
+  }
+
+  /**
+   * Counts and logs a tick that came half an election timeout or more after the previous one
+   * (as etcd warns when a leader could not send its heartbeats on time): the gap is a stall
+   * of this process, by a long task, a garbage collection or a starved CPU, during which its
+   * followers heard nothing from it (a leader) or it answered nothing (a follower).
+   */
+  private noteLateTick(): void {
+    const now = performance.now();
+    const gapMs = now - this.lastTickAt;
+    this.lastTickAt = now;
+    if (gapMs < this.electionTimeoutMs() / 2) return;
+    this.stats.lateTicks += 1;
+    this.config.logger?.warn(
+      { ms: Math.round(gapMs), role: this.role },
+      "raft tick late: this process stalled half an election timeout or more",
+    );
   }
 
   /**
