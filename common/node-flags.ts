@@ -81,10 +81,10 @@ export type ServerRole = "coordinator" | "volume";
  * on this VM): 4.7–5.3 page faults per PUT on the leader, 1.0 on each follower, 0.5–1.1 on
  * each volume; with 1 MiB and `MALLOC_ARENA_MAX=2` 3.0, 0.4 and 0.2–0.3, and 1,526–1,582
  * instead of 1,670–1,910 µs of CPU per PUT for the six processes together (docs/BENCHMARKS.md,
- * "glibc's top pad"). `MALLOC_ARENA_MAX=2`: at most two heaps, which all of a process's threads
- * share (glibc's default is up to eight per CPU), so the pad is kept twice, not once for
- * every heap a helper thread made: the memory test's coordinator stays at 133–136 MiB
- * (512 MiB upload) and 139 (2 GiB), as without either setting.
+ * "glibc's top pad and two heaps"). `MALLOC_ARENA_MAX=2`: at most two heaps, which all of a
+ * process's threads share (glibc's default is up to eight per CPU), so the pad is kept
+ * twice, not once for every heap a helper thread made: the memory test's coordinator stays
+ * at 133–136 MiB (512 MiB upload) and 139 (2 GiB), as without either setting.
  */
 export const SERVER_ENV: Readonly<Record<string, string>> = {
   MALLOC_MMAP_THRESHOLD_: "4194304",
