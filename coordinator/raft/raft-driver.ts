@@ -514,6 +514,11 @@ export class RaftDriver<Result = unknown> {
     return failure(ErrorCode.NOT_LEADER, message, detail);
   }
 
+  /** A fsync or a gap between ticks this long is logged and counted: half an election timeout. */
+  private stallWarnMs(): number {
+    return this.electionTimeoutMs() / 2;
+  }
+
   private electionTimeoutMs(): number {
     return this.config.electionTicks * this.config.tickMs;
   }
@@ -628,7 +633,7 @@ export class RaftDriver<Result = unknown> {
     const now = performance.now();
     const gapMs = now - this.lastTickAt;
     this.lastTickAt = now;
-    if (gapMs < this.electionTimeoutMs() / 2) return;
+    if (gapMs < this.stallWarnMs()) return;
     this.stats.lateTicks += 1;
     this.config.logger?.warn(
       { ms: Math.round(gapMs), role: this.role },
@@ -820,7 +825,7 @@ export class RaftDriver<Result = unknown> {
     this.stats.fsyncSeconds += ms / 1000;
     // No further Ready is taken while a batch is on the disk: only heartbeats and their
     // answers leave meanwhile (sendEarly); proposals, appends and their answers wait.
-    if (ms >= this.electionTimeoutMs() / 2) {
+    if (ms >= this.stallWarnMs()) {
       this.stats.slowFsyncs += 1;
       this.config.logger?.warn(
         { ms: Math.round(ms), entries: ready.entries.length, role: this.role },

@@ -56,7 +56,10 @@ export interface ProcessSpec {
   readonly name: string;
   /** Run with the current node binary; relative paths are from the repository root. */
   readonly script: string;
-  /** A minikv server's role, whose V8 flags it runs with (SERVER_NODE_FLAGS); none for other scripts. */
+  /**
+   * A minikv server's role: it runs with that role's V8 flags (SERVER_NODE_FLAGS) and the
+   * servers' environment (SERVER_ENV); neither for other scripts.
+   */
   readonly role?: ServerRole;
   readonly args: readonly string[];
   /** Options for node itself, after the role's SERVER_NODE_FLAGS and before the script (e.g. --cpu-prof). */
@@ -146,7 +149,7 @@ export class ManagedProcess {
     const { command, args } = commandLine(this.spec, this.scriptPath());
     const child = spawn(command, args, {
       cwd: this.spec.cwd ?? REPO_ROOT,
-      env: { ...process.env, ...SERVER_ENV, ...this.spec.env },
+      env: { ...process.env, ...(this.spec.role === undefined ? {} : SERVER_ENV), ...this.spec.env },
       stdio: ["ignore", "pipe", "pipe"],
     });
     this.child = child;
