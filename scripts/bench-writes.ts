@@ -78,7 +78,12 @@ function openProbe(dir: string): number | undefined {
 }
 
 /** Writes FILES new files of 64 MiB, two buffers: one write in flight while the next fills. */
-async function writer(dir: string, name: string, direct: boolean, buffers: readonly Buffer[]): Promise<void> {
+async function writer(
+  dir: string,
+  name: string,
+  direct: boolean,
+  buffers: readonly [Buffer, Buffer],
+): Promise<void> {
   const source = Buffer.allocUnsafe(WRITE_BYTES);
   for (let f = 0; f < FILES; f++) {
     const flags =
@@ -87,7 +92,7 @@ async function writer(dir: string, name: string, direct: boolean, buffers: reado
     try {
       let inFlight: Promise<unknown> = Promise.resolve();
       for (let position = 0, i = 0; position < FILE_BYTES; position += WRITE_BYTES, i++) {
-        const buffer = buffers[i % buffers.length] ?? source;
+        const buffer = buffers[i % 2 === 0 ? 0 : 1];
         await inFlight;
         // Fresh bytes each write, as a stream's would be (the copy a volume makes into its buffer).
         source.fill(i & 0xff);
@@ -103,9 +108,9 @@ async function writer(dir: string, name: string, direct: boolean, buffers: reado
 }
 
 async function run(dir: string, way: Way, probeFd: number): Promise<Sample> {
-  const buffers = Array.from({ length: way.writers }, () =>
-    [0, 1].map(() => (way.direct ? alignedBuffer(WRITE_BYTES, probeFd) : Buffer.allocUnsafe(WRITE_BYTES))),
-  );
+  const buffer = (): Buffer =>
+    way.direct ? alignedBuffer(WRITE_BYTES, probeFd) : Buffer.allocUnsafe(WRITE_BYTES);
+  const buffers = Array.from({ length: way.writers }, (): [Buffer, Buffer] => [buffer(), buffer()]);
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   await Promise.all(buffers.map((own, w) => writer(dir, `writer-${w}`, way.direct, own)));

@@ -610,12 +610,15 @@ export class RaftDriver<Result = unknown> {
 
   private onTick(): void {
     if (this.node === null || this.stopped) return;
-    this.noteLateTick();
+    const now = performance.now();
+    this.noteLateTick(now);
     this.node.tick();
     this.sendEarly(this.node);
     this.ticksDelivered += 1;
+    // The lease clock reads the time itself (it is also caught up outside the tick): counted
+    // from a moment earlier it would lag, and the lease would look younger than it is.
     this.catchUpLeaseClock(this.node);
-    this.proposals.sweep(performance.now(), (what) => timeoutError(what, this.leader));
+    this.proposals.sweep(now, (what) => timeoutError(what, this.leader));
     this.reads.sweep(Date.now(), this.electionTimeoutMs(), () =>
       failure(ErrorCode.NO_QUORUM, "read index not confirmed in time"),
     );
@@ -629,8 +632,7 @@ export class RaftDriver<Result = unknown> {
    * of this process, by a long task, a garbage collection or a starved CPU, during which its
    * followers heard nothing from it (a leader) or it answered nothing (a follower).
    */
-  private noteLateTick(): void {
-    const now = performance.now();
+  private noteLateTick(now: number): void {
     const gapMs = now - this.lastTickAt;
     this.lastTickAt = now;
     if (gapMs < this.stallWarnMs()) return;
