@@ -369,6 +369,7 @@ function start(role: string, args: readonly string[]): Promise<Started> {
   const child = fork(fileURLToPath(import.meta.url), [role, ...args], {
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
+  running.children.add(child);
   return new Promise((resolveStart, reject) => {
     const timer = setTimeout(() => reject(new Error(`${role} did not start`)), READY_TIMEOUT_MS);
     child.once("message", (message: { port: number }) => {
@@ -391,11 +392,14 @@ function run(
   args: readonly string[],
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<string> {
-  return new Promise((resolveRun, reject) =>
-    execFile(command, args, { env, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) =>
-      err === null ? resolveRun(stdout) : reject(new Error(`${command} failed: ${stderr || err.message}`)),
-    ),
-  );
+  return new Promise((resolveRun, reject) => {
+    const script = execFile(command, args, { env, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+      running.scripts.delete(script);
+      if (err === null) resolveRun(stdout);
+      else reject(new Error(`${command} failed: ${stderr || err.message}`));
+    });
+    running.scripts.add(script);
+  });
 }
 
 function wrk(url: string, count: number, prefix: string): Promise<string> {
@@ -412,16 +416,31 @@ interface Figures {
   readonly volumes: number;
 }
 
+/** What a floor run has started, stopped by stopAll() also when the driver is interrupted. */
+const running = {
+  children: new Set<ChildProcess>(),
+  scripts: new Set<ChildProcess>(),
+  dirs: new Set<string>(),
+};
+
+async function stopAll(): Promise<void> {
+  for (const child of running.children) child.kill("SIGKILL");
+  running.children.clear();
+  // wrk-run.sh and cpu-per-op.sh stop what they started on TERM.
+  for (const script of running.scripts) script.kill("SIGTERM");
+  running.scripts.clear();
+  await Promise.all([...running.dirs].map((dir) => rm(dir, { recursive: true, force: true })));
+  running.dirs.clear();
+}
+
 async function floorRun(run: number): Promise<Figures> {
   const dir = await mkdtemp(join(tmpdir(), "minikv-floor-"));
-  const children: ChildProcess[] = [];
+  running.dirs.add(dir);
   try {
     const volumes = await Promise.all([1, 2, 3].map((i) => start("volume", [join(dir, `vol-${i}`)])));
     const followers = await Promise.all([1, 2].map((i) => start("follower", [join(dir, `follower-${i}`)])));
-    children.push(...volumes.map((v) => v.child), ...followers.map((f) => f.child));
     const addresses = (list: readonly Started[]): string => list.map((s) => `127.0.0.1:${s.port}`).join(",");
     const leader = await start("leader", [join(dir, "leader"), addresses(volumes), addresses(followers)]);
-    children.push(leader.child);
     const url = `http://127.0.0.1:${leader.port}/v1/blobs/`;
     await wrk(url, 2000, `pre${run}-`);
     const pids = [leader, ...followers, ...volumes].map((s) => s.child.pid ?? 0);
@@ -441,8 +460,7 @@ async function floorRun(run: number): Promise<Figures> {
       volumes: mean(used.slice(3)),
     };
   } finally {
-    for (const child of children) child.kill("SIGKILL");
-    await rm(dir, { recursive: true, force: true });
+    await stopAll();
   }
 }
 
@@ -531,6 +549,11 @@ async function made(dir: string): Promise<string> {
 }
 
 const [role, ...rest] = process.argv.slice(2);
+if (role === undefined) {
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.once(signal, () => void stopAll().finally(() => process.exit(130)));
+  }
+}
 const done = role === undefined ? main() : child(role, rest);
 done.catch((err: unknown) => {
   console.error(err);
