@@ -21,7 +21,7 @@
  * starts is stopped by PID and its temporary directory removed.
  */
 import { execFile, fork, type ChildProcess } from "node:child_process";
-import { constants, readFileSync } from "node:fs";
+import { constants, existsSync, readFileSync } from "node:fs";
 import { mkdir, mkdtemp, open, rm, type FileHandle } from "node:fs/promises";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { tmpdir } from "node:os";
@@ -515,6 +515,17 @@ function table(rows: readonly { name: string; runs: readonly Figures[] }[]): voi
 }
 
 async function main(): Promise<void> {
+  for (const [name, value] of Object.entries({
+    BENCH_PUTS: PUTS,
+    BENCH_CONCURRENCY: CONCURRENCY,
+    BENCH_RUNS: RUNS,
+  })) {
+    if (!Number.isInteger(value) || value < 1)
+      throw new Error(`bench:floor: ${name} must be a positive integer`);
+  }
+  if (!existsSync(join(PEERS, "loadgen", "wrk-run.sh"))) {
+    throw new Error(`bench:floor: no peer harness at ${PEERS} (set PEERS_DIR)`);
+  }
   const floor: Figures[] = [];
   const minikv: Figures[] = [];
   for (let i = 0; i < RUNS; i++) {
@@ -556,6 +567,6 @@ if (role === undefined) {
 }
 const done = role === undefined ? main() : child(role, rest);
 done.catch((err: unknown) => {
-  console.error(err);
+  console.error(err instanceof Error ? err.message : err);
   process.exit(1);
 });
