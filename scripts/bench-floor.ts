@@ -16,11 +16,16 @@
  * Prints, as median (min–max) over the runs, PUTs per second and each role's CPU per PUT
  * (user + system, all threads, from /proc/<pid>/stat).
  *
+ * BENCH_VOLUMES=minikv puts three real `minikv-volume` processes behind the floor's leader,
+ * which then prepares and commits through common/volume-client.ts (the Pipe call, protobuf
+ * and all): the difference to the floor's own volumes is what a minikv volume, and the
+ * client's side of the Pipe, cost.
+ *
  * Environment: PEERS_DIR (../shared/peers), BENCH_PUTS (20000), BENCH_CONCURRENCY (64),
- * BENCH_RUNS (2), BENCH_MINIKV=0 (floor only). Binds 127.0.0.1 only; every process it
+ * BENCH_RUNS (2), BENCH_MINIKV=0 (floor only), BENCH_VOLUMES (floor | minikv). Binds 127.0.0.1 only; every process it
  * starts is stopped by PID and its temporary directory removed.
  */
-import { execFile, fork, type ChildProcess } from "node:child_process";
+import { execFile, fork, spawn, type ChildProcess } from "node:child_process";
 import { constants, existsSync, readFileSync } from "node:fs";
 import { mkdir, mkdtemp, open, rm, type FileHandle } from "node:fs/promises";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
@@ -29,6 +34,9 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import { Level } from "level";
+import { freePorts } from "../common/free-ports.js";
+import { SERVER_ENV, SERVER_NODE_FLAGS } from "../common/node-flags.js";
+import { VolumeClient } from "../common/volume-client.js";
 import { spread } from "./bench/closed-loop.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -38,6 +46,7 @@ const PUTS = Number(process.env["BENCH_PUTS"] ?? 20_000);
 const CONCURRENCY = Number(process.env["BENCH_CONCURRENCY"] ?? 64);
 const RUNS = Number(process.env["BENCH_RUNS"] ?? 2);
 const WITH_MINIKV = process.env["BENCH_MINIKV"] !== "0";
+const VOLUMES_KIND = process.env["BENCH_VOLUMES"] ?? "floor";
 const VALUE_BYTES = 4096;
 const READY_TIMEOUT_MS = 20_000;
 /** Bound of one wrk run (seconds), passed to wrk-run.sh. */
@@ -232,27 +241,76 @@ interface Put {
   votes: number;
 }
 
+/** The leader's side of the volumes. Each volume's yes vote calls `voted(id)`; a failed prepare `failed(id)`. */
+interface VolumeSide {
+  prepare(id: number, key: string, body: Bytes): void;
+  commit(id: number, index: number): void;
+}
+
+type Votes = { readonly voted: (id: number) => void; readonly failed: (id: number) => void };
+
+/** The floor's own protocol: the requests of a turn in one message to every volume. */
+function floorVolumeSide(addresses: readonly string[], votes: Votes): VolumeSide {
+  const streams = addresses.map(connect);
+  let batch: { id: number; bytes: Bytes }[] = [];
+  const send = (item: { id: number; bytes: Bytes }): void => {
+    if (batch.length === 0) {
+      setImmediate(() => {
+        const message = encodeItems(batch);
+        batch = [];
+        for (const stream of streams) stream.write(message);
+      });
+    }
+    batch.push(item);
+  };
+  // Commit records are answered too; their ids are no longer waiting for votes.
+  for (const stream of streams) {
+    stream.on("data", (reply: Bytes) => {
+      for (const id of decodeIds(reply, false)) votes.voted(id);
+    });
+  }
+  return {
+    prepare: (id, _key, body) => send({ id, bytes: body }),
+    commit: (id, index) => send({ id, bytes: Buffer.from(`commit floor.${id} ${index}`) }),
+  };
+}
+
+/** Real minikv volumes through common/volume-client.ts. */
+function minikvVolumeSide(addresses: readonly string[], votes: Votes): VolumeSide {
+  const clients = addresses.map((address) => new VolumeClient(address));
+  return {
+    prepare: (id, key, body) => {
+      const header = { txid: `floor.${id}`, key, size: body.length, crc32c: 0, crc32cUnknown: true };
+      for (const client of clients) {
+        client.prepare(header, [body]).then(
+          () => votes.voted(id),
+          () => votes.failed(id),
+        );
+      }
+    },
+    commit: (id, index) => {
+      for (const client of clients) {
+        client
+          .commit(`floor.${id}`, index)
+          .catch((err: unknown) => console.error(`commit failed: ${String(err)}`));
+      }
+    },
+  };
+}
+
 async function runLeader(
   dir: string,
   volumes: readonly string[],
   followers: readonly string[],
+  volumesKind: string,
 ): Promise<number> {
   const db = new Level<Bytes, Bytes>(join(dir, "db"), { keyEncoding: "buffer", valueEncoding: "buffer" });
   await db.open();
   const puts = new Map<number, Put>();
   let nextId = 0;
-  const volumeStreams = volumes.map(connect);
-  let volumeBatch: { id: number; bytes: Bytes }[] = [];
-  const toVolumes = (item: { id: number; bytes: Bytes }): void => {
-    if (volumeBatch.length === 0) {
-      setImmediate(() => {
-        const message = encodeItems(volumeBatch);
-        volumeBatch = [];
-        for (const stream of volumeStreams) stream.write(message);
-      });
-    }
-    volumeBatch.push(item);
-  };
+  const votes = { voted, failed };
+  const volumeSide =
+    volumesKind === "minikv" ? minikvVolumeSide(volumes, votes) : floorVolumeSide(volumes, votes);
 
   // Raft's part: entries get indexes; durable on the leader and one follower = committed.
   const entries = new Map<number, { id: number; bytes: Bytes }>();
@@ -323,21 +381,23 @@ async function runLeader(
       puts.delete(entry.id);
       put.res.writeHead(201, { "content-type": "application/json" });
       put.res.end(JSON.stringify({ key: put.key, version: index, size: put.size }));
-      toVolumes({ id: entry.id, bytes: Buffer.from(`commit floor.${entry.id} ${index}`) });
+      volumeSide.commit(entry.id, index);
     }
     applying = false;
     void advance();
   }
-  volumeStreams.forEach((stream) =>
-    stream.on("data", (reply: Bytes) => {
-      for (const id of decodeIds(reply, false)) {
-        const put = puts.get(id);
-        if (put === undefined) continue; // a commit record's answer
-        put.votes += 1;
-        if (put.votes === volumes.length) propose(id, put);
-      }
-    }),
-  );
+  function voted(id: number): void {
+    const put = puts.get(id);
+    if (put === undefined) return; // a commit record's answer, or a failed PUT's
+    put.votes += 1;
+    if (put.votes === volumes.length) propose(id, put);
+  }
+  function failed(id: number): void {
+    const put = puts.get(id);
+    if (put === undefined) return;
+    puts.delete(id);
+    put.res.writeHead(503).end();
+  }
 
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const chunks: Bytes[] = [];
@@ -345,8 +405,10 @@ async function runLeader(
     req.on("end", () => {
       const body = chunks.length === 1 ? (chunks[0] as Bytes) : Buffer.concat(chunks);
       nextId = (nextId + 1) >>> 0;
-      puts.set(nextId, { res, key: req.url ?? "", size: body.length, votes: 0 });
-      toVolumes({ id: nextId, bytes: body });
+      const url = req.url ?? "";
+      const key = url.slice(url.lastIndexOf("/") + 1);
+      puts.set(nextId, { res, key, size: body.length, votes: 0 });
+      volumeSide.prepare(nextId, key, body);
     });
   };
   const server = createServer(onRequest);
@@ -433,14 +495,65 @@ async function stopAll(): Promise<void> {
   running.dirs.clear();
 }
 
+/** Three `minikv-volume serve` processes as scripts/cluster-up.sh starts them (no coordinator answers). */
+async function startMinikvVolumes(dir: string): Promise<Started[]> {
+  const ports = await freePorts(7);
+  const nowhere = `http://127.0.0.1:${ports[6] ?? 0}`;
+  const started: Started[] = [];
+  for (let i = 0; i < 3; i++) {
+    const http = ports[2 * i] ?? 0;
+    const grpcPort = ports[2 * i + 1] ?? 0;
+    const name = `vol-${i + 1}`;
+    const args = [
+      ...SERVER_NODE_FLAGS.volume,
+      join(ROOT, "dist", "volume", "main.js"),
+      "serve",
+      "--id",
+      name,
+    ];
+    args.push("--bind", `127.0.0.1:${http}`, "--grpc", `127.0.0.1:${grpcPort}`, "--coordinators", nowhere);
+    args.push("--data", join(dir, name, "data"), "--wal", join(dir, name, "wal"));
+    const child = spawn(process.execPath, args, {
+      stdio: ["ignore", "ignore", "inherit"],
+      env: { ...process.env, ...SERVER_ENV, MINIKV_LOG_LEVEL: "error" },
+    });
+    running.children.add(child);
+    await untilListening(`http://127.0.0.1:${http}/health`);
+    started.push({ child, port: grpcPort });
+  }
+  return started;
+}
+
+/** Waits (bounded) until a server answers HTTP at `url`, whatever the status. */
+async function untilListening(url: string): Promise<void> {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  for (;;) {
+    try {
+      await fetch(url);
+      return;
+    } catch {
+      if (Date.now() > deadline) throw new Error(`nothing answers at ${url}`);
+      await new Promise((resolveWait) => setTimeout(resolveWait, 100));
+    }
+  }
+}
+
 async function floorRun(run: number): Promise<Figures> {
   const dir = await mkdtemp(join(tmpdir(), "minikv-floor-"));
   running.dirs.add(dir);
   try {
-    const volumes = await Promise.all([1, 2, 3].map((i) => start("volume", [join(dir, `vol-${i}`)])));
+    const volumes =
+      VOLUMES_KIND === "minikv"
+        ? await startMinikvVolumes(dir)
+        : await Promise.all([1, 2, 3].map((i) => start("volume", [join(dir, `vol-${i}`)])));
     const followers = await Promise.all([1, 2].map((i) => start("follower", [join(dir, `follower-${i}`)])));
     const addresses = (list: readonly Started[]): string => list.map((s) => `127.0.0.1:${s.port}`).join(",");
-    const leader = await start("leader", [join(dir, "leader"), addresses(volumes), addresses(followers)]);
+    const leader = await start("leader", [
+      join(dir, "leader"),
+      addresses(volumes),
+      addresses(followers),
+      VOLUMES_KIND,
+    ]);
     const url = `http://127.0.0.1:${leader.port}/v1/blobs/`;
     await wrk(url, 2000, `pre${run}-`);
     const pids = [leader, ...followers, ...volumes].map((s) => s.child.pid ?? 0);
@@ -523,6 +636,9 @@ async function main(): Promise<void> {
     if (!Number.isInteger(value) || value < 1)
       throw new Error(`bench:floor: ${name} must be a positive integer`);
   }
+  if (VOLUMES_KIND !== "floor" && VOLUMES_KIND !== "minikv") {
+    throw new Error(`bench:floor: BENCH_VOLUMES is floor or minikv, not ${VOLUMES_KIND}`);
+  }
   if (!existsSync(join(PEERS, "loadgen", "wrk-run.sh"))) {
     throw new Error(`bench:floor: no peer harness at ${PEERS} (set PEERS_DIR)`);
   }
@@ -536,19 +652,25 @@ async function main(): Promise<void> {
     console.error(`minikv run ${i + 1}: ${minikv.at(-1)?.putsPerSecond.toFixed(0)} PUTs/s`);
   }
   table([
-    { name: "floor (the same messages, no minikv code)", runs: floor },
+    {
+      name:
+        VOLUMES_KIND === "minikv"
+          ? "floor with minikv volumes (common/volume-client.ts)"
+          : "floor (the same messages, no minikv code)",
+      runs: floor,
+    },
     ...(WITH_MINIKV ? [{ name: "minikv (scripts/cpu-per-op.sh)", runs: minikv }] : []),
   ]);
 }
 
 async function child(role: string, args: readonly string[]): Promise<void> {
-  const [dir = "", volumes = "", followers = ""] = args;
+  const [dir = "", volumes = "", followers = "", volumesKind = "floor"] = args;
   const port =
     role === "volume"
       ? await runVolume(await made(dir))
       : role === "follower"
         ? await runFollower(await made(dir))
-        : await runLeader(await made(dir), volumes.split(","), followers.split(","));
+        : await runLeader(await made(dir), volumes.split(","), followers.split(","), volumesKind);
   process.send?.({ port });
   // The driver stops this process by PID; without it, stop too.
   process.on("disconnect", () => process.exit(0));
