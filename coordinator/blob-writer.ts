@@ -133,8 +133,10 @@ async function receive(write: BlobWrite): Promise<Source> {
   if (declared !== null && declared > blobWriteBounds.wholeBodyBytesMax) {
     return { whole: false, size: declared, chunks: write.body };
   }
-  if (declared !== null && write.body instanceof Readable) return receiveDeclared(write.body, declared);
-  const holdBytesMax = declared ?? blobWriteBounds.unknownLengthBufferBytes;
+  if (declared !== null) {
+    const body = write.body instanceof Readable ? write.body : Readable.from(write.body);
+    return receiveDeclared(body, declared);
+  }
   const iterator = write.body[Symbol.asyncIterator]();
   const held: Uint8Array[] = [];
   let heldBytes = 0;
@@ -147,12 +149,11 @@ async function receive(write: BlobWrite): Promise<Source> {
       // commit, long enough to be promoted, so only a major collection frees it. Without
       // these requests a leader's RSS after 45,000 4 KiB PUTs was about 40 MiB higher.
       noteStreamedBytes(heldBytes);
-      return { whole: true, size: declared ?? heldBytes, chunks: held };
+      return { whole: true, size: heldBytes, chunks: held };
     }
     held.push(step.value);
     heldBytes += step.value.length;
-    // Longer than declared: streamed on, so that the pump reports the mismatch.
-    if (heldBytes > holdBytesMax) break;
+    if (heldBytes > blobWriteBounds.unknownLengthBufferBytes) break;
   }
   async function* rest(): AsyncGenerator<Uint8Array> {
     yield* held;
@@ -162,14 +163,15 @@ async function receive(write: BlobWrite): Promise<Source> {
       yield step.value;
     }
   }
-  return { whole: false, size: declared, chunks: rest() };
+  return { whole: false, size: null, chunks: rest() };
 }
 
 /**
  * A small body of declared length, received whole from its stream's events: the common
  * 4 KiB PUT. A stream's async iterator costs several promises, listeners and a destroy per
- * body, which at thousands of PUTs a second showed in the leader's CPU. node:http delivers no
- * more than Content-Length; a body cut short ends in an error (failOnAbort), never in 'end'.
+ * body. node:http delivers no more than Content-Length and ends a body cut short in an error
+ * (failOnAbort), never in 'end'; another source that runs longer than declared is refused
+ * as soon as it does (the length is checked again as the body is sent).
  */
 function receiveDeclared(body: Readable, declared: number): Promise<Source> {
   return new Promise((resolve, reject) => {
@@ -180,14 +182,17 @@ function receiveDeclared(body: Readable, declared: number): Promise<Source> {
     }
     const held: Uint8Array[] = [];
     let heldBytes = 0;
+    const stop = (error: MinikvError): void => {
+      body.off("data", onData).off("end", onEnd).off("error", onError);
+      reject(error);
+    };
     const onData = (chunk: Uint8Array): void => {
       held.push(chunk);
       heldBytes += chunk.length;
+      // The rest flows on unread (the caller answers, then discards it).
+      if (heldBytes > declared) stop(longerThanDeclared(declared));
     };
-    const onError = (err: unknown): void => {
-      body.off("data", onData).off("end", onEnd);
-      reject(clientGone(err));
-    };
+    const onError = (err: unknown): void => stop(clientGone(err));
     const onEnd = (): void => {
       body.off("error", onError);
       // Counted like a stream's chunks (see receive). Its length is checked as it is sent.
@@ -360,7 +365,7 @@ function account(sent: Prepared, chunk: Uint8Array, declaredSize: number | null)
   if (size > limits.blobBytesMax)
     throw new MinikvError(ErrorCode.TOO_LARGE, `blob exceeds ${limits.blobBytesMax} bytes`);
   if (declaredSize !== null && size > declaredSize) {
-    throw new MinikvError(ErrorCode.SIZE_MISMATCH, `body is longer than its Content-Length ${declaredSize}`);
+    throw longerThanDeclared(declaredSize);
   }
   return { size, crc32c: crc32c(chunk, sent.crc32c) };
 }
@@ -419,6 +424,10 @@ async function pump(
   const checked = checkLength(sent, declaredSize);
   for (const sink of sinks) sink.end();
   return checked;
+}
+
+function longerThanDeclared(declaredSize: number): MinikvError {
+  return new MinikvError(ErrorCode.SIZE_MISMATCH, `body is longer than its Content-Length ${declaredSize}`);
 }
 
 function stopped(): MinikvError {

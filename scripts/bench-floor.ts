@@ -22,22 +22,23 @@
  * client's side of the Pipe, cost.
  *
  * Environment: PEERS_DIR (../shared/peers), BENCH_PUTS (20000), BENCH_CONCURRENCY (64),
- * BENCH_RUNS (2), BENCH_MINIKV=0 (floor only), BENCH_VOLUMES (floor | minikv). Binds 127.0.0.1 only; every process it
- * starts is stopped by PID and its temporary directory removed.
+ * BENCH_RUNS (2), BENCH_MINIKV=0 (floor only), BENCH_VOLUMES (floor | minikv). Binds
+ * 127.0.0.1 only (port 0); the processes run under test/support/process-harness.ts, which
+ * stops them by PID and removes their directory, also when the run is interrupted.
  */
-import { execFile, fork, spawn, type ChildProcess } from "node:child_process";
-import { constants, existsSync, readFileSync } from "node:fs";
-import { mkdir, mkdtemp, open, rm, type FileHandle } from "node:fs/promises";
+import { execFile, type ChildProcess } from "node:child_process";
+import { constants, existsSync } from "node:fs";
+import { open, type FileHandle } from "node:fs/promises";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import { Level } from "level";
-import { freePorts } from "../common/free-ports.js";
-import { SERVER_ENV, SERVER_NODE_FLAGS } from "../common/node-flags.js";
 import { VolumeClient } from "../common/volume-client.js";
+import { VOLUME_SCRIPT } from "../test/support/cluster.js";
+import { ProcessHarness, type ManagedProcess } from "../test/support/process-harness.js";
 import { spread } from "./bench/closed-loop.js";
+import { cpuSecondsOf } from "./bench/proc-cpu.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, "..", "..");
@@ -48,7 +49,6 @@ const RUNS = Number(process.env["BENCH_RUNS"] ?? 2);
 const WITH_MINIKV = process.env["BENCH_MINIKV"] !== "0";
 const VOLUMES_KIND = process.env["BENCH_VOLUMES"] ?? "floor";
 const VALUE_BYTES = 4096;
-const READY_TIMEOUT_MS = 20_000;
 /** Bound of one wrk run (seconds), passed to wrk-run.sh. */
 const LOAD_SECONDS_MAX = 300;
 
@@ -101,15 +101,20 @@ function encodeItems(items: readonly { id: number; bytes: Bytes }[]): Bytes {
   return out;
 }
 
-function decodeIds(message: Bytes, withBytes: boolean): number[] {
+function decodeItems(message: Bytes): { id: number; bytes: Bytes }[] {
   const count = message.readUInt32LE(0);
-  const ids: number[] = [];
+  const items: { id: number; bytes: Bytes }[] = [];
   let at = 4;
   for (let i = 0; i < count; i++) {
-    ids.push(message.readUInt32LE(at));
-    at += withBytes ? 8 + message.readUInt32LE(at + 4) : 4;
+    const length = message.readUInt32LE(at + 4);
+    items.push({ id: message.readUInt32LE(at), bytes: message.subarray(at + 8, at + 8 + length) });
+    at += 8 + length;
   }
-  return ids;
+  return items;
+}
+
+function decodeIds(reply: Bytes): number[] {
+  return Array.from({ length: reply.readUInt32LE(0) }, (_, i) => reply.readUInt32LE(4 + 4 * i));
 }
 
 function encodeIds(ids: readonly number[]): Bytes {
@@ -119,10 +124,7 @@ function encodeIds(ids: readonly number[]): Bytes {
   return out;
 }
 
-/**
- * One durable write at a time; what arrives meanwhile goes into the next round (group
- * commit). `done` runs after the round's write returned.
- */
+/** One durable write at a time; what arrives meanwhile goes into the next round (group commit). */
 class Rounds<T> {
   private queue: T[] = [];
   private writing = false;
@@ -155,7 +157,8 @@ async function runVolume(dir: string): Promise<number> {
   const rounds = new Rounds<{ call: grpc.ServerDuplexStream<Bytes, Bytes>; message: Bytes }>(
     async (batch) => {
       await file.writev(batch.map((b) => b.message));
-      for (const { call, message } of batch) call.write(encodeIds(decodeIds(message, true)));
+      for (const { call, message } of batch)
+        call.write(encodeIds(decodeItems(message).map((item) => item.id)));
     },
   );
   return serve((call) => call.on("data", (message: Bytes) => rounds.add({ call, message })));
@@ -173,12 +176,13 @@ async function runFollower(dir: string): Promise<number> {
       const log = db.batch();
       let commit = applied;
       let last = applied;
+      // An append: u32 commit index, then the entries as items, each with its index as id.
       for (const { message } of batch) {
         commit = Math.max(commit, message.readUInt32LE(0));
-        for (const entry of entriesOf(message)) {
-          log.put(indexKey(entry.index), entry.bytes);
-          unapplied.set(entry.index, entry.bytes);
-          last = entry.index;
+        for (const entry of decodeItems(message.subarray(4))) {
+          log.put(indexKey(entry.id), entry.bytes);
+          unapplied.set(entry.id, entry.bytes);
+          last = entry.id;
         }
       }
       await log.write({ sync: true });
@@ -189,18 +193,9 @@ async function runFollower(dir: string): Promise<number> {
   return serve((call) => call.on("data", (message: Bytes) => rounds.add({ call, message })));
 }
 
-/** Append messages: u32 commit index, then the items of encodeItems with the entry's index as id. */
-function entriesOf(message: Bytes): { index: number; bytes: Bytes }[] {
-  const items = message.subarray(4);
-  const count = items.readUInt32LE(0);
-  const out: { index: number; bytes: Bytes }[] = [];
-  let at = 4;
-  for (let i = 0; i < count; i++) {
-    const length = items.readUInt32LE(at + 4);
-    out.push({ index: items.readUInt32LE(at), bytes: items.subarray(at + 8, at + 8 + length) });
-    at += 8 + length;
-  }
-  return out;
+/** An applied entry is stored under the key it names: its first 64 bytes. */
+function stateKey(entry: Bytes): Bytes {
+  return entry.subarray(0, Math.min(64, entry.length));
 }
 
 function indexKey(index: number): Bytes {
@@ -210,10 +205,7 @@ function indexKey(index: number): Bytes {
   return key;
 }
 
-/**
- * Puts each entry after `from` up to `to` (those received) under the key it names (its
- * first 64 bytes); returns the last index applied.
- */
+/** Applies each entry after `from` up to `to` (those received); returns the last index applied. */
 async function applyUpTo(
   db: Level<Bytes, Bytes>,
   entries: Map<number, Bytes>,
@@ -225,7 +217,7 @@ async function applyUpTo(
   for (; index < to; index++) {
     const entry = entries.get(index + 1);
     if (entry === undefined) break;
-    state.put(entry.subarray(0, Math.min(64, entry.length)), entry);
+    state.put(stateKey(entry), entry);
     entries.delete(index + 1);
   }
   await state.write({ sync: false });
@@ -266,7 +258,7 @@ function floorVolumeSide(addresses: readonly string[], votes: Votes): VolumeSide
   // Commit records are answered too; their ids are no longer waiting for votes.
   for (const stream of streams) {
     stream.on("data", (reply: Bytes) => {
-      for (const id of decodeIds(reply, false)) votes.voted(id);
+      for (const id of decodeIds(reply)) votes.voted(id);
     });
   }
   return {
@@ -356,7 +348,7 @@ async function runLeader(
   }
   followerStreams.forEach((stream, i) =>
     stream.on("data", (reply: Bytes) => {
-      matched[i] = Math.max(matched[i] ?? 0, decodeIds(reply, false)[0] ?? 0);
+      matched[i] = Math.max(matched[i] ?? 0, decodeIds(reply)[0] ?? 0);
       void advance();
     }),
   );
@@ -368,20 +360,22 @@ async function runLeader(
     const from = committed;
     committed = commit;
     const state = db.batch();
+    const applied: { index: number; id: number }[] = [];
     for (let index = from + 1; index <= commit; index++) {
       const entry = entries.get(index);
-      if (entry !== undefined) state.put(entry.bytes.subarray(0, 64), entry.bytes);
+      if (entry === undefined) continue;
+      entries.delete(index);
+      state.put(stateKey(entry.bytes), entry.bytes);
+      applied.push({ index, id: entry.id });
     }
     await state.write({ sync: false });
-    for (let index = from + 1; index <= commit; index++) {
-      const entry = entries.get(index);
-      entries.delete(index);
-      const put = entry === undefined ? undefined : puts.get(entry.id);
-      if (entry === undefined || put === undefined) continue;
-      puts.delete(entry.id);
+    for (const { index, id } of applied) {
+      const put = puts.get(id);
+      if (put === undefined) continue;
+      puts.delete(id);
       put.res.writeHead(201, { "content-type": "application/json" });
       put.res.end(JSON.stringify({ key: put.key, version: index, size: put.size }));
-      volumeSide.commit(entry.id, index);
+      volumeSide.commit(id, index);
     }
     applying = false;
     void advance();
@@ -422,40 +416,16 @@ async function runLeader(
 
 // ---- the driver ----------------------------------------------------------------------------
 
-interface Started {
-  readonly child: ChildProcess;
-  readonly port: number;
+/** A process's address as its listening line gives it. */
+function addressOf(server: ManagedProcess, listener: "grpc" | "http"): string {
+  return String(server.listening[listener]);
 }
 
-function start(role: string, args: readonly string[]): Promise<Started> {
-  const child = fork(fileURLToPath(import.meta.url), [role, ...args], {
-    stdio: ["ignore", "inherit", "inherit", "ipc"],
-  });
-  running.children.add(child);
-  return new Promise((resolveStart, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${role} did not start`)), READY_TIMEOUT_MS);
-    child.once("message", (message: { port: number }) => {
-      clearTimeout(timer);
-      resolveStart({ child, port: message.port });
-    });
-    child.once("exit", (code) => reject(new Error(`${role} exited with ${code}`)));
-  });
-}
-
-/** User + system CPU time of a process, all threads, in µs. */
-function cpuMicros(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  return (ticks * 1e6) / 100;
-}
-
-function run(
-  command: string,
-  args: readonly string[],
-  env: NodeJS.ProcessEnv = process.env,
-): Promise<string> {
+function run(command: string, args: readonly string[]): Promise<string> {
   return new Promise((resolveRun, reject) => {
-    const script = execFile(command, args, { env, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+    // setsid: the script leads a process group of its own (see stopAll), with the same PID.
+    const options = { maxBuffer: 16 * 1024 * 1024 };
+    const script = execFile("setsid", [command, ...args], options, (err, stdout, stderr) => {
       running.scripts.delete(script);
       if (err === null) resolveRun(stdout);
       else reject(new Error(`${command} failed: ${stderr || err.message}`));
@@ -478,94 +448,95 @@ interface Figures {
   readonly volumes: number;
 }
 
-/** What a floor run has started, stopped by stopAll() also when the driver is interrupted. */
-const running = {
-  children: new Set<ChildProcess>(),
-  scripts: new Set<ChildProcess>(),
-  dirs: new Set<string>(),
-};
+const mean = (values: readonly number[]): number => values.reduce((a, b) => a + b, 0) / values.length;
+
+/** What is running now, stopped by stopAll() also when the driver is interrupted. */
+const running = { harness: undefined as ProcessHarness | undefined, scripts: new Set<ChildProcess>() };
+
+/** The harness's cleanup in progress: a second stopAll() (a failure after a signal) waits for it. */
+let cleaning: Promise<void> = Promise.resolve();
 
 async function stopAll(): Promise<void> {
-  for (const child of running.children) child.kill("SIGKILL");
-  running.children.clear();
-  // wrk-run.sh and cpu-per-op.sh stop what they started on TERM.
-  for (const script of running.scripts) script.kill("SIGTERM");
+  // Each script leads its process group: TERM reaches cpu-per-op.sh and the wrk-run.sh under
+  // it, which stop what they started (as scripts/benchmark.sh stops its stages).
+  for (const script of running.scripts) {
+    try {
+      if (script.pid !== undefined) process.kill(-script.pid, "SIGTERM");
+    } catch {
+      // Its group has ended already.
+    }
+  }
   running.scripts.clear();
-  await Promise.all([...running.dirs].map((dir) => rm(dir, { recursive: true, force: true })));
-  running.dirs.clear();
+  const harness = running.harness;
+  running.harness = undefined;
+  if (harness !== undefined) cleaning = harness.cleanup();
+  await cleaning;
 }
 
-/** Three `minikv-volume serve` processes as scripts/cluster-up.sh starts them (no coordinator answers). */
-async function startMinikvVolumes(dir: string): Promise<Started[]> {
-  const ports = await freePorts(7);
-  const nowhere = `http://127.0.0.1:${ports[6] ?? 0}`;
-  const started: Started[] = [];
-  for (let i = 0; i < 3; i++) {
-    const http = ports[2 * i] ?? 0;
-    const grpcPort = ports[2 * i + 1] ?? 0;
-    const name = `vol-${i + 1}`;
+const FLOOR_SCRIPT = fileURLToPath(import.meta.url);
+
+/** Three floor volumes, or three `minikv-volume serve` processes without coordinators. */
+async function startVolumes(harness: ProcessHarness): Promise<ManagedProcess[]> {
+  const volumes: ManagedProcess[] = [];
+  for (const name of ["vol-1", "vol-2", "vol-3"]) {
+    if (VOLUMES_KIND !== "minikv") {
+      volumes.push(
+        await harness.start({ name, script: FLOOR_SCRIPT, args: ["volume", await harness.dir(name)] }),
+      );
+      continue;
+    }
     const args = [
-      ...SERVER_NODE_FLAGS.volume,
-      join(ROOT, "dist", "volume", "main.js"),
       "serve",
       "--id",
       name,
+      "--bind",
+      "127.0.0.1:0",
+      "--grpc",
+      "127.0.0.1:0",
+      "--coordinators",
+      "",
     ];
-    args.push("--bind", `127.0.0.1:${http}`, "--grpc", `127.0.0.1:${grpcPort}`, "--coordinators", nowhere);
-    args.push("--data", join(dir, name, "data"), "--wal", join(dir, name, "wal"));
-    const child = spawn(process.execPath, args, {
-      stdio: ["ignore", "ignore", "inherit"],
-      env: { ...process.env, ...SERVER_ENV, MINIKV_LOG_LEVEL: "error" },
-    });
-    running.children.add(child);
-    await untilListening(`http://127.0.0.1:${http}/health`);
-    started.push({ child, port: grpcPort });
+    args.push("--data", await harness.dir(`${name}/data`), "--wal", await harness.dir(`${name}/wal`));
+    volumes.push(await harness.start({ name, script: VOLUME_SCRIPT, role: "volume", args }));
   }
-  return started;
-}
-
-/** Waits (bounded) until a server answers HTTP at `url`, whatever the status. */
-async function untilListening(url: string): Promise<void> {
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  for (;;) {
-    try {
-      await fetch(url);
-      return;
-    } catch {
-      if (Date.now() > deadline) throw new Error(`nothing answers at ${url}`);
-      await new Promise((resolveWait) => setTimeout(resolveWait, 100));
-    }
-  }
+  return volumes;
 }
 
 async function floorRun(run: number): Promise<Figures> {
-  const dir = await mkdtemp(join(tmpdir(), "minikv-floor-"));
-  running.dirs.add(dir);
+  const harness = await ProcessHarness.create("minikv-floor-");
+  running.harness = harness;
   try {
-    const volumes =
-      VOLUMES_KIND === "minikv"
-        ? await startMinikvVolumes(dir)
-        : await Promise.all([1, 2, 3].map((i) => start("volume", [join(dir, `vol-${i}`)])));
-    const followers = await Promise.all([1, 2].map((i) => start("follower", [join(dir, `follower-${i}`)])));
-    const addresses = (list: readonly Started[]): string => list.map((s) => `127.0.0.1:${s.port}`).join(",");
-    const leader = await start("leader", [
-      join(dir, "leader"),
-      addresses(volumes),
-      addresses(followers),
-      VOLUMES_KIND,
-    ]);
-    const url = `http://127.0.0.1:${leader.port}/v1/blobs/`;
+    const volumes = await startVolumes(harness);
+    const followers: ManagedProcess[] = [];
+    for (const name of ["follower-1", "follower-2"]) {
+      followers.push(
+        await harness.start({ name, script: FLOOR_SCRIPT, args: ["follower", await harness.dir(name)] }),
+      );
+    }
+    const grpcAddresses = (list: readonly ManagedProcess[]): string =>
+      list.map((p) => addressOf(p, "grpc")).join(",");
+    const leader = await harness.start({
+      name: "leader",
+      script: FLOOR_SCRIPT,
+      args: [
+        "leader",
+        await harness.dir("leader"),
+        grpcAddresses(volumes),
+        grpcAddresses(followers),
+        VOLUMES_KIND,
+      ],
+    });
+    const url = `http://${addressOf(leader, "http")}/v1/blobs/`;
     await wrk(url, 2000, `pre${run}-`);
-    const pids = [leader, ...followers, ...volumes].map((s) => s.child.pid ?? 0);
-    const before = pids.map(cpuMicros);
+    const pids = [leader, ...followers, ...volumes].map((p) => p.pid ?? 0);
+    const before = pids.map(cpuSecondsOf);
     const result = JSON.parse(await wrk(url, PUTS, `m${run}-`)) as {
       ops_per_s: number;
       ok: number;
       err: number;
     };
-    const used = pids.map((pid, i) => (cpuMicros(pid) - (before[i] ?? 0)) / PUTS);
+    const used = pids.map((pid, i) => ((cpuSecondsOf(pid) - (before[i] ?? 0)) * 1e6) / PUTS);
     if (result.err > 0 || result.ok !== PUTS) throw new Error(`floor: ${result.err} of ${PUTS} PUTs failed`);
-    const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
     return {
       putsPerSecond: result.ops_per_s,
       leader: used[0] ?? 0,
@@ -599,7 +570,6 @@ async function minikvRun(): Promise<Figures> {
   }));
   const of = (test: (name: string) => boolean): number[] =>
     cells.filter((c) => test(c.name)).map((c) => c.value);
-  const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
   return {
     putsPerSecond: Number.parseFloat((row[2] ?? "").replace(/,/g, "")),
     leader: of((n) => n.includes("(leader)"))[0] ?? Number.NaN,
@@ -663,22 +633,16 @@ async function main(): Promise<void> {
   ]);
 }
 
+/** A floor process: serves, then prints its listening line for the harness. */
 async function child(role: string, args: readonly string[]): Promise<void> {
   const [dir = "", volumes = "", followers = "", volumesKind = "floor"] = args;
-  const port =
-    role === "volume"
-      ? await runVolume(await made(dir))
-      : role === "follower"
-        ? await runFollower(await made(dir))
-        : await runLeader(await made(dir), volumes.split(","), followers.split(","), volumesKind);
-  process.send?.({ port });
-  // The driver stops this process by PID; without it, stop too.
-  process.on("disconnect", () => process.exit(0));
-}
-
-async function made(dir: string): Promise<string> {
-  await mkdir(dir, { recursive: true });
-  return dir;
+  if (role === "leader") {
+    const port = await runLeader(dir, volumes.split(","), followers.split(","), volumesKind);
+    console.log(JSON.stringify({ event: "listening", http: `127.0.0.1:${port}` }));
+    return;
+  }
+  const port = role === "volume" ? await runVolume(dir) : await runFollower(dir);
+  console.log(JSON.stringify({ event: "listening", grpc: `127.0.0.1:${port}` }));
 }
 
 const [role, ...rest] = process.argv.slice(2);
@@ -690,5 +654,5 @@ if (role === undefined) {
 const done = role === undefined ? main() : child(role, rest);
 done.catch((err: unknown) => {
   console.error(err instanceof Error ? err.message : err);
-  process.exit(1);
+  void stopAll().finally(() => process.exit(1));
 });

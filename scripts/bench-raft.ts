@@ -34,6 +34,7 @@ import { waitFor } from "../test/support/wait.js";
 import { closedLoop, median, spread, type LoadResult } from "./bench/closed-loop.js";
 import { EtcdPeer, etcdUnavailableReason } from "./bench/etcd-peer.js";
 import { LeaderTracker } from "./bench/leader-tracker.js";
+import { cpuSecondsOf } from "./bench/proc-cpu.js";
 
 const env = process.env;
 const config = {
@@ -212,14 +213,13 @@ interface Target {
   done(result: LoadResult): Promise<void>;
 }
 
-/** CPU time (user + system) each running process has used so far, from /proc (Linux); empty elsewhere. */
+/** CPU time (user + system) each running process has used so far, in ms; empty off Linux. */
 function cpuMs(nodes: readonly ManagedProcess[]): Map<string, number> {
   const out = new Map<string, number>();
   for (const node of nodes) {
+    if (node.pid === undefined) continue;
     try {
-      // Fields after "(comm) ": state is [0], utime [11], stime [12], in clock ticks (100 Hz).
-      const fields = readFileSync(`/proc/${node.pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
-      out.set(node.name, (Number(fields[11]) + Number(fields[12])) * 10);
+      out.set(node.name, cpuSecondsOf(node.pid) * 1000);
     } catch {
       // Not Linux, or the process is gone: no figure for it.
     }

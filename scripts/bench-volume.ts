@@ -13,7 +13,6 @@ import {
   fdatasyncSync,
   mkdtempSync,
   openSync,
-  readFileSync,
   rmSync,
   statSync,
   unlinkSync,
@@ -36,6 +35,7 @@ import { VolumeClient } from "../common/volume-client.js";
 import type { ProtoGrpcType } from "../proto/generated/volume.js";
 import { openDiskStore, type DiskStore } from "../volume/disk-store.js";
 import { SNAPSHOT_FILE } from "../volume/index-snapshot.js";
+import { cpuSecondsOf } from "./bench/proc-cpu.js";
 
 const QUICK = process.env["BENCH_QUICK"] === "1";
 const ONLY = process.env["BENCH_ONLY"];
@@ -274,15 +274,6 @@ function grpcPut(client: VolumeClient): PutFn {
     await client.prepare({ txid, key, size: smallValue.length, crc32c: smallCrc }, [smallValue]);
     await client.commit(txid, version);
   };
-}
-
-const CLOCK_TICKS_PER_SECOND =
-  Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100;
-
-/** CPU time (user + system, every thread) a process has used, in seconds (/proc/<pid>/stat). */
-function cpuSecondsOf(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
 }
 
 interface PacedResult {
