@@ -30,7 +30,7 @@ function fakeDriver(readsAreLocal = false): { driver: RaftDriver<CoordResult>; r
   return { driver, rounds };
 }
 
-const noState = {} as LevelStateMachine<CoordResult>;
+const noState = { watch: () => () => undefined } as unknown as LevelStateMachine<CoordResult>;
 
 async function settle(): Promise<void> {
   for (let i = 0; i < 10; i++) await Promise.resolve();
@@ -199,7 +199,7 @@ describe("MetadataStore.volumes", () => {
 });
 
 describe("MetadataStore.localBlob", () => {
-  it("reads a blob from LevelDB again only after a blob changed, and sees every change", async () => {
+  it("keeps every applied change of a blob in memory, and looks up in LevelDB only what it has not seen", async () => {
     await withState(async (state, apply) => {
       let writes = 0;
       const put = (key: string, size: number) =>
@@ -213,42 +213,45 @@ describe("MetadataStore.localBlob", () => {
           txid: `t${++writes}`,
           atMs: 1,
         });
+      await put("old", 7);
       const store = new MetadataStore(fakeDriver().driver, state);
-      const lookups = vi.spyOn(state, "get");
+      const lookups = vi.spyOn(state, "getNow");
 
+      // Written before this store existed: looked up once, then remembered.
+      expect((await store.localBlob("old"))?.size).toBe(7);
+      expect((await store.localBlob("old"))?.size).toBe(7);
       expect(await store.localBlob("a")).toBeNull();
       expect(await store.localBlob("a")).toBeNull();
-      expect(lookups).toHaveBeenCalledTimes(1);
-
-      await put("a", 1);
-      expect((await store.localBlob("a"))?.size).toBe(1);
-      expect((await store.localBlob("a"))?.size).toBe(1);
       expect(lookups).toHaveBeenCalledTimes(2);
 
-      // A change of another blob, an overwrite, a delete: each is seen at once.
-      await put("b", 2);
+      // A write, an overwrite, a delete, a write of another key: each seen at once, without a lookup.
+      await put("a", 1);
       expect((await store.localBlob("a"))?.size).toBe(1);
-      expect(lookups).toHaveBeenCalledTimes(3);
+      await put("b", 2);
+      expect((await store.localBlob("b"))?.size).toBe(2);
+      expect((await store.localBlob("a"))?.size).toBe(1);
       await put("a", 3);
       expect((await store.localBlob("a"))?.size).toBe(3);
       await apply({ op: "deleteBlob", key: "a", atMs: 2 });
       expect(await store.localBlob("a")).toBeNull();
-      expect(lookups).toHaveBeenCalledTimes(5);
+      await apply({ op: "setReplicas", key: "b", version: 3, replicas: ["vol-2"] });
+      expect((await store.localBlob("b"))?.replicas).toEqual(["vol-2"]);
+      expect((await store.localBlob("old"))?.size).toBe(7);
+      expect(lookups).toHaveBeenCalledTimes(2);
+      // What the memo answers is what LevelDB holds.
+      for (const key of ["old", "a", "b"]) {
+        expect(await store.localBlob(key)).toEqual(
+          await new MetadataStore(fakeDriver().driver, state).localBlob(key),
+        );
+      }
+      lookups.mockClear();
 
-      // Volume commands change no blob: what was read stays.
-      await apply({
-        op: "registerVolume",
-        id: "vol-1",
-        grpcAddress: "v:1",
-        httpUrl: "http://v",
-        capacityBytes: 1,
-        atMs: 1,
-      });
-      expect((await store.localBlob("b"))?.size).toBe(2);
-      expect((await store.localBlob("b"))?.size).toBe(2);
-      expect(lookups).toHaveBeenCalledTimes(6);
+      // A refused command changes nothing, in LevelDB or in memory.
+      await apply({ op: "setReplicas", key: "b", version: 1, replicas: ["vol-3"] });
+      expect((await store.localBlob("b"))?.replicas).toEqual(["vol-2"]);
+      expect(lookups).not.toHaveBeenCalled();
 
-      // A restore may change every key.
+      // A restore may change every key: everything is looked up again.
       const snapshot = await state.snapshot();
       const chunks: Uint8Array[] = [];
       for await (const chunk of snapshot.chunks()) chunks.push(chunk);
@@ -257,13 +260,80 @@ describe("MetadataStore.localBlob", () => {
       expect((await store.localBlob("b"))?.size).toBe(4);
       await state.restore(snapshot.index, Readable.from(chunks));
       expect((await store.localBlob("b"))?.size).toBe(2);
-      expect(lookups).toHaveBeenCalledTimes(8);
+      expect((await store.localBlob("old"))?.size).toBe(7);
+      expect(lookups).toHaveBeenCalledTimes(2);
     });
   });
+
+  it("answers a read from LevelDB whatever apply is under way, and an apply's writes once it resolves", async () => {
+    await withState(async (state, apply) => {
+      const store = new MetadataStore(fakeDriver().driver, state);
+      const write = (size: number, txid: string) =>
+        apply({
+          op: "putBlob",
+          key: "k",
+          size,
+          crc32c: 0,
+          contentType: "",
+          replicas: ["vol-1"],
+          txid,
+          atMs: 1,
+        });
+      await write(1, "t1");
+      // Reads while the next batch is being written see the old version or the new one,
+      // never an older one once the new one was seen; after the apply resolves, the new one.
+      const pending = write(2, "t2");
+      const seen: number[] = [];
+      for (let i = 0; i < 50; i++) {
+        seen.push((await store.localBlob("k"))?.size ?? 0);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      await pending;
+      expect((await store.localBlob("k"))?.size).toBe(2);
+      expect(seen.every((size) => size === 1 || size === 2)).toBe(true);
+      const firstNew = seen.indexOf(2);
+      if (firstNew !== -1) expect(seen.slice(firstNew).every((size) => size === 2)).toBe(true);
+    });
+  });
+
+  it("stops being told of writes when its watch is removed", async () => {
+    await withState(async (state, apply) => {
+      const written: string[] = [];
+      const stop = state.watch(0x01, {
+        written: (key) => written.push(Buffer.from(key).toString("latin1")),
+        reset: () => undefined,
+      });
+      await apply({ op: "deleteBlob", key: "x", atMs: 1 });
+      await apply({
+        op: "putBlob",
+        key: "x",
+        size: 1,
+        crc32c: 0,
+        contentType: "",
+        replicas: ["v"],
+        txid: "t",
+        atMs: 1,
+      });
+      stop();
+      await apply({
+        op: "putBlob",
+        key: "y",
+        size: 1,
+        crc32c: 0,
+        contentType: "",
+        replicas: ["v"],
+        txid: "u",
+        atMs: 1,
+      });
+      // A delete of a key that had no blob writes nothing.
+      expect(written).toEqual(["\u0001x"]);
+    });
+  });
+
   it("keeps the decoded metadata within its memory bound, whatever the keys' length", async () => {
     await withState(async (state) => {
       const store = new MetadataStore(fakeDriver().driver, state);
-      const lookups = vi.spyOn(state, "get");
+      const lookups = vi.spyOn(state, "getNow");
       // Misses of 1,000-character keys: about 2.5 KiB each against the bound.
       const key = (i: number): string => `${i}/`.padEnd(1000, "k");
       const count = Math.ceil(BLOB_MEMO_BYTES / 2000);

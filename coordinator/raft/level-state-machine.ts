@@ -52,6 +52,17 @@ function u64(n: number): Buffer {
   return b;
 }
 
+/**
+ * Told of every applied write of keys beginning with one byte (see watch()): `written` after
+ * each applied batch, once per key the batch wrote (`value` undefined for a delete); `reset`
+ * as a restore begins and as it ends, when any such key may have changed. The key and value
+ * are the batch's own: a watcher that keeps them must copy them.
+ */
+export interface KeyWatcher {
+  written(key: Uint8Array, value: Uint8Array | undefined): void;
+  reset(): void;
+}
+
 /** Range bounds over the handler's keys (without the internal prefix). */
 export interface KeyRange {
   readonly gt?: Uint8Array;
@@ -65,6 +76,8 @@ export class LevelStateMachine<Result> implements StateMachine<Result>, KvReader
   private readonly writesByFirstByte = new Float64Array(256);
   /** Restores begun plus restores ended: each may change any key. */
   private restoreSteps = 0;
+  /** watch()ers by the first byte of the keys they watch. */
+  private readonly watchers = new Map<number, KeyWatcher[]>();
 
   private constructor(
     private readonly db: Db,
@@ -109,16 +122,37 @@ export class LevelStateMachine<Result> implements StateMachine<Result>, KvReader
   }
 
   /**
+   * Tells `watcher` of every applied write of keys beginning with `firstByte`, and of every
+   * restore, from now on; the returned function stops that. A batch's writes are told after
+   * it is durable and the applied index moved, before apply() resolves: whoever reads the
+   * state at an index already finds them told.
+   */
+  watch(firstByte: number, watcher: KeyWatcher): () => void {
+    const byte = firstByte & 0xff;
+    this.watchers.set(byte, [...(this.watchers.get(byte) ?? []), watcher]);
+    return () => {
+      const rest = (this.watchers.get(byte) ?? []).filter((w) => w !== watcher);
+      if (rest.length > 0) this.watchers.set(byte, rest);
+      else this.watchers.delete(byte);
+    };
+  }
+
+  /**
    * Read on the event loop (LevelDB's getSync): a lookup is a few microseconds from the
    * memtable or block cache, where the asynchronous get costs a thread-pool round trip (three
    * futex calls and two context switches) per read.
    */
   get(key: Uint8Array): Promise<Uint8Array | undefined> {
     try {
-      return Promise.resolve(this.db.getSync(dataKey(key)));
+      return Promise.resolve(this.getNow(key));
     } catch (err) {
       return Promise.reject(asError(err));
     }
+  }
+
+  /** get(), answered synchronously (throws what get() rejects with). */
+  getNow(key: Uint8Array): Uint8Array | undefined {
+    return this.db.getSync(dataKey(key));
   }
 
   /** Records in key order within the range (state as of the applied index). */
@@ -150,11 +184,18 @@ export class LevelStateMachine<Result> implements StateMachine<Result>, KvReader
   }
 
   private countChanges(staged: StagedWrites): void {
-    for (const { key } of staged.batch.values()) {
+    for (const { key, value } of staged.batch.values()) {
       const firstByte = key[0];
-      if (firstByte !== undefined)
-        this.writesByFirstByte[firstByte] = (this.writesByFirstByte[firstByte] ?? 0) + 1;
+      if (firstByte === undefined) continue;
+      this.writesByFirstByte[firstByte] = (this.writesByFirstByte[firstByte] ?? 0) + 1;
+      const watchers = this.watchers.get(firstByte);
+      if (watchers !== undefined) for (const watcher of watchers) watcher.written(key, value);
     }
+  }
+
+  private restoreStep(): void {
+    this.restoreSteps++;
+    for (const watchers of this.watchers.values()) for (const watcher of watchers) watcher.reset();
   }
 
   snapshot(): Promise<StateMachineSnapshot> {
@@ -187,7 +228,7 @@ export class LevelStateMachine<Result> implements StateMachine<Result>, KvReader
     // The applied index goes first: until the last batch lands, start-up sees 0 and restores again.
     await this.db.batch([{ type: "del", key: KEY_APPLIED }], { sync: true });
     this.applied = 0;
-    this.restoreSteps++;
+    this.restoreStep();
     await this.db.clear({ gte: DATA_PREFIX, lt: DATA_END });
     let ops: BatchOp[] = [];
     for await (const [key, value] of decodeKvRecords(chunks)) {
@@ -200,7 +241,7 @@ export class LevelStateMachine<Result> implements StateMachine<Result>, KvReader
     ops.push({ type: "put", key: KEY_APPLIED, value: u64(index) });
     await this.db.batch(ops, { sync: true });
     this.applied = index;
-    this.restoreSteps++;
+    this.restoreStep();
   }
 
   close(): Promise<void> {
