@@ -265,7 +265,7 @@ describe("MetadataStore.localBlob", () => {
     });
   });
 
-  it("answers a read from LevelDB whatever apply is under way, and an apply's writes once it resolves", async () => {
+  it("answers reads during an apply with the version before it, and with the apply's once it resolves", async () => {
     await withState(async (state, apply) => {
       const store = new MetadataStore(fakeDriver().driver, state);
       const write = (size: number, txid: string) =>

@@ -24,7 +24,7 @@ import type { RaftDriver } from "./raft/raft-driver.js";
 /** Linearizable reads' ReadIndex rounds start at least this far apart (see barrier()). */
 export const READ_ROUND_SPACING_MS = 1;
 /**
- * Memory for blobs' metadata kept in memory (see localBlob), counted as BLOB_MEMO_ENTRY_BYTES
+ * Memory for the blobs' metadata a coordinator keeps (see localBlob), counted as BLOB_MEMO_ENTRY_BYTES
  * per entry plus its key, twice for a blob that exists (the metadata holds it again): about
  * 58,000 entries of short keys, fewer of long ones. More than the read cache's 128 MiB holds
  * 4 KiB values (about 30,000), so a read served from it needs no LevelDB lookup either: at
@@ -95,8 +95,7 @@ export class MetadataStore {
     // Every applied change of a blob lands in the memo as it is applied (see localBlob).
     state.watch(PREFIX.blob, {
       written: (key, value) => {
-        const name = Buffer.from(key.buffer, key.byteOffset + 1, key.byteLength - 1).toString("utf8");
-        this.blobs.set(name, value === undefined ? { blob: null } : { json: utf8(value) });
+        this.blobs.set(utf8(key.subarray(1)), value === undefined ? { blob: null } : { json: utf8(value) });
       },
       reset: () => this.blobs.clear(),
     });
@@ -186,7 +185,8 @@ export class MetadataStore {
    * entry is always the key's applied state. A read of a key written or read lately thus needs
    * no LevelDB lookup; at thousands of GETs a second a lookup and its JSON decode were about
    * 7% of a coordinator's CPU, and a read right after its write (the blobs a benchmark's GET
-   * phase reads, once each) cost the leader some 26 µs more than a second read of it.
+   * phase reads, once each) cost the leader a median 17.5 µs more than a second read of it
+   * when only reads filled the memo, 9.5 µs since (docs/BENCHMARKS.md).
    * The lookup and the memo's update run without a pause, so no apply can come between them.
    * The objects are shared: callers must not change them.
    */
