@@ -24,7 +24,9 @@
 #   Swift case), DISK_RUNS (RUNS),
 #   BENCH_NICE (-10: servers and wrk at this nice, as the peers run), PEERS_DIR
 #   (../shared/peers), QUIET_PCT/QUIET_MAX (wrk-run.sh waits for other load to stop).
-# Every process it starts is stopped by PID, and its temp dir removed, also on Ctrl-C or failure.
+# Needs about 20 GiB free under TMPDIR for the 64 MiB cases; checked before anything starts.
+# Every process it starts is stopped by PID, and its temp dir removed, also on Ctrl-C or failure
+# (with --results, what a failed run measured so far is kept).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 PEERS=${PEERS_DIR:-$ROOT/../shared/peers}
@@ -39,7 +41,7 @@ while [ $# -gt 0 ]; do
     --no-swift) SWIFT=0 ;; --no-large) LARGE=0 ;; --no-minikv) MINIKV=0 ;;
     --quick) RUNS=1 SMALL_COUNT=5000 LARGE_COUNT=4 SWIFT_COUNT=500 ;;
     --results) KEEP=${2:?--results needs a directory}; shift ;;
-    -h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "benchmark: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -58,6 +60,13 @@ missing=$(for c in "${need[@]}"; do command -v "$c" >/dev/null || echo "$c"; don
 if [ -n "$missing" ]; then
   log "missing: $(echo $missing); running $PEERS/install.sh"
   "$PEERS/install.sh" >&2 || die "install.sh failed"
+fi
+
+# The 64 MiB cases write some 10 GB of minikv replicas and 3 GB of nginx files (one system at a time).
+if [ $LARGE = 1 ]; then
+  free_gib=$(df -Pk "${TMPDIR:-/tmp}" | awk 'NR == 2 {print int($4 / 1048576)}')
+  [ "${free_gib:-0}" -ge 20 ] ||
+    die "${TMPDIR:-/tmp} has ${free_gib:-0} GiB free; the 64 MiB cases need about 20 (or --no-large)"
 fi
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/minikv-bench.XXXXXX")
@@ -80,6 +89,10 @@ cleanup() {
   [ -f "$NGINX_BASE/pids" ] && "$PEERS/nginx/stop.sh" >&2 || true
   [ -f "$ETCD_BASE/pids" ] && "$PEERS/etcd/stop.sh" >&2 || true
   [ -f "$SWIFT_BASE/pids" ] && "$PEERS/swift/stop.sh" >&2 || true
+  # A run that failed part-way still keeps what it measured.
+  if [ "$rc" != 0 ] && [ -n "$KEEP" ] && compgen -G "$RES/*.jsonl" >/dev/null; then
+    mkdir -p "$KEEP" && cp "$RES"/*.jsonl "$KEEP"/ && log "results so far kept in $KEEP"
+  fi
   rm -rf "$TMP"
   exit "$rc"
 }
@@ -155,6 +168,8 @@ print(next((x.get("httpUrl") for x in c["coordinators"] if x["id"] == c["leader"
   "$ROOT/scripts/cluster-down.sh" --dir "$TMP/cluster" >&2
   # The servers' logs say why a leader changed (slow fsyncs, elections): kept with the results.
   if [ -n "$KEEP" ]; then mkdir -p "$KEEP/minikv-logs" && cp "$TMP/cluster/logs/"*.log "$KEEP/minikv-logs/"; fi
+  # Its data (some 10 GB of replicas, WALs and Raft logs by now) would leave the peers short of disk.
+  rm -rf "$TMP/cluster"
 fi
 
 if [ $NGINX = 1 ]; then
