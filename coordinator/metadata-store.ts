@@ -67,11 +67,8 @@ export interface Committed<R extends MetadataResult> {
 }
 
 export class MetadataStore {
-  /** The last registry read, by the state's count of registry changes it was read at. */
-  private registry: {
-    readonly changes: number;
-    readonly records: Promise<readonly VolumeRecord[]>;
-  } | null = null;
+  /** The last registry read; dropped when a volume record is applied or a restore runs. */
+  private registry: Promise<readonly VolumeRecord[]> | null = null;
 
   /** Blobs' metadata as applied here, by key: the last ones written or read (localBlob). */
   private readonly blobs = new LRUCache<string, KnownBlob>({
@@ -99,6 +96,10 @@ export class MetadataStore {
       },
       reset: () => this.blobs.clear(),
     });
+    const forgetRegistry = (): void => {
+      this.registry = null;
+    };
+    state.watch(PREFIX.volume, { written: forgetRegistry, reset: forgetRegistry });
   }
 
   /**
@@ -233,23 +234,22 @@ export class MetadataStore {
   /**
    * The volume registry as applied on this node (registration is rare; no barrier needed).
    * Every write and read consults it, so it is read from LevelDB only when it may have
-   * changed (LevelStateMachine.changesOf its prefix): callers share one read until a command
-   * writes a volume record or a snapshot is restored. The records are shared: callers must
+   * changed: callers share one read until a command writes a volume record or a snapshot is
+   * restored (LevelStateMachine.watch drops it then). The records are shared: callers must
    * not change them.
    */
   async volumes(): Promise<VolumeRecord[]> {
-    const changes = this.state.changesOf(PREFIX.volume);
-    let registry = this.registry;
-    if (registry === null || registry.changes !== changes) {
-      const records = this.readVolumes();
-      registry = { changes, records };
-      this.registry = registry;
+    let records = this.registry;
+    if (records === null) {
+      const read = this.readVolumes();
+      records = read;
+      this.registry = read;
       // A failed read is not kept: the next caller reads again.
-      records.catch(() => {
-        if (this.registry?.records === records) this.registry = null;
+      read.catch(() => {
+        if (this.registry === read) this.registry = null;
       });
     }
-    return [...(await registry.records)];
+    return [...(await records)];
   }
 
   private async readVolumes(): Promise<readonly VolumeRecord[]> {

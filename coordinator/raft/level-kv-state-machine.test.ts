@@ -37,30 +37,33 @@ describe("LevelKvStateMachine ranges", () => {
   });
 });
 
-describe("LevelKvStateMachine.changesOf", () => {
-  it("moves for a first byte only after a batch writes or deletes a key beginning with it, and with a restore", async () => {
+describe("LevelKvStateMachine.watch", () => {
+  it("tells a first byte's watcher of each batch's writes and deletes of keys beginning with it, and of a restore", async () => {
     const dir = await mkdtemp(join(tmpdir(), "minikv-sm-"));
     const sm = await openLevelKvStateMachine(join(dir, "main"));
     const other = await openLevelKvStateMachine(join(dir, "other"));
     try {
-      const a = "a".charCodeAt(0);
-      const b = "b".charCodeAt(0);
-      const seen = (): number[] => [sm.changesOf(a), sm.changesOf(b)];
-      const start = seen();
-      // A batch of writes under "a" moves the count of "a"; that of "b" does not move.
+      const told = { a: [] as string[], b: [] as string[] };
+      const watcher = (into: string[]) => ({
+        written: (key: Uint8Array, value: Uint8Array | undefined) =>
+          into.push(
+            `${Buffer.from(key).toString()}=${value === undefined ? "-" : Buffer.from(value).toString()}`,
+          ),
+        reset: () => into.push("reset"),
+      });
+      sm.watch("a".charCodeAt(0), watcher(told.a));
+      sm.watch("b".charCodeAt(0), watcher(told.b));
+      // A batch of writes under "a" is told to the watcher of "a", each key once with its last value.
       await sm.apply([putEntry(1, "a1", "x"), putEntry(2, "a2", "y"), putEntry(3, "a1", "z")]);
-      const afterA = seen();
-      expect(afterA[0]).toBeGreaterThan(start[0] ?? 0);
-      expect(afterA[1]).toBe(start[1]);
+      expect(told.a.sort()).toEqual(["a1=z", "a2=y"]);
+      expect(told.b).toEqual([]);
       await sm.apply([putEntry(4, "b1", "x")]);
-      const afterB = seen();
-      expect(afterB[0]).toBe(afterA[0]);
-      expect(afterB[1]).toBeGreaterThan(afterA[1] ?? 0);
+      expect(told.a).toHaveLength(2);
+      expect(told.b).toEqual(["b1=x"]);
       const del = encodeKvCommand({ type: "delete", key: Buffer.from("a2") });
       await sm.apply([{ index: 5, term: 1, type: "normal", data: del }]);
-      const afterDelete = seen();
-      expect(afterDelete[0]).toBeGreaterThan(afterB[0] ?? 0);
-      expect(afterDelete[1]).toBe(afterB[1]);
+      expect(told.a.at(-1)).toBe("a2=-");
+      expect(told.b).toHaveLength(1);
       // A restore may change any key.
       await other.apply([putEntry(1, "c1", "x")]);
       const snapshot = await other.snapshot();
@@ -69,9 +72,9 @@ describe("LevelKvStateMachine.changesOf", () => {
       } finally {
         await snapshot.close();
       }
-      const afterRestore = seen();
-      expect(afterRestore[0]).toBeGreaterThan(afterDelete[0] ?? 0);
-      expect(afterRestore[1]).toBeGreaterThan(afterDelete[1] ?? 0);
+      // As it begins and as it ends.
+      expect(told.a.slice(-2)).toEqual(["reset", "reset"]);
+      expect(told.b.slice(-2)).toEqual(["reset", "reset"]);
       expect((await sm.range({})).map(([k]) => Buffer.from(k).toString())).toEqual(["c1"]);
     } finally {
       await sm.close();

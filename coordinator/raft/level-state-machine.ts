@@ -72,10 +72,6 @@ export interface KeyRange {
 }
 
 export class LevelStateMachine<Result> implements StateMachine<Result>, KvReader {
-  /** Per first byte of a key: applied writes and deletes of keys beginning with it. */
-  private readonly writesByFirstByte = new Float64Array(256);
-  /** Restores begun plus restores ended: each may change any key. */
-  private restoreSteps = 0;
   /** watch()ers by the first byte of the keys they watch. */
   private readonly watchers = new Map<number, KeyWatcher[]>();
 
@@ -109,16 +105,6 @@ export class LevelStateMachine<Result> implements StateMachine<Result>, KvReader
 
   appliedIndex(): number {
     return this.applied;
-  }
-
-  /**
-   * A count that moves whenever keys beginning with `firstByte` may have changed: after
-   * each applied batch that wrote or deleted one, and as a restore begins and ends. A reader
-   * that notes it before reading such keys may keep what it read until it moves. (The
-   * applied index would do too, but it moves with every command.)
-   */
-  changesOf(firstByte: number): number {
-    return (this.writesByFirstByte[firstByte & 0xff] ?? 0) + this.restoreSteps;
   }
 
   /**
@@ -179,22 +165,20 @@ export class LevelStateMachine<Result> implements StateMachine<Result>, KvReader
       batch.put(KEY_APPLIED, u64(last.index));
     });
     this.applied = last.index;
-    this.countChanges(staged);
+    this.tellWatchers(staged);
     return results;
   }
 
-  private countChanges(staged: StagedWrites): void {
+  private tellWatchers(staged: StagedWrites): void {
+    if (this.watchers.size === 0) return;
     for (const { key, value } of staged.batch.values()) {
-      const firstByte = key[0];
-      if (firstByte === undefined) continue;
-      this.writesByFirstByte[firstByte] = (this.writesByFirstByte[firstByte] ?? 0) + 1;
-      const watchers = this.watchers.get(firstByte);
+      const watchers = key[0] === undefined ? undefined : this.watchers.get(key[0]);
       if (watchers !== undefined) for (const watcher of watchers) watcher.written(key, value);
     }
   }
 
-  private restoreStep(): void {
-    this.restoreSteps++;
+  /** A restore begins or ends: any key may have changed. */
+  private tellRestore(): void {
     for (const watchers of this.watchers.values()) for (const watcher of watchers) watcher.reset();
   }
 
@@ -228,7 +212,7 @@ export class LevelStateMachine<Result> implements StateMachine<Result>, KvReader
     // The applied index goes first: until the last batch lands, start-up sees 0 and restores again.
     await this.db.batch([{ type: "del", key: KEY_APPLIED }], { sync: true });
     this.applied = 0;
-    this.restoreStep();
+    this.tellRestore();
     await this.db.clear({ gte: DATA_PREFIX, lt: DATA_END });
     let ops: BatchOp[] = [];
     for await (const [key, value] of decodeKvRecords(chunks)) {
@@ -241,7 +225,7 @@ export class LevelStateMachine<Result> implements StateMachine<Result>, KvReader
     ops.push({ type: "put", key: KEY_APPLIED, value: u64(index) });
     await this.db.batch(ops, { sync: true });
     this.applied = index;
-    this.restoreStep();
+    this.tellRestore();
   }
 
   close(): Promise<void> {
